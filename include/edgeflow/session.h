@@ -1,0 +1,107 @@
+// The C++ API: load -> compile -> run.
+//
+//   auto model = ef::Model::load("mobilenet_v2.onnx");
+//   ef::Session s(model, {.threads = 2});
+//   const auto& outs = s.run({input});   // no allocation after the first run
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgeflow/graph.h"
+#include "edgeflow/tensor.h"
+
+namespace ef {
+
+enum class Precision { fp32, fp16, int8 };
+
+struct CompileOptions {
+  int threads = 1;
+  Precision precision = Precision::fp32;
+  bool optimize = true;  // fold/fuse passes (layout lowering always runs)
+  bool profile = false;  // time every step of every run
+  // Shapes for inputs with dynamic dimensions, by input name. Dynamic
+  // dimensions not given here become 1.
+  std::map<std::string, Shape> input_shapes;
+};
+
+// What the optimizer did, for `edgeflow inspect`.
+struct OptimizeReport {
+  int nodes_before = 0, nodes_after = 0;
+  int folded = 0;          // nodes replaced by constants
+  int bn_folded = 0;       // BatchNormalization merged into Conv/ConvTranspose/Gemm
+  int act_fused = 0;       // activations merged into their producer
+  int removed = 0;         // Identity/Dropout and no-op nodes removed
+  int dead = 0;            // nodes whose outputs nobody used
+  int layout_converted = 0;   // ops switched to NHWC
+  int transposes_inserted = 0;
+  std::vector<std::string> log;  // one line per change, human readable
+};
+
+class Model {
+ public:
+  // Loads .onnx or .tflite (recognised by content). Throws ef::Error naming
+  // the file on any problem.
+  static Model load(const std::string& path);
+  static Model from_graph(Graph g);
+  Graph& graph() { return *g_; }
+  const Graph& graph() const { return *g_; }
+  const std::string& format() const { return format_; }  // "onnx", "tflite", "graph"
+
+ private:
+  std::shared_ptr<Graph> g_;
+  std::string format_ = "graph";
+};
+
+struct LayerProfile {
+  std::string name, op, impl;
+  double total_ms = 0;  // summed over profiled runs
+  int runs = 0;
+  int64_t macs = 0;
+};
+
+class Session {
+ public:
+  explicit Session(const Model& model, CompileOptions options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  size_t num_inputs() const;
+  size_t num_outputs() const;
+  const Value& input_info(size_t i) const;
+  const Value& output_info(size_t i) const;
+  int input_index(const std::string& name) const;  // -1 if none
+
+  // Arena-backed input tensors: fill them, then run().
+  Tensor& input(size_t i);
+  const Tensor& output(size_t i) const;
+  void run();
+  // Copies the inputs in (checking shape and dtype), runs, returns outputs.
+  const std::vector<Tensor>& run(const std::vector<Tensor>& inputs);
+  const std::vector<Tensor>& run(const std::map<std::string, Tensor>& inputs);
+  const std::vector<Tensor>& outputs() const;
+
+  // The compiled program is a list of steps (one per node, in order); a
+  // sub-range can run on its own (inputs of the range must be in place).
+  size_t num_steps() const;
+  void run_range(size_t begin, size_t end);
+  const Node& step_node(size_t i) const;
+
+  const Graph& graph() const;  // the optimized graph
+  const OptimizeReport& report() const;
+  const CompileOptions& options() const;
+  size_t arena_bytes() const;   // planned activation memory
+  size_t naive_activation_bytes() const;  // without buffer reuse
+  std::vector<LayerProfile> profile() const;
+  void reset_profile();
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ef

@@ -1,0 +1,15 @@
+// Each `edgeflow` subcommand lives in its own file and adds itself here.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace ef::cli {
+
+// A subcommand registers its options on `app` and returns the action to run
+// when it was chosen (exit code).
+using Action = std::function<int()>;
+void add_inspect(CLI::App& app, Action& action);
+void add_run(CLI::App& app, Action& action);
+void add_bench(CLI::App& app, Action& action);
+
+}  // namespace ef::cli

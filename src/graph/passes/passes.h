@@ -1,0 +1,27 @@
+// Graph passes, one a file. Each returns how many changes it made and may
+// append human-readable lines to report.log.
+#pragma once
+#include "edgeflow/graph.h"
+#include "edgeflow/session.h"
+
+namespace ef {
+
+// Identity, Dropout (inference), and no-op Reshape/Transpose/Cast removed.
+int remove_identity(Graph& g, OptimizeReport& report);
+// BatchNormalization after Conv/ConvTranspose/Gemm folded into its weights.
+int fold_batchnorm(Graph& g, OptimizeReport& report);
+// Relu, Clip/Relu6, HardSwish, Sigmoid, Tanh, LeakyRelu merged into the
+// producing Conv/ConvTranspose/Gemm/MatMul/Add/... as attr "activation".
+int fuse_activation(Graph& g, OptimizeReport& report);
+// NCHW -> NHWC once at the graph edges: spatial ops get layout=NHWC, axis
+// attributes are remapped, constants permuted; transposes only where an op
+// needs the original order. Returns transposes inserted.
+int to_nhwc(Graph& g, OptimizeReport& report);
+// Nodes whose outputs are not used by anything reaching a graph output.
+int eliminate_dead(Graph& g, OptimizeReport& report);
+
+// The whole pipeline: shape inference with constant folding, then the passes
+// above (the fold/fuse ones only when `full`), then shapes again.
+void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& report, bool full);
+
+}  // namespace ef

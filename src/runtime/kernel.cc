@@ -1,0 +1,139 @@
+#include "runtime/kernel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+namespace ef {
+
+namespace {
+struct Entry {
+  int priority;
+  KernelFactory factory;
+  const char* impl;
+};
+std::unordered_map<std::string, std::vector<Entry>>& kernels() {
+  static std::unordered_map<std::string, std::vector<Entry>> m;
+  return m;
+}
+}  // namespace
+
+void register_kernel(const std::string& op, int priority, KernelFactory factory, const char* impl) {
+  auto& v = kernels()[op];
+  v.push_back({priority, factory, impl});
+  std::stable_sort(v.begin(), v.end(), [](const Entry& a, const Entry& b) { return a.priority > b.priority; });
+}
+
+bool has_kernel(const std::string& op) { return kernels().count(op) != 0; }
+
+std::unique_ptr<Kernel> create_kernel(const KernelContext& ctx) {
+  auto it = kernels().find(ctx.node.op);
+  if (it == kernels().end())
+    throw Error(ctx.graph.describe(ctx.node) + ": no kernel for operator '" + ctx.node.op + "'");
+  for (const Entry& e : it->second)
+    if (auto k = e.factory(ctx)) return k;
+  std::string ins;
+  for (size_t i = 0; i < ctx.node.inputs.size(); ++i)
+    if (ctx.node.inputs[i] >= 0) {
+      const Value& v = ctx.graph.values[ctx.node.inputs[i]];
+      ins += (ins.empty() ? "" : ", ") + std::string(dtype_name(v.dtype)) + shape_str(v.shape);
+    }
+  throw Error(ctx.graph.describe(ctx.node) + ": no kernel supports this configuration (inputs " + ins + ")");
+}
+
+std::vector<Tensor> evaluate_node(const Graph& g, const Node& n) {
+  if (n.op == "Shape" || n.op == "Size") {
+    const Shape& s = g.values.at(n.inputs.at(0)).shape;
+    if (n.op == "Size") {
+      int64_t v = numel(s);
+      return {Tensor::from<int64_t>({}, std::span<const int64_t>(&v, 1))};
+    }
+    int64_t r = int64_t(s.size());
+    int64_t start = n.attrs.i("start", 0), end = n.attrs.i("end", r);
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    start = std::clamp<int64_t>(start, 0, r);
+    end = std::clamp<int64_t>(end, start, r);
+    std::vector<int64_t> dims(s.begin() + start, s.begin() + end);
+    return {Tensor::from<int64_t>({int64_t(dims.size())}, std::span<const int64_t>(dims))};
+  }
+  CompileOptions opts;
+  KernelContext ctx{g, n, opts, nullptr};
+  auto k = create_kernel(ctx);
+  std::vector<TensorView> ins, outs;
+  std::vector<Tensor> results;
+  for (int v : n.inputs) {
+    TensorView tv;
+    if (v >= 0) {
+      const Value& val = g.values[v];
+      tv = {val.dtype, val.shape, const_cast<void*>(val.data.data()), &val.quant};
+    }
+    ins.push_back(tv);
+  }
+  for (int v : n.outputs) {
+    const Value& val = g.values[v];
+    results.emplace_back(val.dtype, val.shape);
+    results.back().quant = val.quant;
+  }
+  for (size_t i = 0; i < results.size(); ++i)
+    outs.push_back({results[i].dtype(), results[i].shape(), results[i].data(), &g.values[n.outputs[i]].quant});
+  k->setup(ins, outs);
+  k->run();
+  return results;
+}
+
+FusedActivation FusedActivation::from(const Node& n) {
+  FusedActivation a;
+  std::string s = n.attrs.s("activation", "");
+  if (s.empty() || s == "none") return a;
+  if (s == "relu") {
+    a.kind = relu;
+    a.min = 0;
+  } else if (s == "relu6") {
+    a.kind = clip;
+    a.min = 0;
+    a.max = 6;
+  } else if (s == "clip") {
+    a.kind = clip;
+    a.min = n.attrs.f("act_min", -INFINITY);
+    a.max = n.attrs.f("act_max", INFINITY);
+  } else if (s == "hardswish") {
+    a.kind = hardswish;
+  } else if (s == "sigmoid") {
+    a.kind = sigmoid;
+  } else if (s == "tanh") {
+    a.kind = tanh;
+  } else if (s == "leaky_relu") {
+    a.kind = leaky_relu;
+    a.alpha = n.attrs.f("act_alpha", 0.01f);
+  } else {
+    throw Error("node '" + n.name + "': unknown fused activation '" + s + "'");
+  }
+  return a;
+}
+
+void FusedActivation::apply(float* d, size_t n) const {
+  switch (kind) {
+    case none: return;
+    case relu:
+      for (size_t i = 0; i < n; ++i) d[i] = d[i] > 0 ? d[i] : 0;
+      return;
+    case clip:
+      for (size_t i = 0; i < n; ++i) d[i] = std::min(std::max(d[i], min), max);
+      return;
+    case hardswish:
+      for (size_t i = 0; i < n; ++i) d[i] = d[i] * std::min(std::max(d[i] + 3.f, 0.f), 6.f) * (1.f / 6.f);
+      return;
+    case sigmoid:
+      for (size_t i = 0; i < n; ++i) d[i] = 1.f / (1.f + std::exp(-d[i]));
+      return;
+    case tanh:
+      for (size_t i = 0; i < n; ++i) d[i] = std::tanh(d[i]);
+      return;
+    case leaky_relu:
+      for (size_t i = 0; i < n; ++i) d[i] = d[i] >= 0 ? d[i] : d[i] * alpha;
+      return;
+  }
+}
+
+}  // namespace ef
