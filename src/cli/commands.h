@@ -11,5 +11,7 @@ using Action = std::function<int()>;
 void add_inspect(CLI::App& app, Action& action);
 void add_run(CLI::App& app, Action& action);
 void add_bench(CLI::App& app, Action& action);
+void add_convert(CLI::App& app, Action& action);  // convert.cc
+void add_audio(CLI::App& app, Action& action);    // audio.cc (edgeflow audio doa|features)
 
 }  // namespace ef::cli

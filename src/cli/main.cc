@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   ef::cli::add_inspect(app, action);
   ef::cli::add_run(app, action);
   ef::cli::add_bench(app, action);
+  ef::cli::add_convert(app, action);
+  ef::cli::add_audio(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,8 @@
+#include "cli/commands.h"
+
+namespace ef::cli {
+void add_audio(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("audio", "TODO");
+  cmd->callback([&action] { action = [] { return 0; }; });
+}
+}  // namespace ef::cli
