@@ -96,6 +96,7 @@ class Session {
   size_t naive_activation_bytes() const;  // without buffer reuse
   std::vector<LayerProfile> profile() const;
   void reset_profile();
+  void set_profiling(bool on);  // time every step from now on (or stop)
 
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -1,8 +1,97 @@
+// edgeflow bench MODEL: latency (median/min/max) and a per-layer profile.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <numeric>
+
 #include "cli/commands.h"
+#include "cli/util.h"
+#include "edgeflow/analysis.h"
 
 namespace ef::cli {
-void add_bench(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("bench", "TODO");
-  cmd->callback([&action] { action = [] { return 0; }; });
+
+namespace {
+struct BenchArgs {
+  std::string model;
+  CommonOptions common;
+  int runs = 50, warmup = 10, top = 15;
+  bool json = false;
+};
+
+int bench(const BenchArgs& a) {
+  Model model = Model::load(a.model);
+  Session s(model, to_compile_options(a.common));
+  auto inputs = random_inputs(s);
+  s.run(inputs);  // copies the inputs into the session's arena
+  for (int i = 0; i < a.warmup; ++i) s.run();
+  std::vector<double> ms;
+  for (int i = 0; i < a.runs; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    s.run();
+    auto t1 = std::chrono::steady_clock::now();
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  double median = sorted.empty() ? 0 : (sorted.size() % 2 ? sorted[sorted.size() / 2]
+                                                          : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]));
+  double mn = sorted.empty() ? 0 : sorted.front(), mx = sorted.empty() ? 0 : sorted.back();
+  if (a.json) {
+    std::printf("{\"model\":\"%s\",\"threads\":%d,\"runs\":%d,\"warmup\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,"
+                "\"max_ms\":%.4f}\n",
+                a.model.c_str(), a.common.threads, a.runs, a.warmup, median, mn, mx);
+    return 0;
+  }
+  ModelCost cost = model_cost(s.graph());
+  std::printf("model: %s  threads: %d  runs: %d (after %d warm-up)\n", a.model.c_str(), a.common.threads, a.runs,
+              a.warmup);
+  std::printf("latency: median %.3f ms  min %.3f ms  max %.3f ms  (%.1f GFLOP/s at the median)\n", median, mn, mx,
+              median > 0 ? double(cost.total.flops) / (median * 1e6) : 0.0);
+
+  // Per-layer profile: separate profiled runs (timing every step perturbs the totals slightly).
+  s.set_profiling(true);
+  int prof_runs = std::max(5, a.runs / 2);
+  for (int i = 0; i < prof_runs; ++i) s.run();
+  s.set_profiling(false);
+  auto prof = s.profile();
+  double total = 0;
+  for (auto& l : prof) total += l.total_ms;
+  std::vector<size_t> idx(prof.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return prof[x].total_ms > prof[y].total_ms; });
+  std::printf("\nper-layer profile (mean of %d runs; top %d of %zu steps)\n", prof_runs, a.top, prof.size());
+  std::printf("%-34s %-18s %-8s %9s %7s %10s %9s\n", "layer", "op", "impl", "ms", "share", "MACs", "GFLOP/s");
+  for (int k = 0; k < std::min<int>(a.top, int(idx.size())); ++k) {
+    const auto& l = prof[idx[k]];
+    double lm = l.runs ? l.total_ms / l.runs : 0;
+    const auto& c = cost.nodes[idx[k]];
+    std::printf("%-34.34s %-18.18s %-8s %9.4f %6.1f%% %10s %9.2f\n", l.name.c_str(), l.op.c_str(), l.impl.c_str(), lm,
+                total > 0 ? 100.0 * l.total_ms / total : 0.0, human_count(double(c.macs)).c_str(),
+                lm > 0 ? double(c.flops) / (lm * 1e6) : 0.0);
+  }
+  std::map<std::string, double> by_op;
+  for (auto& l : prof) by_op[l.op] += l.total_ms;
+  std::printf("\nby operator:");
+  std::vector<std::pair<double, std::string>> ops;
+  for (auto& [k, v] : by_op) ops.push_back({v, k});
+  std::sort(ops.rbegin(), ops.rend());
+  for (auto& [v, k] : ops) std::printf("  %s %.1f%%", k.c_str(), total > 0 ? 100 * v / total : 0.0);
+  std::printf("\n");
+  return 0;
 }
+}  // namespace
+
+void add_bench(CLI::App& app, Action& action) {
+  auto a = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Measure latency and a per-layer profile on random inputs");
+  cmd->add_option("model", a->model, "Model file (.onnx or .tflite)")->required();
+  add_common(cmd, a->common);
+  cmd->add_option("--runs", a->runs, "Timed runs")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--warmup", a->warmup, "Untimed warm-up runs")->check(CLI::Range(0, 1000000));
+  cmd->add_option("--top", a->top, "Layers to list in the profile");
+  cmd->add_flag("--json", a->json, "Print one JSON object (latency only)");
+  cmd->callback([&action, a] { action = [a] { return bench(*a); }; });
+}
+
 }  // namespace ef::cli

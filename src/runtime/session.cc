@@ -212,6 +212,8 @@ std::vector<LayerProfile> Session::profile() const {
   return p;
 }
 
+void Session::set_profiling(bool on) { impl_->opts.profile = on; }
+
 void Session::reset_profile() {
   std::fill(impl_->prof_ms.begin(), impl_->prof_ms.end(), 0.0);
   std::fill(impl_->prof_runs.begin(), impl_->prof_runs.end(), 0);

@@ -1,0 +1,45 @@
+// Helpers shared by the CLI subcommands.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "edgeflow/session.h"
+
+namespace ef::cli {
+
+// "1x3x224x224" or "1,3,224,224" -> {1,3,224,224}; throws naming `what`.
+Shape parse_shape(const std::string& s, const std::string& what);
+// "0.5,0.5,0.5" -> floats
+std::vector<float> parse_floats(const std::string& s, const std::string& what);
+// NAME=VALUE list -> map; throws on a missing '='.
+std::map<std::string, std::string> parse_pairs(const std::vector<std::string>& items, const std::string& flag);
+
+struct ImageOptions {
+  std::string path;
+  std::string size;    // "WxH"; empty = from the model input
+  std::string mean = "0,0,0";
+  std::string std = "1,1,1";
+  float scale = 255.f;  // pixel / scale, then (x - mean) / std
+  bool bgr = false;     // keep OpenCV's BGR order (default: RGB)
+  std::string layout;   // nchw | nhwc; empty = from the model input shape
+};
+// Read an image and make the input tensor for `info` (a 4-D float input).
+Tensor image_tensor(const ImageOptions& o, const Value& info);
+
+// Compile options shared by run/bench/inspect.
+struct CommonOptions {
+  int threads = 1;
+  std::vector<std::string> shapes;  // NAME=DIMS
+  bool no_optimize = false;
+  std::string precision = "fp32";
+};
+void add_common(CLI::App* cmd, CommonOptions& o);
+CompileOptions to_compile_options(const CommonOptions& o);
+
+// Random inputs (uniform [-1,1] floats, zeros for ints), seeded.
+std::vector<Tensor> random_inputs(const Session& s, unsigned seed = 1);
+
+}  // namespace ef::cli
