@@ -1,0 +1,183 @@
+// Conv (NHWC activations, OIHW weights in the IR; 1-D convs run as H=1).
+// XNNPACK convolution2d_nhwc_f32 with weights repacked to OHWI once at
+// creation; an own direct-convolution kernel for what XNNPACK cannot take
+// (non-constant weights, XNNPACK unavailable or refusing the configuration).
+#include <cstring>
+#include <string>
+
+#include "runtime/kernel.h"
+#include "runtime/kernels/xnn_util.h"
+
+namespace ef {
+namespace {
+
+template <class F>
+void parallel_for(pthreadpool_t pool, size_t n, const F& f) {
+  if (!pool || n <= 1) {
+    for (size_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  pthreadpool_parallelize_1d(
+      pool, [](void* ctx, size_t i) { (*static_cast<const F*>(ctx))(i); }, const_cast<F*>(&f), n, 0);
+}
+
+// Geometry of a 2-D convolution (1-D: H = KH = 1).
+struct ConvGeom {
+  int64_t n = 1, ih = 1, iw = 1, cin = 1, oh = 1, ow = 1, cout = 1;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pt = 0, pl = 0, pb = 0, pr = 0;
+  int64_t group = 1;
+};
+
+bool is_nhwc(const Node& n) { return n.attrs.s("layout", "") == "NHWC"; }
+
+ConvGeom conv_geom(const KernelContext& c) {
+  const Node& node = c.node;
+  const Shape& x = c.input(0).shape;
+  const Shape& w = c.input(1).shape;
+  const Shape& y = c.output(0).shape;
+  ConvGeom g;
+  const bool one_d = x.size() == 3;
+  auto st = node.attrs.ints("strides", {});
+  auto dl = node.attrs.ints("dilations", {});
+  auto pd = node.attrs.ints("pads", {});
+  g.n = x[0];
+  g.cin = x.back();
+  g.cout = y.back();
+  g.group = node.attrs.i("group", 1);
+  if (one_d) {
+    g.iw = x[1];
+    g.ow = y[1];
+    g.kw = w[2];
+    if (!st.empty()) g.sw = st[0];
+    if (!dl.empty()) g.dw = dl[0];
+    if (pd.size() == 2) g.pl = pd[0], g.pr = pd[1];
+  } else {
+    g.ih = x[1], g.iw = x[2];
+    g.oh = y[1], g.ow = y[2];
+    g.kh = w[2], g.kw = w[3];
+    if (st.size() == 2) g.sh = st[0], g.sw = st[1];
+    if (dl.size() == 2) g.dh = dl[0], g.dw = dl[1];
+    if (pd.size() == 4) g.pt = pd[0], g.pl = pd[1], g.pb = pd[2], g.pr = pd[3];
+  }
+  return g;
+}
+
+class ConvXnn : public Kernel {
+ public:
+  ConvXnn(const ConvGeom& g, XnnOp op, FusedActivation act, pthreadpool_t pool)
+      : g_(g), op_(std::move(op)), act_(act), pool_(pool) {}
+  void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    Kernel::setup(in, out);
+    xnn_check(xnn_setup_convolution2d_nhwc_f32(op_.get(), g_.n, g_.ih, g_.iw, in[0].as<float>(), out[0].as<float>(),
+                                               pool_),
+              "setup_convolution2d_nhwc_f32", "Conv");
+  }
+  void run() override {
+    xnn_check(xnn_run_operator(op_.get(), pool_), "run_operator", "Conv");
+    if (act_.needs_separate_pass()) act_.apply(out_[0].as<float>(), size_t(out_[0].numel()));
+  }
+  const char* impl() const override { return "xnnpack"; }
+
+ private:
+  ConvGeom g_;
+  XnnOp op_;
+  FusedActivation act_;
+  pthreadpool_t pool_;
+};
+
+std::unique_ptr<Kernel> make_conv_xnn(const KernelContext& c) {
+  if (!is_nhwc(c.node) || c.input(0).dtype != DType::f32 || c.output(0).dtype != DType::f32) return nullptr;
+  const Tensor* w = c.const_input(1);
+  if (!w || w->dtype() != DType::f32) return nullptr;
+  const Tensor* b = c.const_input(2);
+  if (Graph::has_input(c.node, 2) && (!b || b->dtype() != DType::f32)) return nullptr;
+  if (!xnn_available()) return nullptr;
+  ConvGeom g = conv_geom(c);
+  const int64_t O = w->dim(0), I = w->dim(1), KH = g.kh, KW = g.kw;
+  // OIHW -> OHWI (XNNPACK: [groups][group_out][KH][KW][group_in]).
+  std::vector<float> packed(size_t(O * KH * KW * I));
+  const float* src = w->data_as<float>();
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t i = 0; i < I; ++i)
+      for (int64_t kh = 0; kh < KH; ++kh)
+        for (int64_t kw = 0; kw < KW; ++kw)
+          packed[size_t(((o * KH + kh) * KW + kw) * I + i)] = src[((o * I + i) * KH + kh) * KW + kw];
+  FusedActivation act = FusedActivation::from(c.node);
+  xnn_operator_t op = nullptr;
+  xnn_status st = xnn_create_convolution2d_nhwc_f32(
+      uint32_t(g.pt), uint32_t(g.pr), uint32_t(g.pb), uint32_t(g.pl), uint32_t(KH), uint32_t(KW), uint32_t(g.sh),
+      uint32_t(g.sw), uint32_t(g.dh), uint32_t(g.dw), uint32_t(g.group), size_t(I), size_t(O / g.group),
+      size_t(g.cin), size_t(g.cout), packed.data(), b ? b->data_as<float>() : nullptr, act.out_min(), act.out_max(),
+      0, &op);
+  if (st != xnn_status_success) return nullptr;  // own kernel takes it
+  return std::make_unique<ConvXnn>(g, XnnOp(op), act, c.pool);
+}
+
+// Own direct convolution, NHWC. Weights are re-laid out per run into a
+// buffer sized at setup (so non-constant weights work too).
+class ConvRef : public Kernel {
+ public:
+  ConvRef(const ConvGeom& g, FusedActivation act, pthreadpool_t pool) : g_(g), act_(act), pool_(pool) {}
+  void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    Kernel::setup(in, out);
+    wbuf_.resize(size_t(in[1].numel()));
+  }
+  void run() override {
+    const int64_t O = g_.cout, I = g_.cin / g_.group, KH = g_.kh, KW = g_.kw;
+    const float* w = in_[1].as<const float>();
+    float* wp = wbuf_.data();  // [O][KH][KW][I]
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < I; ++i)
+        for (int64_t kh = 0; kh < KH; ++kh)
+          for (int64_t kw = 0; kw < KW; ++kw) wp[((o * KH + kh) * KW + kw) * I + i] = w[((o * I + i) * KH + kh) * KW + kw];
+    const float* x = in_[0].as<const float>();
+    const float* bias = in_.size() > 2 && in_[2].data ? in_[2].as<const float>() : nullptr;
+    float* y = out_[0].as<float>();
+    const ConvGeom g = g_;
+    const int64_t Og = O / g.group;
+    auto row = [&](size_t r) {
+      const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        float* out = y + ((n * g.oh + oy) * g.ow + ox) * O;
+        for (int64_t o = 0; o < O; ++o) out[o] = bias ? bias[o] : 0.f;
+        for (int64_t kh = 0; kh < KH; ++kh) {
+          const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
+          if (iy < 0 || iy >= g.ih) continue;
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
+            if (ix < 0 || ix >= g.iw) continue;
+            const float* xp = x + ((n * g.ih + iy) * g.iw + ix) * g.cin;
+            for (int64_t o = 0; o < O; ++o) {
+              const float* xg = xp + (o / Og) * I;
+              const float* wk = wp + ((o * KH + kh) * KW + kw) * I;
+              float s = 0.f;
+              for (int64_t i = 0; i < I; ++i) s += xg[i] * wk[i];
+              out[o] += s;
+            }
+          }
+        }
+        act_.apply(out, size_t(O));
+      }
+    };
+    parallel_for(pool_, size_t(g.n * g.oh), row);
+  }
+
+ private:
+  ConvGeom g_;
+  FusedActivation act_;
+  pthreadpool_t pool_;
+  std::vector<float> wbuf_;
+};
+
+std::unique_ptr<Kernel> make_conv_ref(const KernelContext& c) {
+  if (!is_nhwc(c.node))
+    throw Error(c.graph.describe(c.node) + ": Conv kernels run channels-last only (layout=NHWC); this node is NCHW");
+  if (c.input(0).dtype != DType::f32 || c.input(1).dtype != DType::f32) return nullptr;
+  return std::make_unique<ConvRef>(conv_geom(c), FusedActivation::from(c.node), c.pool);
+}
+
+}  // namespace
+EF_REGISTER_KERNEL("Conv", 100, make_conv_xnn, "xnnpack");
+EF_REGISTER_KERNEL("Conv", 0, make_conv_ref, "ref");
+}  // namespace ef

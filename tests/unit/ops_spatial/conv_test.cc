@@ -1,0 +1,257 @@
+// Conv and ConvTranspose against naive NCHW references (double accumulation).
+// Tolerance: 1e-4 relative + 1e-5 absolute (spatial_util.h).
+#include <algorithm>
+
+#include "spatial_util.h"
+
+namespace ef::test {
+namespace {
+
+struct ConvP {
+  int64_t n = 1, c = 3, h = 7, w = 9, m = 4, kh = 3, kw = 3, group = 1;
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pt = 0, pl = 0, pb = 0, pr = 0;
+  bool bias = true;
+};
+
+// y[n,m,oy,ox] = b[m] + sum_{ic,ky,kx} x[n, g*Cg+ic, oy*s-p+ky*d, ...] * w[m, ic, ky, kx]
+Tensor conv_ref(const Tensor& x, const Tensor& w, const Tensor* b, const ConvP& p) {
+  const int64_t Cg = p.c / p.group, Mg = p.m / p.group;
+  const int64_t oh = (p.h + p.pt + p.pb - (p.kh - 1) * p.dh - 1) / p.sh + 1;
+  const int64_t ow = (p.w + p.pl + p.pr - (p.kw - 1) * p.dw - 1) / p.sw + 1;
+  Tensor y(DType::f32, {p.n, p.m, oh, ow});
+  const float* X = x.data_as<float>();
+  const float* W = w.data_as<float>();
+  for (int64_t n = 0; n < p.n; ++n)
+    for (int64_t m = 0; m < p.m; ++m)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double s = b ? b->data_as<float>()[m] : 0.0;
+          const int64_t g = m / Mg;
+          for (int64_t ic = 0; ic < Cg; ++ic)
+            for (int64_t ky = 0; ky < p.kh; ++ky)
+              for (int64_t kx = 0; kx < p.kw; ++kx) {
+                int64_t iy = oy * p.sh - p.pt + ky * p.dh, ix = ox * p.sw - p.pl + kx * p.dw;
+                if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) continue;
+                s += double(X[((n * p.c + g * Cg + ic) * p.h + iy) * p.w + ix]) *
+                     W[((m * Cg + ic) * p.kh + ky) * p.kw + kx];
+              }
+          y.data_as<float>()[((n * p.m + m) * oh + oy) * ow + ox] = float(s);
+        }
+  return y;
+}
+
+Attrs conv_attrs(const ConvP& p) {
+  Attrs a = nhwc_attrs();
+  a.set("strides", std::vector<int64_t>{p.sh, p.sw});
+  a.set("dilations", std::vector<int64_t>{p.dh, p.dw});
+  a.set("pads", std::vector<int64_t>{p.pt, p.pl, p.pb, p.pr});
+  a.set("group", p.group);
+  return a;
+}
+
+RunResult run_conv(const ConvP& p, const Tensor& x, const Tensor& w, const Tensor& b, Attrs a, int threads,
+                   bool const_w = true) {
+  std::vector<In> ins = {rt("x", to_nhwc(x)), const_w ? cst("w", w) : rt("w", w)};
+  if (p.bias) ins.push_back(cst("b", b));
+  return run_op("Conv", ins, a, threads);
+}
+
+TEST(Conv, RandomConfigurationsMatchReference) {
+  std::mt19937 rng(42);
+  auto pick = [&](int lo, int hi) { return int64_t(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (int iter = 0; iter < 40; ++iter) {
+    ConvP p;
+    p.n = pick(1, 2);
+    int kind = iter % 4;  // 0 dense, 1 grouped, 2 depthwise, 3 depthwise with multiplier
+    int64_t gch = pick(1, 4);
+    if (kind == 0) p.group = 1, p.c = pick(1, 7), p.m = pick(1, 9);
+    if (kind == 1) p.group = pick(2, 3), p.c = p.group * gch, p.m = p.group * pick(1, 3);
+    if (kind == 2) p.c = pick(2, 9), p.group = p.c, p.m = p.c;
+    if (kind == 3) p.c = pick(2, 5), p.group = p.c, p.m = p.c * 2;
+    p.kh = pick(1, 5), p.kw = pick(1, 5);
+    p.sh = pick(1, 3), p.sw = pick(1, 3);
+    p.dh = pick(1, 2), p.dw = pick(1, 2);
+    p.pt = pick(0, 2), p.pl = pick(0, 2), p.pb = pick(0, 2), p.pr = pick(0, 2);
+    p.h = pick((p.kh - 1) * p.dh + 1, 13), p.w = pick((p.kw - 1) * p.dw + 1, 14);
+    p.bias = iter % 3 != 0;
+    Tensor x = random_tensor({p.n, p.c, p.h, p.w}, 100 + iter);
+    Tensor w = random_tensor({p.m, p.c / p.group, p.kh, p.kw}, 200 + iter);
+    Tensor b = random_tensor({p.m}, 300 + iter);
+    Tensor want = conv_ref(x, w, p.bias ? &b : nullptr, p);
+    int threads = iter % 2 ? 2 : 1;
+    auto r = run_conv(p, x, w, b, conv_attrs(p), threads);
+    SCOPED_TRACE("iter " + std::to_string(iter) + " group " + std::to_string(p.group) + " k " + std::to_string(p.kh) +
+                 "x" + std::to_string(p.kw) + " s " + std::to_string(p.sh) + "," + std::to_string(p.sw) + " d " +
+                 std::to_string(p.dh) + "," + std::to_string(p.dw));
+    EXPECT_EQ(r.impl, "xnnpack");
+    EXPECT_TRUE(close(to_nchw(r.y), want));
+    // the own kernel (runtime weights) on the same problem
+    auto r2 = run_conv(p, x, w, b, conv_attrs(p), threads, /*const_w=*/false);
+    EXPECT_EQ(r2.impl, "ref");
+    EXPECT_TRUE(close(to_nchw(r2.y), want));
+  }
+}
+
+TEST(Conv, AutoPadModesResolveLikeExplicitPads) {
+  ConvP p;
+  p.c = 3, p.m = 5, p.h = 8, p.w = 7, p.kh = 3, p.kw = 4, p.sh = 2, p.sw = 2;
+  Tensor x = random_tensor({1, 3, 8, 7}, 1);
+  Tensor w = random_tensor({5, 3, 3, 4}, 2);
+  Tensor b = random_tensor({5}, 3);
+  for (std::string mode : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
+    SCOPED_TRACE(mode);
+    ConvP q = p;
+    if (mode != "VALID") {
+      // out = ceil(in / s); total = (out-1)*s + k - in; UPPER puts the odd pixel at the end
+      int64_t oh = (p.h + 1) / 2, ow = (p.w + 1) / 2;
+      int64_t th = std::max<int64_t>(0, (oh - 1) * 2 + 3 - p.h), tw = std::max<int64_t>(0, (ow - 1) * 2 + 4 - p.w);
+      bool up = mode == "SAME_UPPER";
+      q.pt = up ? th / 2 : th - th / 2, q.pb = th - q.pt;
+      q.pl = up ? tw / 2 : tw - tw / 2, q.pr = tw - q.pl;
+    }
+    Attrs a = nhwc_attrs();
+    a.set("strides", std::vector<int64_t>{2, 2});
+    a.set("auto_pad", mode);
+    auto r = run_conv(p, x, w, b, a, 1);
+    EXPECT_TRUE(close(to_nchw(r.y), conv_ref(x, w, &b, q)));
+  }
+}
+
+TEST(Conv, FusedActivationsAreApplied) {
+  ConvP p;
+  p.c = 4, p.m = 6, p.h = 6, p.w = 5;
+  p.pt = p.pl = p.pb = p.pr = 1;
+  Tensor x = random_tensor({1, 4, 6, 5}, 7);
+  Tensor w = random_tensor({6, 4, 3, 3}, 8);
+  Tensor b = random_tensor({6}, 9);
+  Tensor base = conv_ref(x, w, &b, p);
+  struct Case {
+    std::string act;
+    float (*f)(float);
+  };
+  std::vector<Case> cases = {
+      {"relu", [](float v) { return std::max(v, 0.f); }},
+      {"relu6", [](float v) { return std::min(std::max(v, 0.f), 6.f); }},
+      {"sigmoid", [](float v) { return 1.f / (1.f + std::exp(-v)); }},
+      {"hardswish", [](float v) { return v * std::min(std::max(v + 3.f, 0.f), 6.f) / 6.f; }},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.act);
+    Attrs a = conv_attrs(p);
+    a.set("activation", c.act);
+    Tensor want = base.clone();
+    for (int64_t i = 0; i < want.numel(); ++i) want.data_as<float>()[i] = c.f(want.data_as<float>()[i]);
+    EXPECT_TRUE(close(to_nchw(run_conv(p, x, w, b, a, 1).y), want));
+    EXPECT_TRUE(close(to_nchw(run_conv(p, x, w, b, a, 2, false).y), want));
+  }
+}
+
+TEST(Conv, OneDimensional) {
+  // [N, C, L] conv1d as H=1
+  ConvP p;
+  p.n = 2, p.c = 3, p.m = 4, p.h = 1, p.w = 11, p.kh = 1, p.kw = 3, p.sw = 2, p.dw = 2, p.pl = 2, p.pr = 1;
+  Tensor x = random_tensor({2, 3, 1, 11}, 4);
+  Tensor w = random_tensor({4, 3, 1, 3}, 5);
+  Tensor b = random_tensor({4}, 6);
+  Tensor want = conv_ref(x, w, &b, p);
+  Attrs a = nhwc_attrs();
+  a.set("strides", std::vector<int64_t>{2});
+  a.set("dilations", std::vector<int64_t>{2});
+  a.set("pads", std::vector<int64_t>{2, 1});
+  auto r = run_op("Conv", {rt("x", to_nhwc(x).reshaped({2, 11, 3})), cst("w", w.reshaped({4, 3, 3})), cst("b", b)}, a);
+  EXPECT_TRUE(close(to_nchw(r.y.reshaped({2, 1, r.y.dim(1), 4})), want));
+}
+
+// ---- ConvTranspose: scatter reference
+struct DeconvP {
+  int64_t n = 1, c = 4, h = 5, w = 6, m = 3, kh = 3, kw = 3, group = 1;
+  int64_t sh = 2, sw = 2, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0, oph = 0, opw = 0;
+};
+
+Tensor deconv_ref(const Tensor& x, const Tensor& w, const Tensor* b, const DeconvP& p) {
+  const int64_t Cg = p.c / p.group, Mg = p.m / p.group;
+  const int64_t oh = p.sh * (p.h - 1) + p.oph + (p.kh - 1) * p.dh + 1 - p.pt - p.pb;
+  const int64_t ow = p.sw * (p.w - 1) + p.opw + (p.kw - 1) * p.dw + 1 - p.pl - p.pr;
+  std::vector<double> acc(size_t(p.n * p.m * oh * ow), 0.0);
+  const float* X = x.data_as<float>();
+  const float* W = w.data_as<float>();  // [C][Mg][kh][kw]
+  for (int64_t n = 0; n < p.n; ++n)
+    for (int64_t ci = 0; ci < p.c; ++ci)
+      for (int64_t iy = 0; iy < p.h; ++iy)
+        for (int64_t ix = 0; ix < p.w; ++ix) {
+          const double v = X[((n * p.c + ci) * p.h + iy) * p.w + ix];
+          const int64_t g = ci / Cg;
+          for (int64_t mo = 0; mo < Mg; ++mo)
+            for (int64_t ky = 0; ky < p.kh; ++ky)
+              for (int64_t kx = 0; kx < p.kw; ++kx) {
+                int64_t oy = iy * p.sh - p.pt + ky * p.dh, ox = ix * p.sw - p.pl + kx * p.dw;
+                if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+                acc[size_t(((n * p.m + g * Mg + mo) * oh + oy) * ow + ox)] +=
+                    v * W[((ci * Mg + mo) * p.kh + ky) * p.kw + kx];
+              }
+        }
+  Tensor y(DType::f32, {p.n, p.m, oh, ow});
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    int64_t m = (i / (oh * ow)) % p.m;
+    y.data_as<float>()[i] = float(acc[size_t(i)] + (b ? b->data_as<float>()[m] : 0.f));
+  }
+  return y;
+}
+
+TEST(ConvTranspose, RandomConfigurationsMatchReference) {
+  std::mt19937 rng(7);
+  auto pick = [&](int lo, int hi) { return int64_t(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (int iter = 0; iter < 30; ++iter) {
+    DeconvP p;
+    p.n = pick(1, 2);
+    p.group = iter % 3 == 0 ? pick(2, 3) : 1;
+    p.c = p.group * pick(1, 4);
+    p.m = p.group * pick(1, 4);
+    if (iter % 5 == 4) p.group = p.c, p.m = p.c;  // depthwise
+    p.kh = pick(1, 4), p.kw = pick(1, 4);
+    p.sh = pick(1, 3), p.sw = pick(1, 3);
+    p.dh = pick(1, 2), p.dw = pick(1, 2);
+    p.h = pick(1, 7), p.w = pick(1, 8);
+    p.pt = pick(0, std::min<int>(2, (p.kh - 1) * p.dh)), p.pb = pick(0, std::min<int>(2, (p.kh - 1) * p.dh));
+    p.pl = pick(0, std::min<int>(2, (p.kw - 1) * p.dw)), p.pr = pick(0, std::min<int>(2, (p.kw - 1) * p.dw));
+    p.oph = pick(0, int(std::max(p.sh, p.dh)) - 1), p.opw = pick(0, int(std::max(p.sw, p.dw)) - 1);
+    Tensor x = random_tensor({p.n, p.c, p.h, p.w}, 500 + iter);
+    Tensor w = random_tensor({p.c, p.m / p.group, p.kh, p.kw}, 600 + iter);
+    Tensor b = random_tensor({p.m}, 700 + iter);
+    Tensor want = deconv_ref(x, w, &b, p);
+    Attrs a = nhwc_attrs();
+    a.set("strides", std::vector<int64_t>{p.sh, p.sw});
+    a.set("dilations", std::vector<int64_t>{p.dh, p.dw});
+    a.set("pads", std::vector<int64_t>{p.pt, p.pl, p.pb, p.pr});
+    a.set("output_padding", std::vector<int64_t>{p.oph, p.opw});
+    a.set("group", p.group);
+    SCOPED_TRACE("iter " + std::to_string(iter));
+    int threads = iter % 2 ? 2 : 1;
+    auto r = run_op("ConvTranspose", {rt("x", to_nhwc(x)), cst("w", w), cst("b", b)}, a, threads);
+    EXPECT_TRUE(close(to_nchw(r.y), want));
+    if (p.oph < p.sh && p.opw < p.sw) EXPECT_EQ(r.impl, "xnnpack");
+    auto r2 = run_op("ConvTranspose", {rt("x", to_nhwc(x)), rt("w", w), cst("b", b)}, a, threads);
+    EXPECT_EQ(r2.impl, "ref");
+    EXPECT_TRUE(close(to_nchw(r2.y), want));
+  }
+}
+
+TEST(ConvTranspose, OutputShapeAttributeSetsPadsAndAdjustment) {
+  // in 5x5, k3, s2: full size 11. output_shape 10x12 -> pads total 1 (end) and
+  // adjustment 1 on W (ONNX Runtime convention for NOTSET: odd pixel at end).
+  DeconvP p;
+  p.c = 2, p.m = 3, p.h = 5, p.w = 5;
+  Tensor x = random_tensor({1, 2, 5, 5}, 11);
+  Tensor w = random_tensor({2, 3, 3, 3}, 12);
+  Attrs a = nhwc_attrs();
+  a.set("strides", std::vector<int64_t>{2, 2});
+  a.set("output_shape", std::vector<int64_t>{10, 12});
+  auto r = run_op("ConvTranspose", {rt("x", to_nhwc(x)), cst("w", w)}, a);
+  DeconvP q = p;
+  q.pb = 1, q.opw = 1;
+  EXPECT_TRUE(close(to_nchw(r.y), deconv_ref(x, w, nullptr, q)));
+}
+
+}  // namespace
+}  // namespace ef::test
