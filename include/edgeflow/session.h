@@ -16,6 +16,22 @@ namespace ef {
 
 enum class Precision { fp32, fp16, int8 };
 
+// Temporal delta execution for video (see src/runtime/delta/): convolutions
+// keep the input they last integrated and their output, and between frames
+// convolve only the residual where it is significant.
+struct DeltaOptions {
+  bool enabled = false;
+  // Gate: a tile of the residual counts when ||residual tile||_2 times the
+  // largest per-output-channel weight norm exceeds this (output units).
+  float threshold = 0.f;
+  int refresh_every = 0;      // full dense recompute every N frames (0 = never)
+  float dense_above = 0.45f;  // a layer with a larger changed fraction runs densely
+  // Skip the whole network (reuse the last outputs) when the mean absolute
+  // input change is below this; negative = never skip.
+  float frame_skip = -1.f;
+  int tile = 4;  // tile edge in pixels for gating
+};
+
 struct CompileOptions {
   int threads = 1;
   Precision precision = Precision::fp32;
@@ -24,6 +40,25 @@ struct CompileOptions {
   // Shapes for inputs with dynamic dimensions, by input name. Dynamic
   // dimensions not given here become 1.
   std::map<std::string, Shape> input_shapes;
+  DeltaOptions delta;
+};
+
+// Per-layer delta-execution statistics (cumulative since the last reset).
+struct DeltaLayerStats {
+  std::string name, op;
+  int64_t dense_macs = 0;     // per frame, if run densely
+  int64_t executed_macs = 0;  // summed over frames
+  double changed_fraction = 0;  // summed over frames (divide by frames)
+  int dense_runs = 0;           // frames this layer ran densely (first, refresh, fallback)
+  size_t state_bytes = 0;       // extra memory held between frames
+  bool delta = false;           // false: the op runs densely every frame
+};
+struct DeltaStats {
+  int frames = 0, frames_skipped = 0;
+  int64_t dense_macs_per_frame = 0;  // whole model
+  int64_t executed_macs = 0;         // whole model, summed over frames
+  std::vector<DeltaLayerStats> layers;
+  std::vector<std::string> notes;    // e.g. ops that always run densely
 };
 
 // What the optimizer did, for `edgeflow inspect`.
@@ -97,6 +132,11 @@ class Session {
   std::vector<LayerProfile> profile() const;
   void reset_profile();
   void set_profiling(bool on);  // time every step from now on (or stop)
+
+  // Delta execution (options.delta.enabled): statistics, and a full reset of
+  // the per-layer state (e.g. at a scene cut).
+  DeltaStats delta_stats() const;
+  void reset_delta();
 
   struct Impl;
   Impl& impl() { return *impl_; }

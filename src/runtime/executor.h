@@ -8,6 +8,7 @@
 
 #include "edgeflow/session.h"
 #include "runtime/kernel.h"
+#include "runtime/delta/delta_kernel.h"
 #include "runtime/memory_planner.h"
 
 namespace ef {
@@ -28,6 +29,16 @@ struct Session::Impl {
   std::vector<Tensor> inputs, outputs;  // views into the arena
   std::vector<double> prof_ms;
   std::vector<int> prof_runs;
+
+  // Delta execution: the delta kernel of each step (nullptr: runs densely),
+  // per-step statistics, and the last inputs for frame-level skipping.
+  std::vector<DeltaKernel*> delta;
+  DeltaStats dstats;
+  std::vector<Tensor> last_inputs;
+  bool have_last_inputs = false;
+
+  void setup_delta();
+  void run_all();  // run every step (with frame skipping in delta mode)
 
   void compile();  // plan memory, create and set up kernels
   void run_range(size_t begin, size_t end);

@@ -1,7 +1,11 @@
 #include "edgeflow/session.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <map>
+
+#include "edgeflow/analysis.h"
 
 #include "graph/passes/passes.h"
 #include "runtime/executor.h"
@@ -73,7 +77,10 @@ void Session::Impl::compile() {
       last[v] = std::max(last[v], i);
     }
   }
+  // Outputs stay valid until the next run, and the user writes inputs while
+  // they are: neither may share bytes with anything.
   for (int v : g.outputs) last[v] = nsteps;
+  for (int v : g.inputs) last[v] = nsteps;
   std::vector<BufferRequest> req;
   std::vector<int> req_value;
   for (size_t v = 0; v < g.values.size(); ++v) {
@@ -112,9 +119,13 @@ void Session::Impl::compile() {
     std::vector<TensorView> ins, outs;
     for (int v : n.inputs) ins.push_back(view(v));
     for (int v : n.outputs) outs.push_back(view(v));
+    if (opts.delta.enabled && n.op == "Conv") {
+      if (auto dk = make_delta_conv(ctx, opts.delta)) k = std::move(dk);
+    }
     k->setup(ins, outs);
     kernels.push_back(std::move(k));
   }
+  if (opts.delta.enabled) setup_delta();
   inputs.clear();
   outputs.clear();
   for (int v : g.inputs) {
@@ -127,6 +138,74 @@ void Session::Impl::compile() {
   }
   prof_ms.assign(nsteps, 0.0);
   prof_runs.assign(nsteps, 0);
+}
+
+void Session::Impl::setup_delta() {
+  delta.assign(kernels.size(), nullptr);
+  dstats = DeltaStats{};
+  std::map<std::string, int> dense_ops;
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const Node& n = g.nodes[i];
+    DeltaLayerStats l;
+    l.name = n.name;
+    l.op = n.op;
+    if (auto* dk = dynamic_cast<DeltaKernel*>(kernels[i].get())) {
+      delta[i] = dk;
+      l.delta = true;
+      l.dense_macs = dk->dense_macs();
+      l.state_bytes = dk->state_bytes();
+    } else {
+      l.dense_macs = node_cost(g, n).macs;
+      ++dense_ops[n.op];
+    }
+    dstats.dense_macs_per_frame += l.dense_macs;
+    dstats.layers.push_back(std::move(l));
+  }
+  for (auto& [op, count] : dense_ops)
+    dstats.notes.push_back(std::to_string(count) + " " + op + " node(s) run densely every frame");
+  for (int v : g.inputs)
+    if (g.values[v].dtype == DType::f32) last_inputs.emplace_back(DType::f32, g.values[v].shape);
+}
+
+void Session::Impl::run_all() {
+  if (!opts.delta.enabled) {
+    run_range(0, kernels.size());
+    return;
+  }
+  ++dstats.frames;
+  if (opts.delta.frame_skip >= 0 && have_last_inputs) {
+    double diff = 0, count = 0;
+    for (size_t i = 0, k = 0; i < inputs.size(); ++i) {
+      if (inputs[i].dtype() != DType::f32) continue;
+      const float* a = inputs[i].data_as<float>();
+      const float* b = last_inputs[k++].data_as<float>();
+      for (int64_t j = 0; j < inputs[i].numel(); ++j) diff += std::fabs(a[j] - b[j]);
+      count += double(inputs[i].numel());
+    }
+    if (count > 0 && diff / count < opts.delta.frame_skip) {
+      ++dstats.frames_skipped;
+      return;  // outputs still hold the last frame's results
+    }
+  }
+  for (size_t i = 0, k = 0; i < inputs.size(); ++i)
+    if (inputs[i].dtype() == DType::f32)
+      std::memcpy(last_inputs[k++].data(), inputs[i].data(), inputs[i].nbytes());
+  have_last_inputs = true;
+  run_range(0, kernels.size());
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    auto& l = dstats.layers[i];
+    if (delta[i]) {
+      l.executed_macs += delta[i]->last_macs();
+      l.changed_fraction += delta[i]->last_changed();
+      l.dense_runs += delta[i]->last_dense();
+      dstats.executed_macs += delta[i]->last_macs();
+    } else {
+      l.executed_macs += l.dense_macs;
+      l.changed_fraction += 1.0;
+      ++l.dense_runs;
+      dstats.executed_macs += l.dense_macs;
+    }
+  }
 }
 
 void Session::Impl::run_range(size_t begin, size_t end) {
@@ -158,7 +237,18 @@ int Session::input_index(const std::string& name) const {
 Tensor& Session::input(size_t i) { return impl_->inputs.at(i); }
 const Tensor& Session::output(size_t i) const { return impl_->outputs.at(i); }
 const std::vector<Tensor>& Session::outputs() const { return impl_->outputs; }
-void Session::run() { impl_->run_range(0, impl_->kernels.size()); }
+void Session::run() { impl_->run_all(); }
+
+DeltaStats Session::delta_stats() const {
+  if (!impl_->opts.delta.enabled) throw Error("delta_stats: the session was compiled without delta execution");
+  return impl_->dstats;
+}
+
+void Session::reset_delta() {
+  for (auto* d : impl_->delta)
+    if (d) d->reset();
+  impl_->have_last_inputs = false;
+}
 void Session::run_range(size_t b, size_t e) { impl_->run_range(b, e); }
 size_t Session::num_steps() const { return impl_->kernels.size(); }
 const Node& Session::step_node(size_t i) const { return impl_->g.nodes.at(i); }
