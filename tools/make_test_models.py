@@ -7,6 +7,7 @@ onnx 1.12). Writes into OUT_DIR (default: <repo>/.cache/models):
   mobilenet_v2.onnx  resnet18.onnx  segnet.onnx
   NAME.input.npy     a fixed float32 input (seeded normal noise)
   NAME.output.npy    PyTorch's float32 output for that input
+  NAME.argmax.txt    flat index of that output's maximum (a clear winner)
 
 The wrapper tools/make_test_models.sh skips the export when its stamp matches.
 
@@ -143,6 +144,10 @@ def export(name, out_dir):
     np.save(os.path.join(out_dir, name + ".input.npy"), x.numpy().astype(np.float32))
     np.save(os.path.join(out_dir, name + ".output.npy"), y.numpy().astype(np.float32))
     yv = y.numpy()
+    flat = np.sort(yv.ravel())[::-1]
+    with open(os.path.join(out_dir, name + ".argmax.txt"), "w") as f:
+        f.write(f"{int(np.argmax(yv))}\n")  # flat index; the e2e example prints it
+    assert flat[0] - flat[1] > 1e-3 * np.abs(yv).max(), name + ": top-1 is a near tie"
     print(f"{name}: {path} in {list(x.shape)} out {list(y.shape)} "
           f"|y|max {np.abs(yv).max():.4g} std {yv.std():.4g}; ops " +
           " ".join(f"{k}:{v}" for k, v in sorted(ops.items())))

@@ -13,7 +13,7 @@ stamp=$( { cat "$here/make_test_models.py"
          } | sha256sum | cut -d' ' -f1)
 uptodate=1
 [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] || uptodate=0
-for n in "${names[@]}"; do for s in .onnx .input.npy .output.npy; do
+for n in "${names[@]}"; do for s in .onnx .input.npy .output.npy .argmax.txt; do
   [ -s "$out/$n$s" ] || uptodate=0
 done; done
 if [ $uptodate = 1 ]; then echo "test models up to date in $out"; exit 0; fi

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <ostream>
 #include <string>
 
 #include "edgeflow/npy.h"
@@ -32,6 +33,10 @@ struct Case {
   int threads;
   bool optimize;
 };
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.model << " threads=" << c.threads << (c.optimize ? "" : " optimize=false");
+}
 
 std::string case_name(const testing::TestParamInfo<Case>& info) {
   return info.param.model + "_t" + std::to_string(info.param.threads) + (info.param.optimize ? "" : "_noopt");

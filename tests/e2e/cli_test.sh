@@ -1,0 +1,102 @@
+#!/bin/bash
+# CLI error behaviour, as a user meets it:
+#   cli_test.sh path/to/edgeflow MODELS_DIR
+# Every bad invocation must exit non-zero (and not by a signal, i.e. < 128),
+# print a message naming what is wrong, and leave no output file behind.
+set -uo pipefail
+EF="${1:?usage: cli_test.sh EDGEFLOW MODELS_DIR}"
+MODELS="${2:?usage: cli_test.sh EDGEFLOW MODELS_DIR}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; [ -s "$T/err" ] && sed 's/^/     | /' "$T/err" | head -8; }
+
+# expect_fail NAME REGEX OUTDIR -- COMMAND...   (OUTDIR '-' when none)
+expect_fail() {
+  local name="$1" re="$2" out="$3"; shift 4
+  "$@" >"$T/out" 2>"$T/err"
+  local rc=$?
+  cat "$T/out" >>"$T/err"
+  if [ $rc -eq 0 ]; then bad "$name" "exit 0, want non-zero"; return; fi
+  if [ $rc -ge 128 ]; then bad "$name" "crashed (exit $rc)"; return; fi
+  if ! grep -qiE -- "$re" "$T/err"; then bad "$name" "message does not match /$re/"; return; fi
+  if [ "$out" != - ] && [ -n "$(find "$out" -type f 2>/dev/null)" ]; then
+    bad "$name" "left files behind: $(find "$out" -type f | tr '\n' ' ')"; return
+  fi
+  ok "$name (exit $rc: $(grep -v '^\s*$' "$T/err" | head -1 | cut -c1-110))"
+}
+
+# expect_ok NAME -- COMMAND...
+expect_ok() {
+  local name="$1"; shift 2
+  "$@" >"$T/out" 2>"$T/err"
+  local rc=$?
+  if [ $rc -eq 0 ]; then ok "$name"; else cat "$T/out" >>"$T/err"; bad "$name" "exit $rc"; fi
+}
+
+[ -x "$EF" ] || { echo "no executable $EF"; exit 1; }
+
+# --- without a model
+expect_fail "no subcommand" "subcommand|usage|required" - -- "$EF"
+expect_fail "unknown subcommand" "frobnicate|subcommand|extra" - -- "$EF" frobnicate
+expect_fail "unknown global flag" "--no-such-flag" - -- "$EF" --no-such-flag inspect x.onnx
+expect_fail "unknown subcommand flag" "--no-such-flag" - -- "$EF" inspect --no-such-flag x.onnx
+expect_fail "inspect: missing file" "/nonexistent/model\.onnx" - -- "$EF" inspect /nonexistent/model.onnx
+mkdir -p "$T/o1"
+expect_fail "run: missing model file" "nonexistent/model\.onnx" "$T/o1" -- "$EF" run /nonexistent/model.onnx --out "$T/o1"
+expect_fail "bench: missing model file" "nonexistent/model\.onnx" - -- "$EF" bench /nonexistent/model.onnx --runs 1 --warmup 0
+printf 'this is not an onnx file\n' >"$T/junk.onnx"
+expect_fail "inspect: junk file" "junk\.onnx" - -- "$EF" inspect "$T/junk.onnx"
+: >"$T/empty.onnx"
+expect_fail "inspect: empty file" "empty\.onnx" - -- "$EF" inspect "$T/empty.onnx"
+
+M="$MODELS/segnet.onnx"
+X="$MODELS/segnet.input.npy"
+if [ ! -f "$M" ] || [ ! -f "$X" ]; then
+  echo "$pass passed, $fail failed"
+  [ $fail -eq 0 ] || exit 1
+  echo "SKIPPED: $M not there (tools/make_test_models.sh); only the model-free cases ran"
+  exit 0
+fi
+
+# --- with a model
+expect_fail "run: unknown flag" "--bogus" - -- "$EF" run "$M" --bogus
+expect_fail "bench: --runs 0" "runs" - -- "$EF" bench "$M" --runs 0
+expect_fail "bench: --threads not a number" "threads" - -- "$EF" bench "$M" --threads many
+head -c 2000 "$M" >"$T/truncated.onnx"
+expect_fail "inspect: truncated model" "truncated\.onnx" - -- "$EF" inspect "$T/truncated.onnx"
+mkdir -p "$T/o2"
+expect_fail "run: truncated model" "truncated\.onnx" "$T/o2" -- "$EF" run "$T/truncated.onnx" --input input="$X" --out "$T/o2"
+mkdir -p "$T/o3"
+expect_fail "run: missing input file" "nonexistent/x\.npy" "$T/o3" -- "$EF" run "$M" --input input=/nonexistent/x.npy --out "$T/o3"
+mkdir -p "$T/o4"
+expect_fail "run: unknown input name" "nosuchinput" "$T/o4" -- "$EF" run "$M" --input nosuchinput="$X" --out "$T/o4"
+mkdir -p "$T/o5"
+expect_fail "run: no input given" "input" "$T/o5" -- "$EF" run "$M" --out "$T/o5"
+if [ -f "$MODELS/mobilenet_v2.input.npy" ]; then
+  mkdir -p "$T/o6"
+  expect_fail "run: wrong input shape" "input.*(shape|expected|\[1,3,128,128\])" "$T/o6" -- \
+    "$EF" run "$M" --input input="$MODELS/mobilenet_v2.input.npy" --out "$T/o6"
+fi
+head -c 100 "$X" >"$T/short.npy"
+mkdir -p "$T/o7"
+expect_fail "run: truncated .npy" "short\.npy" "$T/o7" -- "$EF" run "$M" --input input="$T/short.npy" --out "$T/o7"
+mkdir -p "$T/o8"
+expect_fail "run: image file missing" "nonexistent/photo\.jpg" "$T/o8" -- "$EF" run "$M" --image /nonexistent/photo.jpg --out "$T/o8"
+
+# --- and the good paths
+expect_ok "inspect segnet" -- "$EF" inspect "$M"
+mkdir -p "$T/good"
+expect_ok "run segnet" -- "$EF" run "$M" --input input="$X" --out "$T/good"
+if [ -f "$T/good/output.npy" ]; then ok "run wrote output.npy"; else bad "run wrote output.npy" "files: $(ls "$T/good")"; fi
+expect_ok "bench --json" -- "$EF" bench "$M" --threads 1 --runs 3 --warmup 1 --json
+if grep -qE '^\{.*"model".*"threads": ?1.*"runs": ?3.*"median_ms".*"min_ms".*"max_ms".*\}$' "$T/out"; then
+  ok "bench --json prints one JSON object with model/threads/runs/median_ms/min_ms/max_ms"
+else
+  bad "bench --json format" "got: $(head -c 300 "$T/out")"
+fi
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
