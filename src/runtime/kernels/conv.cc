@@ -6,6 +6,7 @@
 #include <string>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/nchw_adapter.h"
 #include "runtime/kernels/xnn_util.h"
 
 namespace ef {
@@ -171,8 +172,7 @@ class ConvRef : public Kernel {
 };
 
 std::unique_ptr<Kernel> make_conv_ref(const KernelContext& c) {
-  if (!is_nhwc(c.node))
-    throw Error(c.graph.describe(c.node) + ": Conv kernels run channels-last only (layout=NHWC); this node is NCHW");
+  if (!is_nhwc(c.node)) return make_nchw_adapter(c, {make_conv_xnn, make_conv_ref});
   if (c.input(0).dtype != DType::f32 || c.input(1).dtype != DType::f32) return nullptr;
   return std::make_unique<ConvRef>(conv_geom(c), FusedActivation::from(c.node), c.pool);
 }

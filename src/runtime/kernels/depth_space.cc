@@ -4,6 +4,7 @@
 #include <string>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/nchw_adapter.h"
 #include "runtime/kernels/xnn_util.h"
 
 namespace ef {
@@ -93,12 +94,16 @@ class DepthSpaceRef : public Kernel {
 };
 
 std::unique_ptr<Kernel> make_d2s_ref(const KernelContext& c) {
+  if (c.node.attrs.s("layout", "") != "NHWC" && c.input(0).dtype == DType::f32)
+    return make_nchw_adapter(c, {make_d2s_xnn, make_d2s_ref});
   require_nhwc(c);
   return std::make_unique<DepthSpaceRef>(true, c.node.attrs.s("mode", "DCR") == "CRD", c.node.attrs.i("blocksize"),
                                          c.pool);
 }
 
 std::unique_ptr<Kernel> make_s2d_ref(const KernelContext& c) {
+  if (c.node.attrs.s("layout", "") != "NHWC" && c.input(0).dtype == DType::f32)
+    return make_nchw_adapter(c, {make_s2d_ref});
   require_nhwc(c);
   return std::make_unique<DepthSpaceRef>(false, false, c.node.attrs.i("blocksize"), c.pool);
 }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/nchw_adapter.h"
 #include "runtime/kernels/xnn_util.h"
 
 namespace ef {
@@ -195,9 +196,10 @@ class PoolRef : public Kernel {
 };
 
 std::unique_ptr<Kernel> make_pool_ref(const KernelContext& c) {
-  if (!is_nhwc(c.node))
-    throw Error(c.graph.describe(c.node) + ": " + c.node.op +
-                " kernels run channels-last only (layout=NHWC); this node is NCHW");
+  if (!is_nhwc(c.node)) {
+    if (c.node.op == "MaxPool") return make_nchw_adapter(c, {make_maxpool_xnn, make_pool_ref});
+    return make_nchw_adapter(c, {make_avgpool_xnn, make_pool_ref});
+  }
   if (c.input(0).dtype != DType::f32) return nullptr;
   const bool is_max = c.node.op == "MaxPool";
   if (is_max) check_indices_output(c);
@@ -274,9 +276,10 @@ class GlobalPoolRef : public Kernel {
 };
 
 std::unique_ptr<Kernel> make_global_ref(const KernelContext& c) {
-  if (!is_nhwc(c.node))
-    throw Error(c.graph.describe(c.node) + ": " + c.node.op +
-                " kernels run channels-last only (layout=NHWC); this node is NCHW");
+  if (!is_nhwc(c.node)) {
+    if (c.node.op == "GlobalAveragePool") return make_nchw_adapter(c, {make_gap_xnn, make_global_ref});
+    return make_nchw_adapter(c, {make_global_ref});
+  }
   if (c.input(0).dtype != DType::f32) return nullptr;
   return std::make_unique<GlobalPoolRef>(c.node.op == "GlobalMaxPool", FusedActivation::from(c.node), c.pool);
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/nchw_adapter.h"
 #include "runtime/kernels/xnn_util.h"
 
 namespace ef {
@@ -210,8 +211,31 @@ std::unique_ptr<Kernel> make_resize_xnn(const KernelContext& c) {
   return std::make_unique<ResizeXnn>(r, XnnOp(op), FusedActivation::from(c.node), c.pool);
 }
 
+// NCHW Resize (left so by the layout pass): run the NHWC kernel with scales
+// and sizes permuted to channels-last order.
+void permute_resize_params(Graph& g, Node& n) {
+  const size_t rank = g.values[n.inputs[0]].shape.size();
+  for (size_t i = 1; i < n.inputs.size(); ++i) {
+    if (n.inputs[i] < 0) continue;
+    Value& v = g.values[n.inputs[i]];
+    if (!v.is_const() || size_t(v.data.numel()) != rank) continue;
+    Tensor t(v.data.dtype(), v.data.shape());
+    const size_t es = dtype_size(t.dtype());
+    const auto* src = static_cast<const uint8_t*>(v.data.data());
+    auto* dst = static_cast<uint8_t*>(t.data());
+    // channels-last order: 0, 2, ..., r-1, 1
+    size_t k = 0;
+    std::memcpy(dst + es * k++, src, es);
+    for (size_t d = 2; d < rank; ++d) std::memcpy(dst + es * k++, src + es * d, es);
+    std::memcpy(dst + es * k, src + es, es);
+    v.data = t;
+  }
+}
+
 std::unique_ptr<Kernel> make_resize_ref(const KernelContext& c) {
   if (c.input(0).dtype != DType::f32) return nullptr;
+  if (c.node.attrs.s("layout", "") != "NHWC")
+    return make_nchw_adapter(c, {make_resize_xnn, make_resize_ref}, permute_resize_params);
   return std::make_unique<ResizeRef>(resize_cfg(c), FusedActivation::from(c.node), c.pool);
 }
 

@@ -163,6 +163,33 @@ TEST(Conv, OneDimensional) {
   EXPECT_TRUE(close(to_nchw(r.y.reshaped({2, 1, r.y.dim(1), 4})), want));
 }
 
+// NCHW graphs (no layout attr): 4-D goes through the session's layout pass,
+// 3-D (conv1d, which that pass leaves alone) through the NCHW adapter.
+TEST(Conv, NchwGraphsRunThroughTheSession) {
+  ConvP p;
+  p.n = 2, p.c = 4, p.m = 6, p.h = 9, p.w = 8, p.group = 2, p.sh = 2, p.pt = 1, p.pl = 0, p.pb = 2, p.pr = 1;
+  Tensor x = random_tensor({2, 4, 9, 8}, 31), w = random_tensor({6, 2, 3, 3}, 32), b = random_tensor({6}, 33);
+  Attrs a = conv_attrs(p);
+  a.erase("layout");
+  for (int threads : {1, 2}) {
+    auto r = run_op("Conv", {rt("x", x), cst("w", w), cst("b", b)}, a, threads);
+    EXPECT_TRUE(close(r.y, conv_ref(x, w, &b, p)));
+  }
+  ConvP q;
+  q.n = 2, q.c = 3, q.m = 5, q.h = 1, q.w = 13, q.kh = 1, q.kw = 5, q.sw = 2, q.pl = 2, q.pr = 2;
+  Tensor x1 = random_tensor({2, 3, 1, 13}, 34), w1 = random_tensor({5, 3, 1, 5}, 35), b1 = random_tensor({5}, 36);
+  Attrs a1;
+  a1.set("strides", std::vector<int64_t>{2});
+  a1.set("pads", std::vector<int64_t>{2, 2});
+  for (int threads : {1, 2}) {
+    auto r = run_op("Conv", {rt("x", x1.reshaped({2, 3, 13})), cst("w", w1.reshaped({5, 3, 5})), cst("b", b1)}, a1,
+                    threads);
+    Tensor want = conv_ref(x1, w1, &b1, q);
+    EXPECT_TRUE(close(r.y, want.reshaped({2, 5, want.dim(3)})));
+    EXPECT_EQ(r.impl, "nchw+xnnpack");
+  }
+}
+
 // ---- ConvTranspose: scatter reference
 struct DeconvP {
   int64_t n = 1, c = 4, h = 5, w = 6, m = 3, kh = 3, kw = 3, group = 1;
@@ -235,6 +262,18 @@ TEST(ConvTranspose, RandomConfigurationsMatchReference) {
     EXPECT_EQ(r2.impl, "ref");
     EXPECT_TRUE(close(to_nchw(r2.y), want));
   }
+}
+
+TEST(ConvTranspose, NchwGraph) {
+  DeconvP p;
+  p.c = 4, p.m = 6, p.group = 2, p.h = 5, p.w = 4, p.kh = 4, p.kw = 4, p.pt = p.pl = p.pb = p.pr = 1;
+  Tensor x = random_tensor({1, 4, 5, 4}, 41), w = random_tensor({4, 3, 4, 4}, 42), b = random_tensor({6}, 43);
+  Attrs a;
+  a.set("strides", std::vector<int64_t>{2, 2});
+  a.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  a.set("group", int64_t(2));
+  auto r = run_op("ConvTranspose", {rt("x", x), cst("w", w), cst("b", b)}, a, 2);
+  EXPECT_TRUE(close(r.y, deconv_ref(x, w, &b, p)));
 }
 
 TEST(ConvTranspose, OutputShapeAttributeSetsPadsAndAdjustment) {

@@ -53,6 +53,18 @@ TEST(DepthSpace, DepthToSpaceBothModes) {
     }
 }
 
+TEST(DepthSpace, NchwGraphs) {
+  Tensor x = random_tensor({1, 12, 3, 4}, 21);
+  Attrs a;
+  a.set("blocksize", int64_t(2));
+  a.set("mode", std::string("CRD"));
+  EXPECT_TRUE(close(run_op("DepthToSpace", {rt("x", x)}, a).y, d2s_ref(x, 2, true)));
+  Attrs s;
+  s.set("blocksize", int64_t(2));
+  Tensor x2 = random_tensor({1, 3, 6, 4}, 22);
+  EXPECT_TRUE(close(run_op("SpaceToDepth", {rt("x", x2)}, s).y, s2d_ref(x2, 2)));
+}
+
 TEST(DepthSpace, SpaceToDepth) {
   for (int64_t b : {2, 3}) {
     Tensor x = random_tensor({2, 3, 3 * b, 2 * b}, 7 + int(b));

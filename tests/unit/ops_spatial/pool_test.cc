@@ -131,6 +131,39 @@ TEST(Pool, GlobalPools) {
   }
 }
 
+TEST(Pool, NchwGraphs) {
+  PoolP p;
+  p.n = 2, p.c = 5, p.h = 9, p.w = 10, p.kh = 3, p.kw = 2, p.sh = 2, p.sw = 2, p.pt = 1, p.pb = 1, p.ceil = true;
+  Tensor x = random_tensor({2, 5, 9, 10}, 61);
+  for (bool is_max : {true, false}) {
+    Attrs a = pool_attrs(p, is_max);
+    a.erase("layout");
+    auto r = run_op(is_max ? "MaxPool" : "AveragePool", {rt("x", x)}, a, 2);
+    EXPECT_TRUE(close(r.y, pool_ref(x, p, is_max))) << is_max;
+  }
+  // 1-D pools [N, C, L] run through the NCHW adapter
+  PoolP q;
+  q.n = 2, q.c = 3, q.h = 1, q.w = 11, q.kh = 1, q.kw = 3, q.sh = 1, q.sw = 2, q.pl = 1, q.pr = 1;
+  q.include_pad = true;
+  Tensor x1 = random_tensor({2, 3, 1, 11}, 62);
+  Attrs a;
+  a.set("kernel_shape", std::vector<int64_t>{3});
+  a.set("strides", std::vector<int64_t>{2});
+  a.set("pads", std::vector<int64_t>{1, 1});
+  a.set("count_include_pad", int64_t(1));
+  Tensor want = pool_ref(x1, q, false);
+  auto r = run_op("AveragePool", {rt("x", x1.reshaped({2, 3, 11}))}, a);
+  EXPECT_TRUE(close(r.y, want.reshaped({2, 3, want.dim(3)})));
+  Tensor gx = random_tensor({2, 4, 7}, 63);
+  auto rg = run_op("GlobalMaxPool", {rt("x", gx)}, {});
+  ASSERT_EQ(rg.y.shape(), (Shape{2, 4, 1}));
+  for (int64_t i = 0; i < 8; ++i) {
+    float m = -INFINITY;
+    for (int64_t k = 0; k < 7; ++k) m = std::max(m, gx.data_as<float>()[i * 7 + k]);
+    EXPECT_EQ(rg.y.data_as<float>()[i], m);
+  }
+}
+
 TEST(Pool, AutoPadSameUpper) {
   PoolP p;
   p.c = 3, p.h = 7, p.w = 8, p.kh = 3, p.kw = 3, p.sh = 2, p.sw = 2;

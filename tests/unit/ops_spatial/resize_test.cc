@@ -107,6 +107,15 @@ TEST(Resize, EveryModeWithScalesAndSizes) {
   EXPECT_GT(xnn, 0);
 }
 
+TEST(Resize, NchwGraph) {
+  Tensor x = random_tensor({1, 3, 5, 6}, 8);
+  std::vector<float> sc = {1.f, 1.f, 2.f, 1.5f};
+  Attrs a = resize_attrs("linear", "half_pixel", "round_prefer_floor");
+  a.erase("layout");
+  auto r = run_op("Resize", {rt("x", x), none(), cst("scales", Tensor::from<float>({4}, sc))}, a, 2);
+  EXPECT_TRUE(close(r.y, resize_ref(x, 10, 9, 2.0, 1.5, "linear", "half_pixel", "")));
+}
+
 TEST(Resize, EmptyRoiAndScalesInputsAreIgnored) {
   Tensor x = random_tensor({1, 2, 4, 4}, 5);
   std::vector<int64_t> sz = {1, 8, 8, 2};
