@@ -332,6 +332,9 @@ class Lowering {
       if (o >= 0) mark_cl(o);
   }
 
+  // Resize inputs: X, roi, scales, sizes (opset 11+) or X, scales (opset 10).
+  static bool is_roi(const Node& n, size_t k) { return k == 1 && n.inputs.size() > 2; }
+
   bool spatial(Node& n, const std::vector<In>& ins) {
     if (ins.empty() || !rank4(ins[0]) || !outputs_rank4(n)) return false;
     if (n.op == "MaxPool" && n.outputs.size() > 1 && n.outputs[1] >= 0 && !unused(g_, n.outputs[1])) return false;
@@ -343,7 +346,7 @@ class Lowering {
         if (ins[k].id < 0 || resize_axes) continue;
         const Value& v = g_.values[ins[k].id];
         if (!v.shape_known || v.shape.size() != 1) return false;
-        if (v.shape[0] != 0 && v.shape[0] != (k == 1 ? 8 : 4)) return false;
+        if (v.shape[0] != 0 && v.shape[0] != (is_roi(n, k) ? 8 : 4)) return false;
       }
     }
     n.inputs[0] = to_cl(ins[0]);
@@ -358,7 +361,7 @@ class Lowering {
           const Value& v = g_.values[ins[k].id];
           if (v.shape[0] == 0) continue;
           std::vector<int64_t> idx(kCL, kCL + 4);
-          if (k == 1)
+          if (is_roi(n, k))
             for (int i = 0; i < 4; ++i) idx.push_back(4 + kCL[i]);
           n.inputs[k] = permute_vector(ins[k].id, idx);
         }
