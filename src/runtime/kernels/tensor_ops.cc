@@ -482,10 +482,30 @@ std::unique_ptr<Kernel> make_pad_impl(const KernelContext& c, bool xnn) {
   int64_t bits = 0;
   bool runtime_value = false;
   if (Graph::has_input(c.node, 2)) {
-    if (c.input(2).dtype != dt)
+    const Tensor* t = c.const_input(2);
+    if (t && t->numel() == 0) {
+      // empty constant_value: pad with zeros
+    } else if (t && t->dtype() != dt) {  // e.g. a float value imported from opset < 11 for int data
+      double v = t->dtype() == DType::f32 ? t->data_as<float>()[0]
+                 : t->dtype() == DType::i64 ? double(t->data_as<int64_t>()[0])
+                 : t->dtype() == DType::i32 ? double(t->data_as<int32_t>()[0])
+                                            : throw Error(c.graph.describe(c.node) + ": constant_value '" +
+                                                          c.input(2).name + "' must be " + dtype_name(dt));
+      switch (dt) {
+        case DType::f32: { float f = float(v); std::memcpy(&bits, &f, 4); break; }
+        case DType::f16: bits = float_to_half(float(v)); break;
+        case DType::i32: { int32_t i = int32_t(v); std::memcpy(&bits, &i, 4); break; }
+        case DType::i64: bits = int64_t(v); break;
+        case DType::i8: bits = uint8_t(int8_t(v)); break;
+        default: bits = uint8_t(v); break;
+      }
+    } else if (t) {
+      std::memcpy(&bits, t->data(), es);
+    } else if (c.input(2).dtype != dt) {
       throw Error(c.graph.describe(c.node) + ": constant_value '" + c.input(2).name + "' must be " + dtype_name(dt));
-    if (const Tensor* t = c.const_input(2)) std::memcpy(&bits, t->data(), es);
-    else runtime_value = true;
+    } else {
+      runtime_value = true;
+    }
   } else if (c.node.attrs.has("value") && dt == DType::f32) {
     float f = c.node.attrs.f("value", 0.f);
     std::memcpy(&bits, &f, 4);

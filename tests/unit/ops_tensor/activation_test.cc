@@ -46,9 +46,11 @@ std::vector<UnaryCase> unary_cases() {
 }
 
 TEST(Activation, UnaryOpsMatchReferenceOnOddShapes) {
+  int k = 0;
   for (const UnaryCase& c : unary_cases())
-    for (Shape s : {Shape{}, Shape{1}, Shape{7}, Shape{3, 5, 17}, Shape{2, 3, 33, 35}, Shape{1, 1, 1, 1, 1, 70001}})
-      for (int threads : {1, 2}) {
+    for (Shape s : {Shape{}, Shape{1}, Shape{7}, Shape{3, 5, 17}, Shape{2, 3, 33, 35}, Shape{1, 1, 1, 1, 1, 70001}}) {
+      const int threads = 1 + (k++ % 2);
+      {
         Tensor x = rand_f32(s, c.lo, c.hi);
         if (std::string(c.op) == "Round" && x.numel() > 2) {  // exact halves: round half to even
           x.data_as<float>()[0] = 2.5f;
@@ -59,6 +61,7 @@ TEST(Activation, UnaryOpsMatchReferenceOnOddShapes) {
         auto y = run_op(c.op, {In::rt(x)}, c.attrs, 1, threads);
         expect_close(y[0], want, c.tol, std::string(c.op) + shape_str(s) + " threads=" + std::to_string(threads));
       }
+    }
 }
 
 TEST(Activation, TanhApproximationIsAccurateOverTheWholeRange) {

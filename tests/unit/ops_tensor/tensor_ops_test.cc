@@ -220,6 +220,11 @@ TEST(TensorOps, PadConstantReflectEdgeAndNegativePads) {
         expect_close(y[0], ref_pad(x, c.pads, mode, 1.5f), 0,
                      std::string("Pad ") + mode + shape_str(c.s) + " pads " + shape_str(c.pads));
       }
+  // a float constant_value on int data (as imported from opset < 11) is converted
+  Tensor xc = rand_int<int32_t>({2, 2}, 1, 9);
+  auto yc = run_op("Pad", {In::rt(xc), In::k(i64s({0, 1, 0, 0})), In::k(scalar_f32(-4.f))});
+  EXPECT_EQ(yc[0].data_as<int32_t>()[0], -4);
+  EXPECT_EQ(yc[0].data_as<int32_t>()[1], xc.data_as<int32_t>()[0]);
   // int64 data, default zero padding
   Tensor xi = rand_int<int64_t>({2, 3}, 1, 9);
   auto yi = run_op("Pad", {In::rt(xi), In::k(i64s({1, 0, 0, 2}))});
@@ -268,6 +273,14 @@ TEST(TensorOps, GatherAnyAxisNegativeIndices) {
   EXPECT_NE(err.find("axis"), std::string::npos) << err;
   err = compile_error("Gather", {In::rt(rand_f32({2, 3})), In::k(i64s({2}))});
   EXPECT_NE(err.find("out of range"), std::string::npos) << err;
+  // runtime indices out of range: run() throws naming the node, nothing is written out of bounds
+  try {
+    run_op("Gather", {In::rt(rand_f32({2, 3})), In::rt(i64s({0, -3}))});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the_Gather"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("-3"), std::string::npos) << e.what();
+  }
 }
 
 TEST(TensorOps, ExpandAndTile) {
