@@ -13,5 +13,6 @@ void add_run(CLI::App& app, Action& action);
 void add_bench(CLI::App& app, Action& action);
 void add_convert(CLI::App& app, Action& action);  // convert.cc
 void add_audio(CLI::App& app, Action& action);    // audio.cc (edgeflow audio doa|features)
+void add_pipeline(CLI::App& app, Action& action);
 
 }  // namespace ef::cli

@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   ef::cli::add_bench(app, action);
   ef::cli::add_convert(app, action);
   ef::cli::add_audio(app, action);
+#ifdef HAVE_EDGEFLOW_VISION
+  ef::cli::add_pipeline(app, action);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

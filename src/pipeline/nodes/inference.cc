@@ -1,0 +1,107 @@
+// inference: image -> preprocessed tensor -> ef::Session -> output tensors.
+// With several models (e.g. general 256x256 and landscape 144x256) the one
+// whose input aspect is closest to the frame's is picked at the first frame.
+#include <cmath>
+#include <filesystem>
+
+#include "edgeflow/pipeline.h"
+
+namespace ef::pipe {
+namespace {
+
+class Inference : public Node {
+ public:
+  explicit Inference(const Params& p) {
+    auto models = p.strings("model");
+    if (models.empty()) throw Error(p.where("model") + ": missing (a .tflite or .onnx file, or a list of them)");
+    std::string mode = p.str("mode", "stretch");
+    if (mode != "stretch" && mode != "letterbox") throw Error(p.where("mode") + ": expected stretch or letterbox, got '" + mode + "'");
+    auto range = p.floats("range", {0.0, 1.0});
+    if (range.size() != 2) throw Error(p.where("range") + ": expected [lo, hi]");
+    int threads = int(p.i("threads", 1));
+    for (auto& path : models) {
+      if (!std::filesystem::exists(path))
+        throw Error(p.where("model") + ": model file '" + path + "' does not exist (run tools/fetch_models.sh)");
+      Entry e;
+      e.path = path;
+      try {
+        e.session = std::make_unique<Session>(Model::load(path), CompileOptions{.threads = threads});
+      } catch (const Error& err) {
+        throw Error(p.where("model") + ": " + err.what());
+      }
+      const Value& in = e.session->input_info(0);
+      if (in.shape.size() != 4 || in.dtype != DType::f32)
+        throw Error(p.where("model") + ": '" + path + "': expected one float NHWC or NCHW image input, got " +
+                    shape_str(in.shape));
+      e.nchw = in.shape[1] == 3 && in.shape[3] != 3;
+      e.opt.height = int(e.nchw ? in.shape[2] : in.shape[1]);
+      e.opt.width = int(e.nchw ? in.shape[3] : in.shape[2]);
+      e.opt.keep_aspect = mode == "letterbox";
+      e.opt.lo = float(range[0]);
+      e.opt.hi = float(range[1]);
+      e.opt.rgb = p.b("rgb", true);
+      entries_.push_back(std::move(e));
+    }
+  }
+  void process(Context&, const Inputs& in, Outputs& out) override {
+    const cv::Mat& img = in["image"].as<cv::Mat>();
+    if (!chosen_) {
+      double a = std::log(double(img.cols) / img.rows), best = 1e9;
+      for (auto& e : entries_) {
+        double d = std::abs(std::log(double(e.opt.width) / e.opt.height) - a);
+        if (d < best) best = d, chosen_ = &e;
+      }
+    }
+    Entry& e = *chosen_;
+    Tensor& t = e.session->input(0);
+    vision::Letterbox lb;
+    if (e.nchw) {
+      buf_.resize(size_t(e.opt.width) * e.opt.height * 3);
+      lb = vision::image_to_tensor(img, buf_.data(), e.opt, &scratch_);
+      float* d = t.data_as<float>();
+      size_t hw = size_t(e.opt.width) * e.opt.height;
+      for (size_t i = 0; i < hw; ++i)
+        for (int c = 0; c < 3; ++c) d[c * hw + i] = buf_[i * 3 + c];
+    } else {
+      lb = vision::image_to_tensor(img, t.data_as<float>(), e.opt, &scratch_);
+    }
+    e.session->run();
+    TensorPacket tp;
+    for (size_t i = 0; i < e.session->num_outputs(); ++i) tp.outputs.push_back(e.session->output(i).clone());
+    tp.letterbox = lb;
+    tp.image_size = img.size();
+    tp.model = e.path;
+    out.emit("tensors", std::move(tp));
+  }
+
+ private:
+  struct Entry {
+    std::string path;
+    std::unique_ptr<Session> session;
+    vision::ToTensorOptions opt;
+    bool nchw = false;
+  };
+  std::vector<Entry> entries_;
+  Entry* chosen_ = nullptr;
+  cv::Mat scratch_;
+  std::vector<float> buf_;
+};
+
+NodeType type() {
+  NodeType t;
+  t.name = "inference";
+  t.help = "runs a model (ef::Session) on the frame with configurable preprocessing";
+  t.inputs = {{"image", types::image, false, "BGR frame"}};
+  t.outputs = {{"tensors", types::tensors, false, "model outputs + letterbox"}};
+  t.params = {{"model", "strings", "", "model file, or a list: the one whose input aspect fits the frame best", true},
+              {"threads", "int", "1", "threads of the session"},
+              {"mode", "string", "stretch", "stretch | letterbox"},
+              {"range", "strings", "[0, 1]", "input value range [lo, hi]"},
+              {"rgb", "bool", "true", "RGB channel order (false: BGR)"}};
+  t.create = [](const Params& p) { return std::make_unique<Inference>(p); };
+  return t;
+}
+EF_REGISTER_PIPELINE_NODE(type);
+
+}  // namespace
+}  // namespace ef::pipe
