@@ -7,6 +7,7 @@
 // Operators edgeflow does not know are kept: shape inference reports them.
 #include "importers/onnx/onnx_importer.h"
 
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
@@ -399,6 +400,7 @@ class Importer {
       fail("unsupported operator '" + np.op_type() + "' (domain " + np.domain() + ") in node '" + node_names_[i] +
            "'");
     if (np.op_type() == "Constant") return;  // already a constant value
+    check_arity(np, i);
     Attrs attrs;
     for (const auto& a : np.attribute()) {
       if (a.name().empty()) fail(w + " has an attribute without a name");
@@ -418,6 +420,37 @@ class Importer {
     }
     while (!ins.empty() && ins.back() < 0) ins.pop_back();
     normalize(np.op_type(), node_names_[i], w, std::move(ins), out_ids_[i], std::move(attrs));
+  }
+
+  // Input/output counts against ONNX's own schema of the op at the file's
+  // opset, so malformed nodes fail here with a clear message. Ops ONNX does
+  // not know are left to shape inference ("unsupported operator").
+  void check_arity(const onnx::NodeProto& np, int i) {
+    const onnx::OpSchema* sc = onnx::OpSchemaRegistry::Schema(np.op_type(), g_.opset, "");
+    if (!sc) return;
+    // Accepted at any opset: the opset-18 Reduce* form with an axes input.
+    if (np.op_type().rfind("Reduce", 0) == 0 && np.input_size() == 2) return;
+    const std::string w = where(i, np) + " (opset " + std::to_string(g_.opset) + ")";
+    auto range = [](int lo, int hi) {
+      return lo == hi ? std::to_string(lo)
+                      : std::to_string(lo) + " to " + (hi == std::numeric_limits<int>::max() ? "any" : std::to_string(hi));
+    };
+    if (np.input_size() < sc->min_input() || np.input_size() > sc->max_input())
+      fail(w + " has " + std::to_string(np.input_size()) + " input(s); the operator takes " +
+           range(sc->min_input(), sc->max_input()));
+    if (np.output_size() < sc->min_output() || np.output_size() > sc->max_output())
+      fail(w + " has " + std::to_string(np.output_size()) + " output(s); the operator produces " +
+           range(sc->min_output(), sc->max_output()));
+    const auto& formal = sc->inputs();
+    for (int k = 0; k < np.input_size() && !formal.empty(); ++k) {
+      const auto& fp = formal[std::min<size_t>(k, formal.size() - 1)];
+      if (np.input(k).empty() && fp.GetOption() != onnx::OpSchema::Optional)
+        fail(w + ": required input " + std::to_string(k) + " ('" + fp.GetName() + "') is empty");
+    }
+    const auto& fout = sc->outputs();
+    if (!fout.empty() && np.output_size() > 0 && np.output(0).empty() &&
+        fout[0].GetOption() != onnx::OpSchema::Optional)
+      fail(w + ": required output 0 ('" + fout[0].GetName() + "') is empty");
   }
 
   // Moves an ints attribute to a constant input at position `pos`.

@@ -249,3 +249,32 @@ TEST(OnnxErrors, SubgraphAttributesAreRejectedClearly) {
 }
 
 }  // namespace ef::test
+
+namespace ef::test {
+
+TEST(OnnxErrors, NodeArityIsCheckedAgainstTheOnnxSchema) {
+  {
+    ModelBuilder b(13);
+    b.input("x", {4});
+    b.node("Gather", {"x"}, {"y"}, "g");  // needs data and indices
+    b.output("y");
+    EXPECT_ERROR_HAS(error_of([&] { b.import("a.onnx"); }),
+                     "a.onnx: node 'g' (Gather) (opset 13) has 1 input(s); the operator takes 2");
+  }
+  {
+    ModelBuilder b(13);
+    b.input("x", {4});
+    b.node("Relu", {""}, {"y"}, "r");
+    b.output("y");
+    EXPECT_ERROR_HAS(error_of([&] { b.import("a.onnx"); }), "node 'r' (Relu) (opset 13): required input 0 ('X') is empty");
+  }
+  {
+    ModelBuilder b(13);
+    b.input("x", {4});
+    b.node("Relu", {"x", "x"}, {"y"}, "r2");
+    b.output("y");
+    EXPECT_ERROR_HAS(error_of([&] { b.import("a.onnx"); }), "has 2 input(s); the operator takes 1");
+  }
+}
+
+}  // namespace ef::test
