@@ -1,0 +1,176 @@
+// Numeric equivalence: small NCHW graphs run through Session (optimizer on
+// and off: BN folding, activation fusion, NHWC lowering) must equal a naive
+// NCHW interpreter of the unoptimized graph (ref_interp.h).
+// Tolerance: |got - want| <= 1e-4 + 1e-4 * |want| (float32, sums of <= 100 terms).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "edgeflow/session.h"
+#include "unit/passes/builder.h"
+
+namespace ef {
+namespace {
+using test::attrs;
+using test::Builder;
+using test::I;
+
+void expect_close(const Tensor& got, const ref::T& want, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.s) << what;
+  const float* g = got.data_as<float>();
+  int bad = 0;
+  for (int64_t i = 0; i < want.n() && bad < 5; ++i) {
+    const float tol = 1e-4f + 1e-4f * std::fabs(want.d[i]);
+    if (!(std::fabs(g[i] - want.d[i]) <= tol)) {
+      ++bad;
+      ADD_FAILURE() << what << "[" << i << "]: got " << g[i] << ", want " << want.d[i];
+    }
+  }
+}
+
+// Runs the graph with and without the optimizer; returns the optimized session's report.
+OptimizeReport check(const Builder& b, const std::vector<Tensor>& inputs) {
+  std::vector<ref::T> want = ref::Interpreter(b.g).run(inputs);
+  OptimizeReport rep;
+  for (bool opt : {true, false}) {
+    Session s(Model::from_graph(b.g), {.optimize = opt});
+    const auto& out = s.run(inputs);
+    EXPECT_EQ(out.size(), want.size());
+    for (size_t i = 0; i < out.size() && i < want.size(); ++i) {
+      EXPECT_EQ(s.output_info(i).name, b.g.values[b.g.outputs[i]].name);
+      expect_close(out[i], want[i], std::string(opt ? "optimized " : "plain ") + s.output_info(i).name);
+    }
+    if (opt) rep = s.report();
+  }
+  return rep;
+}
+
+int add_bn(Builder& b, int x, int64_t C, const std::string& name) {
+  return b.node("BatchNormalization", name,
+                {x, b.rnd(name + "_s", {C}, 0.5f, 1.5f), b.rnd(name + "_b", {C}), b.rnd(name + "_m", {C}),
+                 b.rnd(name + "_v", {C}, 0.2f, 2.f)},
+                attrs({{"epsilon", 1e-3f}}));
+}
+
+int count_op(const Graph& g, const std::string& op) {
+  int c = 0;
+  for (auto& n : g.nodes) c += n.op == op;
+  return c;
+}
+
+TEST(PassesNumeric, ConvBnReluPoolAddConcatGapGemm) {
+  Builder b;
+  int x = b.input("x", {1, 3, 9, 9});
+  int c = b.node("Conv", "conv", {x, b.rnd("w", {8, 3, 3, 3}), b.rnd("cb", {8})}, attrs({{"pads", I{1, 1, 1, 1}}}));
+  int bn = add_bn(b, c, 8, "bn");
+  int r = b.node("Relu", "relu", {bn});
+  int m = b.node("MaxPool", "pool", {r}, attrs({{"kernel_shape", I{2, 2}}, {"strides", I{2, 2}}}));
+  int a = b.node("Add", "add", {m, b.rnd("bias", {1, 8, 1, 1})});
+  int s = b.node("Sigmoid", "sig", {a});
+  int cat = b.node("Concat", "cat", {a, s}, attrs({{"axis", int64_t(1)}}));
+  int gap = b.node("GlobalAveragePool", "gap", {cat});
+  int f = b.node("Flatten", "flat", {gap});
+  int y = b.node("Gemm", "fc", {f, b.rnd("fw", {5, 16}), b.rnd("fb", {5})}, attrs({{"transB", int64_t(1)}}));
+  b.output(y);
+  auto rep = check(b, {ref::random_tensor({1, 3, 9, 9}, b.rng)});
+  EXPECT_EQ(rep.bn_folded, 1);
+  EXPECT_EQ(rep.act_fused, 1);
+  EXPECT_EQ(rep.transposes_inserted, 1);
+  EXPECT_EQ(rep.layout_converted, 3);
+}
+
+TEST(PassesNumeric, ResizeDepthToSpaceSliceSoftmaxWithNchwOutputs) {
+  Builder b;
+  int x = b.input("x", {1, 4, 5, 6});
+  int c = b.node("Conv", "conv", {x, b.rnd("w", {8, 4, 1, 1})});
+  int up1 = b.node("Resize", "up_nearest", {c, -1, b.floats("s1", {4}, {1, 1, 2, 2})},
+                   attrs({{"mode", std::string("nearest")},
+                          {"coordinate_transformation_mode", std::string("asymmetric")},
+                          {"nearest_mode", std::string("floor")}}));
+  int up2 = b.node("Resize", "up_linear", {c, -1, b.floats("s2", {4}, {1, 1, 2, 3})},
+                   attrs({{"mode", std::string("linear")}}));
+  int d1 = b.node("DepthToSpace", "d2s_dcr", {c}, attrs({{"blocksize", int64_t(2)}}));
+  int d2 = b.node("DepthToSpace", "d2s_crd", {c}, attrs({{"blocksize", int64_t(2)}, {"mode", std::string("CRD")}}));
+  int d = b.node("Add", "dsum", {d1, d2});
+  int sl = b.node("Slice", "slice", {up1, b.ints("st", {1}), b.ints("en", {7}), b.ints("ax", {1}), b.ints("sp", {2})});
+  int sm = b.node("Softmax", "softmax", {sl}, attrs({{"axis", int64_t(1)}}));
+  b.output(sm);
+  b.output(up2);
+  b.output(d);
+  auto rep = check(b, {ref::random_tensor({1, 4, 5, 6}, b.rng)});
+  EXPECT_EQ(rep.transposes_inserted, 4);  // x in; three 4-D outputs back
+}
+
+TEST(PassesNumeric, GroupedConvTransposeBnLeakyRelu) {
+  Builder b;
+  int x = b.input("x", {1, 4, 4, 5});
+  int c = b.node("ConvTranspose", "deconv", {x, b.rnd("w", {4, 3, 3, 3}), b.rnd("db", {6})},
+                 attrs({{"group", int64_t(2)}, {"strides", I{2, 2}}, {"pads", I{1, 1, 1, 1}}}));
+  int bn = add_bn(b, c, 6, "bn");
+  int r = b.node("LeakyRelu", "lrelu", {bn}, attrs({{"alpha", 0.1f}}));
+  b.output(r);
+  auto rep = check(b, {ref::random_tensor({1, 4, 4, 5}, b.rng)});
+  EXPECT_EQ(rep.bn_folded, 1);
+  EXPECT_EQ(rep.act_fused, 1);
+}
+
+TEST(PassesNumeric, DetectionHeadTransposeCancels) {
+  Builder b;
+  int x = b.input("x", {2, 3, 4, 4});
+  int c = b.node("Conv", "conv", {x, b.rnd("w", {6, 3, 3, 3})},
+                 attrs({{"pads", I{1, 1, 1, 1}}, {"strides", I{2, 2}}}));
+  int t = b.node("Transpose", "tr", {c}, attrs({{"perm", I{0, 2, 3, 1}}}));
+  int r = b.node("Reshape", "rs", {t, b.ints("shape", {2, -1, 3})});
+  b.output(r);
+  auto rep = check(b, {ref::random_tensor({2, 3, 4, 4}, b.rng)});
+  EXPECT_EQ(rep.transposes_inserted, 1);
+}
+
+TEST(PassesNumeric, DepthwisePadReducePReluClipAndGemmBn) {
+  Builder b;
+  int x = b.input("x", {1, 4, 7, 7});
+  int dw = b.node("Conv", "dw", {x, b.rnd("w", {4, 1, 3, 3}), b.rnd("bb", {4})},
+                  attrs({{"group", int64_t(4)}, {"dilations", I{2, 2}}, {"pads", I{2, 1, 2, 1}}}));
+  int bn = add_bn(b, dw, 4, "bn");
+  int cl = b.node("Clip", "relu6", {bn, b.floats("lo", {}, {0.f}), b.floats("hi", {}, {6.f})});
+  int pd = b.node("Pad", "pad", {cl, b.ints("pads", {0, 0, 1, 0, 0, 0, 0, 2})});
+  int mu = b.node("Mul", "mul", {pd, b.rnd("scale", {4, 1, 1})});
+  int pr = b.node("PRelu", "prelu", {mu, b.rnd("slope", {4, 1, 1})});
+  int hs = b.node("HardSwish", "hswish", {pr});
+  int ap = b.node("AveragePool", "avg", {hs}, attrs({{"kernel_shape", I{3, 3}}, {"pads", I{1, 1, 1, 1}}}));
+  int rm = b.node("ReduceMean", "mean", {ap}, attrs({{"axes", I{2, 3}}}));
+  int f = b.node("Flatten", "flat", {rm});
+  int g = b.node("Gemm", "fc", {f, b.rnd("fw", {4, 3}), b.rnd("fb", {3})});
+  int bn2 = add_bn(b, g, 3, "bn2");
+  b.output(bn2);
+  b.output(ap);
+  auto rep = check(b, {ref::random_tensor({1, 4, 7, 7}, b.rng, -3.f, 3.f)});
+  EXPECT_EQ(rep.bn_folded, 2);
+  EXPECT_GE(rep.act_fused, 1);
+}
+
+TEST(PassesNumeric, OptimizedGraphHasNoRedundantNodes) {
+  Builder b;
+  int x = b.input("x", {1, 3, 6, 6});
+  int id = b.node("Identity", "id", {x});
+  int c = b.node("Conv", "conv", {id, b.rnd("w", {4, 3, 3, 3})});
+  int bn = add_bn(b, c, 4, "bn");
+  int dr = b.node("Dropout", "drop", {bn});
+  int r = b.node("Relu", "relu", {dr});
+  b.node("Sigmoid", "unused", {r});
+  int p = b.node("GlobalAveragePool", "gap", {r});
+  b.output(p);
+  auto rep = check(b, {ref::random_tensor({1, 3, 6, 6}, b.rng)});
+  Session s(Model::from_graph(b.g));
+  // Transpose in, Conv (BN + Relu folded in), GAP, Reshape out.
+  EXPECT_EQ(s.graph().nodes.size(), 4u);
+  EXPECT_EQ(count_op(s.graph(), "Transpose"), 1);
+  EXPECT_EQ(rep.removed, 2);
+  EXPECT_EQ(rep.dead, 1);
+  EXPECT_EQ(rep.nodes_before, 7);
+  EXPECT_EQ(rep.nodes_after, 4);
+  EXPECT_FALSE(rep.log.empty());
+}
+
+}  // namespace
+}  // namespace ef
