@@ -1,0 +1,390 @@
+// SRP-PHAT direction of arrival over the 37-bin azimuth grid with fine
+// refinement, frequency weighting from a per-bin noise estimate, an
+// energy/noise-floor voice activity detector, and up to 3 sources.
+//
+// SRP-PHAT as the steered power of whitened spectra: with
+// Xw_m = X_m / |X_m|, |sum_m Xw_m e^{j w tau_m}|^2 = M + sum_{m != n} GCC-PHAT
+// terms, so the steered-beamformer form equals the pairwise GCC-PHAT sum
+// (DiBiase) up to a constant, at O(M) instead of O(M^2) per bin.
+#include <kiss_fftr.h>
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstring>
+#include <deque>
+
+#include "edgeflow/audio.h"
+
+namespace ef::audio {
+
+using cf = std::complex<float>;
+
+struct DoaEstimator::Impl {
+  ArrayGeometry g;
+  DoaParams p;
+  int M = 0, N = 0, F = 0, kb0 = 0, kb1 = 0, nb = 0, kv0 = 0, kv1 = 0;
+  kiss_fftr_cfg cfg = nullptr;
+  std::vector<float> win;
+  std::vector<std::vector<float>> ring;  // per channel, last N samples (linear buffer, shifted)
+  size_t filled = 0, since = 0;
+  int64_t frame_index = 0;
+  std::vector<float> frame;
+  std::vector<kiss_fft_cpx> spec;
+  std::vector<cf> X;            // [M][nb] current frame spectra
+  std::vector<double> power;    // [nb] mean power across channels
+  std::vector<double> noise;    // [nb] noise PSD estimate
+  std::vector<double> prev;     // [nb] previous frame's power (onset weighting)
+  bool noise_init = false;
+  // coarse steering table [37][M][nb]
+  std::vector<cf> steer;
+  // ring of the last K whitened frames [K][M][nb] and their coarse maps
+  int K = 1, kpos = 0, kcount = 0;
+  std::vector<cf> hist;
+  std::vector<double> hist_num;  // [K][37]
+  std::vector<double> hist_den;  // [K]
+  // VAD
+  std::deque<double> energy_hist;
+  double smooth_e = -200;
+  double last_voice_t = -1e9;
+  std::vector<double> omega;  // [nb] rad/s
+
+  double tau(int m, double az_deg) const {  // arrival time at mic m relative to origin
+    const double a = az_deg * M_PI / 180.0;
+    return -(g.x[m] * std::sin(a) + g.y[m] * std::cos(a)) / kSpeedOfSound;
+  }
+
+  // sum over frames in the ring of [|sum_m Xw e^{jw tau}|^2 - sum_m |Xw|^2]
+  double srp_num(double az) const {
+    thread_local std::vector<cf> rot;
+    rot.resize(size_t(M) * nb);
+    for (int m = 0; m < M; ++m) {
+      const double t = tau(m, az);
+      for (int k = 0; k < nb; ++k) {
+        const double ph = omega[k] * t;
+        rot[size_t(m) * nb + k] = cf(float(std::cos(ph)), float(std::sin(ph)));
+      }
+    }
+    double num = 0;
+    for (int i = 0; i < kcount; ++i) {
+      const cf* h = &hist[size_t(i) * M * nb];
+      for (int k = 0; k < nb; ++k) {
+        cf s(0, 0);
+        float d = 0;
+        for (int m = 0; m < M; ++m) {
+          const cf v = h[size_t(m) * nb + k];
+          s += v * rot[size_t(m) * nb + k];
+          d += std::norm(v);
+        }
+        num += double(std::norm(s)) - d;
+      }
+    }
+    return num;
+  }
+  double den_sum() const {
+    double d = 0;
+    for (int i = 0; i < kcount; ++i) d += hist_den[i];
+    return d;
+  }
+
+  void process_frame(std::vector<DoaFrame>& out) {
+    DoaFrame fr;
+    fr.time = (double(frame_index) * p.hop + N / 2.0) / p.sample_rate;
+    ++frame_index;
+    std::fill(power.begin(), power.end(), 0.0);
+    for (int m = 0; m < M; ++m) {
+      const float* r = ring[m].data();
+      for (int i = 0; i < N; ++i) frame[i] = r[i] * win[i];
+      kiss_fftr(cfg, frame.data(), spec.data());
+      for (int k = 0; k < nb; ++k) {
+        const auto& c = spec[kb0 + k];
+        X[size_t(m) * nb + k] = cf(c.r, c.i);
+        power[k] += (double(c.r) * c.r + double(c.i) * c.i) / M;
+      }
+    }
+    // ---- VAD: speech-band energy against a minimum-statistics noise floor
+    double e = 0;
+    for (int k = kv0; k < kv1; ++k) e += power[k];
+    const double e_db = 10 * std::log10(e / (kv1 - kv0) + 1e-20);
+    smooth_e = smooth_e < -150 ? e_db : 0.5 * smooth_e + 0.5 * e_db;
+    const size_t W = size_t(std::max(1.0, p.noise_window_s * p.sample_rate / p.hop));
+    energy_hist.push_back(smooth_e);
+    if (energy_hist.size() > W) energy_hist.pop_front();
+    double floor_db = *std::min_element(energy_hist.begin(), energy_hist.end());
+    const bool silent = e_db < -100;  // digital silence (16-bit quantisation is ~-110 dB)
+    const bool above = !silent && smooth_e > floor_db + p.vad_threshold_db && e_db > floor_db + p.vad_threshold_db * 0.5;
+    if (above) last_voice_t = fr.time;
+    fr.voice = !silent && (above || fr.time - last_voice_t <= p.vad_hangover_s);
+    fr.energy_db = e_db;
+    fr.noise_db = floor_db;
+    const double speech_w = silent ? 0.0 : std::clamp((e_db - floor_db) / 10.0, 0.0, 1.0);
+    // ---- per-bin noise PSD for frequency weighting
+    if (!noise_init) {
+      noise.assign(power.begin(), power.end());
+      noise_init = true;
+    } else {
+      for (int k = 0; k < nb; ++k) {
+        if (power[k] < noise[k]) noise[k] = 0.7 * noise[k] + 0.3 * power[k];
+        else if (!above) noise[k] = 0.9 * noise[k] + 0.1 * power[k];
+        else noise[k] *= 1.001;
+      }
+    }
+    // ---- whiten, weight, store in the ring
+    cf* h = &hist[size_t(kpos) * M * nb];
+    double den = 0;
+    for (int k = 0; k < nb; ++k) {
+      const double snr_w = power[k] > 0 ? std::clamp(1.0 - 1.5 * noise[k] / power[k], 0.0, 1.0) : 0.0;
+      // precedence: bins whose power rises faster than a reverberant decay
+      // carry the direct path; decaying (reverberant) bins get little weight
+      double onset_w = 1.0;
+      if (p.onset_decay_db > 0 && power[k] > 0) {
+        const double d = std::pow(10.0, -p.onset_decay_db / 10.0);
+        onset_w = std::clamp(1.0 - d * prev[k] / power[k], p.onset_floor, 1.0);
+      }
+      prev[k] = power[k];
+      const double w = std::sqrt(snr_w * speech_w * onset_w);
+      double col = 0, dsum = 0;
+      for (int m = 0; m < M; ++m) {
+        const cf v = X[size_t(m) * nb + k];
+        const double mag = std::abs(v);
+        const double sc = mag > 1e-20 ? w / (p.phat_beta == 1.0 ? mag : std::pow(mag, p.phat_beta)) : 0.0;
+        const cf wv(float(v.real() * sc), float(v.imag() * sc));
+        h[size_t(m) * nb + k] = wv;
+        col += std::abs(wv);
+        dsum += std::norm(wv);
+      }
+      den += col * col - dsum;
+    }
+    double* num = &hist_num[size_t(kpos) * kNumBins];
+    for (int a = 0; a < kNumBins; ++a) {
+      const cf* st = &steer[size_t(a) * M * nb];
+      double acc = 0;
+      for (int k = 0; k < nb; ++k) {
+        cf s(0, 0);
+        float d = 0;
+        for (int m = 0; m < M; ++m) {
+          const cf v = h[size_t(m) * nb + k];
+          s += v * st[size_t(m) * nb + k];
+          d += std::norm(v);
+        }
+        acc += double(std::norm(s)) - d;
+      }
+      num[a] = acc;
+    }
+    hist_den[kpos] = den;
+    kpos = (kpos + 1) % K;
+    kcount = std::min(kcount + 1, K);
+    // ---- averaged map
+    const double dt = den_sum();
+    fr.spectrum.assign(kNumBins, 0.f);
+    std::vector<double> map(kNumBins, 0.0);
+    if (dt > 1e-12) {
+      for (int a = 0; a < kNumBins; ++a) {
+        double s = 0;
+        for (int i = 0; i < kcount; ++i) s += hist_num[size_t(i) * kNumBins + a];
+        map[a] = s / dt;
+        fr.spectrum[a] = float(std::clamp(map[a], 0.0, 1.0));
+      }
+    }
+    if (fr.voice && dt > 1e-12) {
+      // local maxima, strongest first
+      std::vector<int> peaks;
+      for (int a = 0; a < kNumBins; ++a) {
+        const bool left = a == 0 || map[a] >= map[a - 1];
+        const bool right = a == kNumBins - 1 || map[a] > map[a + 1];
+        if (left && right) peaks.push_back(a);
+      }
+      std::sort(peaks.begin(), peaks.end(), [&](int i, int j) { return map[i] > map[j]; });
+      const double mn = *std::min_element(map.begin(), map.end());
+      const double top = peaks.empty() ? 0 : map[peaks[0]];
+      for (int a : peaks) {
+        if (int(fr.sources.size()) >= p.max_sources) break;
+        const double height = map[a] - mn;
+        if (!fr.sources.empty() && height < p.secondary_ratio * (top - mn)) break;
+        // refine: 1-degree search around the coarse peak, then a parabola at step refine_step
+        double best = bin_angle(a), bestv = map[a] * dt;
+        for (double d = -4; d <= 4; d += 1) {
+          const double az = std::clamp(bin_angle(a) + d, -90.0, 90.0);
+          if (d == 0) continue;
+          const double v = srp_num(az);
+          if (v > bestv) { bestv = v; best = az; }
+        }
+        const double st = p.refine_step;
+        const double lo = srp_num(std::max(-90.0, best - st)), hi = srp_num(std::min(90.0, best + st));
+        double az = best;
+        const double den2 = lo - 2 * bestv + hi;
+        if (den2 < 0 && best - st >= -90 && best + st <= 90) az = best + 0.5 * st * (lo - hi) / den2;
+        az = std::clamp(az, -90.0, 90.0);
+        bool close = false;
+        for (auto& s : fr.sources) close |= std::abs(s.azimuth - az) < p.min_separation;
+        if (close) continue;
+        fr.sources.push_back({az, std::clamp(bestv / dt, 0.0, 1.0)});
+      }
+      if (!fr.sources.empty()) {
+        const double margin = std::clamp((e_db - floor_db - p.vad_threshold_db) / 10.0 + 0.5, 0.0, 1.0);
+        fr.confidence = std::clamp(fr.sources[0].strength, 0.0, 1.0) * margin;
+      }
+    }
+    out.push_back(std::move(fr));
+  }
+};
+
+DoaEstimator::DoaEstimator(const ArrayGeometry& g, const DoaParams& p) : impl_(new Impl) {
+  auto& I = *impl_;
+  I.g = g;
+  I.p = p;
+  I.M = g.mics();
+  I.N = p.n_fft;
+  if (I.M < 2) throw Error("doa: the array needs at least 2 mics");
+  if (I.N < 64 || I.N % 2) throw Error("doa: n_fft must be even and >= 64");
+  if (p.hop <= 0 || p.hop > I.N) throw Error("doa: hop must be in 1..n_fft");
+  I.F = I.N / 2 + 1;
+  // spatial aliasing: keep f below c / (2 * smallest spacing)
+  double dmin = 1e9;
+  for (int i = 0; i < I.M; ++i)
+    for (int j = i + 1; j < I.M; ++j) dmin = std::min(dmin, std::hypot(g.x[i] - g.x[j], g.y[i] - g.y[j]));
+  const double f_alias = kSpeedOfSound / (2 * dmin);
+  const double fhi = std::min({p.f_hi, f_alias, p.sample_rate / 2.0 * 0.95});
+  const double df = double(p.sample_rate) / I.N;
+  I.kb0 = std::max(1, int(std::ceil(p.f_lo / df)));
+  I.kb1 = std::min(I.F - 1, int(std::floor(fhi / df)) + 1);
+  if (I.kb1 <= I.kb0 + 2) throw Error("doa: analysed band is empty; check f_lo/f_hi and the mic spacing");
+  I.nb = I.kb1 - I.kb0;
+  // VAD band 300..3400 Hz inside the analysed band
+  I.kv0 = std::clamp(int(300 / df) - I.kb0, 0, I.nb - 1);
+  I.kv1 = std::clamp(int(3400 / df) - I.kb0, I.kv0 + 1, I.nb);
+  I.cfg = kiss_fftr_alloc(I.N, 0, nullptr, nullptr);
+  I.win.resize(I.N);
+  for (int i = 0; i < I.N; ++i) I.win[i] = float(0.5 - 0.5 * std::cos(2 * M_PI * i / I.N));
+  I.ring.assign(I.M, std::vector<float>(I.N, 0.f));
+  I.frame.resize(I.N);
+  I.spec.resize(I.F);
+  I.X.resize(size_t(I.M) * I.nb);
+  I.power.resize(I.nb);
+  I.prev.assign(I.nb, 0.0);
+  I.omega.resize(I.nb);
+  for (int k = 0; k < I.nb; ++k) I.omega[k] = 2 * M_PI * (I.kb0 + k) * df;
+  I.steer.resize(size_t(kNumBins) * I.M * I.nb);
+  for (int a = 0; a < kNumBins; ++a)
+    for (int m = 0; m < I.M; ++m) {
+      const double t = I.tau(m, bin_angle(a));
+      for (int k = 0; k < I.nb; ++k) {
+        const double ph = I.omega[k] * t;
+        I.steer[(size_t(a) * I.M + m) * I.nb + k] = cf(float(std::cos(ph)), float(std::sin(ph)));
+      }
+    }
+  I.K = std::max(1, p.average_frames);
+  I.hist.assign(size_t(I.K) * I.M * I.nb, cf(0, 0));
+  I.hist_num.assign(size_t(I.K) * kNumBins, 0.0);
+  I.hist_den.assign(I.K, 0.0);
+}
+
+DoaEstimator::~DoaEstimator() {
+  if (impl_) {
+    kiss_fftr_free(impl_->cfg);
+    delete impl_;
+  }
+}
+DoaEstimator::DoaEstimator(DoaEstimator&& o) noexcept : impl_(o.impl_) { o.impl_ = nullptr; }
+const DoaParams& DoaEstimator::params() const { return impl_->p; }
+
+double DoaEstimator::srp_at(double az) const {
+  const double d = impl_->den_sum();
+  return d > 1e-12 ? impl_->srp_num(az) / d : 0.0;
+}
+
+void DoaEstimator::push(const std::vector<const float*>& chans, size_t n, std::vector<DoaFrame>& out) {
+  auto& I = *impl_;
+  if (int(chans.size()) != I.M)
+    throw Error("doa: got " + std::to_string(chans.size()) + " channels for an array of " + std::to_string(I.M) + " mics");
+  size_t i = 0;
+  while (i < n) {
+    // fill up to the next frame boundary
+    const size_t need = I.filled < size_t(I.N) ? size_t(I.N) - I.filled : size_t(I.p.hop) - I.since;
+    const size_t take = std::min(need, n - i);
+    for (int m = 0; m < I.M; ++m) {
+      auto& r = I.ring[m];
+      std::memmove(r.data(), r.data() + take, (I.N - take) * sizeof(float));
+      std::memcpy(r.data() + I.N - take, chans[m] + i, take * sizeof(float));
+    }
+    i += take;
+    if (I.filled < size_t(I.N)) {
+      I.filled += take;
+      if (I.filled == size_t(I.N)) {
+        I.process_frame(out);
+        I.since = 0;
+      }
+    } else {
+      I.since += take;
+      if (I.since == size_t(I.p.hop)) {
+        I.process_frame(out);
+        I.since = 0;
+      }
+    }
+  }
+}
+
+DoaResult estimate_doa(const Audio& a0, const ArrayGeometry& g, const DoaParams& p, const std::string& src) {
+  DoaResult r;
+  if (a0.channels() != g.mics())
+    throw Error(src + ": has " + std::to_string(a0.channels()) + " channel(s) but array '" + g.name + "' has " +
+                std::to_string(g.mics()) + " microphones (one channel per mic, channel i = mic i)");
+  if (a0.sample_rate < 8000 || a0.sample_rate > 384000)
+    throw Error(src + ": sample rate " + std::to_string(a0.sample_rate) + " Hz is not supported (need 8000..384000 Hz)");
+  const Audio* a = &a0;
+  Audio res;
+  if (a0.sample_rate != p.sample_rate) {
+    res = resample(a0, p.sample_rate);
+    a = &res;
+    r.warnings.push_back(src + ": resampled from " + std::to_string(a0.sample_rate) + " Hz to " +
+                         std::to_string(p.sample_rate) + " Hz");
+  }
+  if (a->frames() < size_t(p.n_fft))
+    throw Error(src + ": only " + std::to_string(a->frames()) + " samples at " + std::to_string(p.sample_rate) +
+                " Hz; DOA needs at least one frame of " + std::to_string(p.n_fft));
+  r.stats = signal_stats(*a);
+  if (r.stats.silent) r.warnings.push_back(src + ": the recording is silent (digital zero); no speaker reported");
+  if (r.stats.clipped_fraction > 0.001)
+    r.warnings.push_back(src + ": " + std::to_string(r.stats.clipped_fraction * 100).substr(0, 5) +
+                         "% of samples are clipped; directions may be less accurate");
+  DoaEstimator est(g, p);
+  std::vector<const float*> ptr;
+  for (auto& c : a->ch) ptr.push_back(c.data());
+  r.frames.reserve(a->frames() / p.hop + 1);
+  est.push(ptr, a->frames(), r.frames);
+  return r;
+}
+
+double gcc_phat_delay(const std::vector<float>& x1, const std::vector<float>& x2, int fs, double max_delay_s) {
+  const size_t n = std::max(x1.size(), x2.size());
+  if (n < 16) throw Error("gcc_phat: signals too short");
+  size_t L = 1;
+  while (L < 2 * n) L <<= 1;
+  kiss_fftr_cfg f = kiss_fftr_alloc(int(L), 0, nullptr, nullptr), b = kiss_fftr_alloc(int(L), 1, nullptr, nullptr);
+  std::vector<float> a(L, 0.f), c(L, 0.f);
+  std::copy(x1.begin(), x1.end(), a.begin());
+  std::copy(x2.begin(), x2.end(), c.begin());
+  std::vector<kiss_fft_cpx> A(L / 2 + 1), C(L / 2 + 1);
+  kiss_fftr(f, a.data(), A.data());
+  kiss_fftr(f, c.data(), C.data());
+  for (size_t k = 0; k < A.size(); ++k) {
+    const std::complex<double> g = std::complex<double>(C[k].r, C[k].i) * std::conj(std::complex<double>(A[k].r, A[k].i));
+    const double m = std::abs(g);
+    A[k].r = m > 1e-20 ? float(g.real() / m) : 0.f;
+    A[k].i = m > 1e-20 ? float(g.imag() / m) : 0.f;
+  }
+  kiss_fftri(b, A.data(), a.data());
+  kiss_fftr_free(f);
+  kiss_fftr_free(b);
+  const int maxlag = std::max(1, int(std::ceil(max_delay_s * fs)) + 1);
+  auto at = [&](int lag) { return a[size_t((lag + int64_t(L)) % int64_t(L))]; };
+  int best = 0;
+  for (int l = -maxlag; l <= maxlag; ++l)
+    if (at(l) > at(best)) best = l;
+  const double y0 = at(best - 1), y1 = at(best), y2 = at(best + 1);
+  const double den = y0 - 2 * y1 + y2;
+  const double frac = den < 0 ? 0.5 * (y0 - y2) / den : 0.0;
+  return (best + frac) / fs;
+}
+
+}  // namespace ef::audio
