@@ -3,6 +3,7 @@
 // creation; an own direct-convolution kernel for what XNNPACK cannot take
 // (non-constant weights, XNNPACK unavailable or refusing the configuration).
 #include <cstring>
+#include <algorithm>
 #include <string>
 
 #include "runtime/kernel.h"
@@ -20,6 +21,12 @@ void parallel_for(pthreadpool_t pool, size_t n, const F& f) {
   }
   pthreadpool_parallelize_1d(
       pool, [](void* ctx, size_t i) { (*static_cast<const F*>(ctx))(i); }, const_cast<F*>(&f), n, 0);
+}
+
+// A fused activation XNNPACK cannot clamp itself, applied in parallel chunks.
+void apply_act(const FusedActivation& act, float* y, size_t n, pthreadpool_t pool) {
+  const size_t chunk = 16384, tasks = (n + chunk - 1) / chunk;
+  parallel_for(pool, tasks, [&](size_t t) { act.apply(y + t * chunk, std::min(chunk, n - t * chunk)); });
 }
 
 // Geometry of a 2-D convolution (1-D: H = KH = 1).
@@ -76,7 +83,7 @@ class ConvXnn : public Kernel {
   }
   void run() override {
     xnn_check(xnn_run_operator(op_.get(), pool_), "run_operator", "Conv");
-    if (act_.needs_separate_pass()) act_.apply(out_[0].as<float>(), size_t(out_[0].numel()));
+    if (act_.needs_separate_pass()) apply_act(act_, out_[0].as<float>(), size_t(out_[0].numel()), pool_);
   }
   const char* impl() const override { return "xnnpack"; }
 

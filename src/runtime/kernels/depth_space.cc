@@ -78,6 +78,10 @@ class DepthSpaceRef : public Kernel {
               const int64_t deep_i = d0 + (by * b + bx) * C;
               if (to_space) std::memcpy(dst + wide * es, src + deep_i * es, size_t(C) * es);
               else std::memcpy(dst + deep_i * es, src + wide * es, size_t(C) * es);
+            } else if (es == 4) {
+              const uint32_t* s = reinterpret_cast<const uint32_t*>(src) + d0 + by * b + bx;
+              uint32_t* d = reinterpret_cast<uint32_t*>(dst) + wide;
+              for (int64_t c = 0; c < C; ++c) d[c] = s[c * b * b];
             } else {
               for (int64_t c = 0; c < C; ++c)
                 std::memcpy(dst + (wide + c) * es, src + (d0 + c * b * b + by * b + bx) * es, es);

@@ -29,6 +29,12 @@ void parallel_for(pthreadpool_t pool, size_t n, const F& f) {
       pool, [](void* ctx, size_t i) { (*static_cast<const F*>(ctx))(i); }, const_cast<F*>(&f), n, 0);
 }
 
+// A fused activation XNNPACK cannot clamp itself, applied in parallel chunks.
+void apply_act(const FusedActivation& act, float* y, size_t n, pthreadpool_t pool) {
+  const size_t chunk = 16384, tasks = (n + chunk - 1) / chunk;
+  parallel_for(pool, tasks, [&](size_t t) { act.apply(y + t * chunk, std::min(chunk, n - t * chunk)); });
+}
+
 bool is_nhwc(const Node& n) { return n.attrs.s("layout", "") == "NHWC"; }
 
 struct PoolGeom {
@@ -97,7 +103,7 @@ class PoolXnn : public Kernel {
   }
   void run() override {
     xnn_check(xnn_run_operator(op_.get(), pool_), "run_operator", kind_ == max ? "MaxPool" : "AveragePool");
-    if (act_.needs_separate_pass()) act_.apply(out_[0].as<float>(), size_t(out_[0].numel()));
+    if (act_.needs_separate_pass()) apply_act(act_, out_[0].as<float>(), size_t(out_[0].numel()), pool_);
   }
   const char* impl() const override { return "xnnpack"; }
 
@@ -221,7 +227,7 @@ class GlobalAvgXnn : public Kernel {
   }
   void run() override {
     xnn_check(xnn_run_operator(op_.get(), pool_), "run_operator", "GlobalAveragePool");
-    if (act_.needs_separate_pass()) act_.apply(out_[0].as<float>(), size_t(out_[0].numel()));
+    if (act_.needs_separate_pass()) apply_act(act_, out_[0].as<float>(), size_t(out_[0].numel()), pool_);
   }
   const char* impl() const override { return "xnnpack"; }
 
