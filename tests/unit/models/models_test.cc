@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -89,6 +90,8 @@ TEST_P(WholeModel, MatchesPyTorch) {
   ASSERT_EQ(outs[0].dtype(), DType::f32);
   ASSERT_EQ(shape_str(outs[0].shape()), shape_str(ref.shape()));
   Diff d = compare(outs[0], ref);
+  std::printf("  %s threads=%d%s: max|a-b| / max|ref| = %.3g (max|ref| %.4g)\n", c.model.c_str(), c.threads,
+              c.optimize ? "" : " optimize=false", d.rel(), d.max_ref);
   EXPECT_LE(d.rel(), kRelTol) << c.model << " threads=" << c.threads << ": max|a-b| " << d.max_abs
                               << " at flat index " << d.worst << " (got " << outs[0].data_as<float>()[d.worst]
                               << ", want " << ref.data_as<float>()[d.worst] << "), max|ref| " << d.max_ref;
