@@ -103,7 +103,8 @@ std::unique_ptr<Kernel> make_matmul_xnn(const KernelContext& c) {
 
 // ---- own kernels
 // Y[m, :] = act(alpha * sum_k A'(m,k) * B'(k, :) + beta * C[m, :]), B' kept
-// row-major [K, N] in a buffer prepared per run (so runtime B works too).
+// row-major [K, N] (a transposed B is re-laid out once at setup when it is
+// constant, per run otherwise).
 class GemmRef : public Kernel {
  public:
   GemmRef(bool ta, bool tb, float alpha, float beta, FusedActivation act, pthreadpool_t pool)
@@ -112,7 +113,11 @@ class GemmRef : public Kernel {
     Kernel::setup(in, out);
     M_ = out[0].shape[0], N_ = out[0].shape[1];
     K_ = ta_ ? in[0].shape[0] : in[0].shape[1];
-    if (tb_) bt_.resize(size_t(K_ * N_));
+    // a constant transposed B is re-laid out once here, a runtime one per run
+    if (tb_) {
+      bt_.resize(size_t(K_ * N_));
+      if (const_b_) transpose_b(in[1].as<const float>());
+    }
     if (in.size() > 2 && in[2].data) {
       // broadcast strides of C over [M, N]
       const Shape& cs = in[2].shape;
@@ -126,8 +131,7 @@ class GemmRef : public Kernel {
     const float* a = in_[0].as<const float>();
     const float* b = in_[1].as<const float>();
     if (tb_) {
-      for (int64_t j = 0; j < N_; ++j)
-        for (int64_t k = 0; k < K_; ++k) bt_[size_t(k * N_ + j)] = b[j * K_ + k];
+      if (!const_b_) transpose_b(b);
       b = bt_.data();
     }
     const float* cp = has_c_ ? in_[2].as<const float>() : nullptr;
@@ -151,6 +155,18 @@ class GemmRef : public Kernel {
   }
 
  private:
+  void transpose_b(const float* b) {
+    // [N, K] -> [K, N], in 32x32 tiles
+    for (int64_t j0 = 0; j0 < N_; j0 += 32)
+      for (int64_t k0 = 0; k0 < K_; k0 += 32)
+        for (int64_t j = j0; j < std::min(N_, j0 + 32); ++j)
+          for (int64_t k = k0; k < std::min(K_, k0 + 32); ++k) bt_[size_t(k * N_ + j)] = b[j * K_ + k];
+  }
+
+ public:
+  bool const_b_ = false;
+
+ private:
   bool ta_, tb_;
   float alpha_, beta_;
   FusedActivation act_;
@@ -164,8 +180,10 @@ std::unique_ptr<Kernel> make_gemm_ref(const KernelContext& c) {
   if (c.input(0).dtype != DType::f32 || c.input(1).dtype != DType::f32) return nullptr;
   if (Graph::has_input(c.node, 2) && c.input(2).dtype != DType::f32) return nullptr;
   const Node& n = c.node;
-  return std::make_unique<GemmRef>(n.attrs.i("transA", 0) != 0, n.attrs.i("transB", 0) != 0, n.attrs.f("alpha", 1.f),
-                                   n.attrs.f("beta", 1.f), FusedActivation::from(n), c.pool);
+  auto k = std::make_unique<GemmRef>(n.attrs.i("transA", 0) != 0, n.attrs.i("transB", 0) != 0,
+                                     n.attrs.f("alpha", 1.f), n.attrs.f("beta", 1.f), FusedActivation::from(n), c.pool);
+  k->const_b_ = c.const_input(1) != nullptr;
+  return k;
 }
 
 // Batched MatMul with numpy broadcasting of the batch dimensions.
