@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "cli/commands.h"
+#include "cli/bench_video.h"
 #include "cli/util.h"
 #include "edgeflow/analysis.h"
 
@@ -17,9 +18,18 @@ struct BenchArgs {
   CommonOptions common;
   int runs = 50, warmup = 10, top = 15;
   bool json = false;
+  VideoBenchArgs video;
 };
 
-int bench(const BenchArgs& a) {
+int bench(BenchArgs& a) {
+  if (!a.video.video.empty()) {
+    a.video.model = a.model;
+    a.video.common = a.common;
+    a.video.json = a.json;
+    a.video.top = a.top;
+    return bench_video(a.video);
+  }
+  if (a.video.use_delta) throw Error("--delta needs --video FILE (delta execution reuses work across frames)");
   Model model = Model::load(a.model);
   Session s(model, to_compile_options(a.common));
   auto inputs = random_inputs(s);
@@ -91,6 +101,19 @@ void add_bench(CLI::App& app, Action& action) {
   cmd->add_option("--warmup", a->warmup, "Untimed warm-up runs")->check(CLI::Range(0, 1000000));
   cmd->add_option("--top", a->top, "Layers to list in the profile");
   cmd->add_flag("--json", a->json, "Print one JSON object (latency only)");
+  auto& v = a->video;
+  cmd->add_option("--video", v.video, "Run on the frames of this video (dense vs --delta, same frames)");
+  cmd->add_flag("--delta", v.use_delta, "Compare delta execution against dense execution (needs --video)");
+  cmd->add_option("--threshold", v.delta.threshold, "Delta gate threshold (output units; 0 = exact)");
+  cmd->add_option("--refresh", v.delta.refresh_every, "Dense refresh every N frames (0 = never)");
+  cmd->add_option("--dense-above", v.delta.dense_above, "Changed fraction above which a layer runs densely");
+  cmd->add_option("--tile", v.delta.tile, "Gate tile size in pixels")->check(CLI::Range(1, 256));
+  cmd->add_option("--frame-skip", v.delta.frame_skip, "Skip the whole frame below this mean |input change|");
+  cmd->add_option("--frames", v.frames, "Use at most N frames of the video");
+  cmd->add_option("--mean", v.image.mean, "Frame preprocessing: per-channel mean after scaling");
+  cmd->add_option("--std", v.image.std, "Frame preprocessing: per-channel std");
+  cmd->add_option("--scale", v.image.scale, "Frame preprocessing: divide pixels by this first (default 255)");
+  cmd->add_flag("--bgr", v.image.bgr, "Feed BGR (default RGB)");
   cmd->callback([&action, a] { action = [a] { return bench(*a); }; });
 }
 

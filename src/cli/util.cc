@@ -57,11 +57,17 @@ std::map<std::string, std::string> parse_pairs(const std::vector<std::string>& i
 }
 
 Tensor image_tensor(const ImageOptions& o, const Value& info) {
-  if (info.shape.size() != 4 || info.dtype != DType::f32)
-    throw Error("--image: input '" + info.name + "' is " + dtype_name(info.dtype) + shape_str(info.shape) +
-                ", not a 4-D float image tensor");
   cv::Mat img = cv::imread(o.path, cv::IMREAD_COLOR);
   if (img.empty()) throw Error(o.path + ": cannot read image (missing file or unknown format)");
+  Tensor t;
+  mat_to_tensor(img, o, info, t);
+  return t;
+}
+
+void mat_to_tensor(const cv::Mat& img, const ImageOptions& o, const Value& info, Tensor& t) {
+  if (info.shape.size() != 4 || info.dtype != DType::f32)
+    throw Error("image input '" + info.name + "' is " + dtype_name(info.dtype) + shape_str(info.shape) +
+                ", not a 4-D float image tensor");
   std::string layout = o.layout;
   if (layout.empty()) layout = info.shape[1] == 3 ? "nchw" : "nhwc";
   if (layout != "nchw" && layout != "nhwc") throw Error("--layout must be nchw or nhwc, not '" + layout + "'");
@@ -74,7 +80,7 @@ Tensor image_tensor(const ImageOptions& o, const Value& info) {
     if (wh[0] != w || wh[1] != h)
       throw Error("--size " + o.size + " does not match input '" + info.name + "' " + shape_str(info.shape));
   }
-  if (c != 3) throw Error("--image: input '" + info.name + "' has " + std::to_string(c) + " channels, expected 3");
+  if (c != 3) throw Error("image input '" + info.name + "' has " + std::to_string(c) + " channels, expected 3");
   auto mean = parse_floats(o.mean, "--mean"), sd = parse_floats(o.std, "--std");
   if (mean.size() != 3 || sd.size() != 3) throw Error("--mean and --std take 3 comma-separated values");
   for (float s : sd)
@@ -82,7 +88,7 @@ Tensor image_tensor(const ImageOptions& o, const Value& info) {
   cv::Mat resized;
   cv::resize(img, resized, cv::Size(int(w), int(h)), 0, 0, cv::INTER_LINEAR);
   if (!o.bgr) cv::cvtColor(resized, resized, cv::COLOR_BGR2RGB);
-  Tensor t(DType::f32, info.shape);
+  if (t.shape() != info.shape || t.dtype() != DType::f32) t = Tensor(DType::f32, info.shape);
   float* d = t.data_as<float>();
   for (int64_t y = 0; y < h; ++y)
     for (int64_t x = 0; x < w; ++x) {
@@ -93,7 +99,6 @@ Tensor image_tensor(const ImageOptions& o, const Value& info) {
         else d[(y * w + x) * 3 + k] = v;
       }
     }
-  return t;
 }
 
 void add_common(CLI::App* cmd, CommonOptions& o) {

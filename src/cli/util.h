@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <opencv2/core.hpp>
 
 #include "edgeflow/session.h"
 
@@ -28,6 +29,9 @@ struct ImageOptions {
 };
 // Read an image and make the input tensor for `info` (a 4-D float input).
 Tensor image_tensor(const ImageOptions& o, const Value& info);
+// The same from a BGR frame already in memory (o.path unused); writes into
+// `t` when it already has the input's shape (no allocation).
+void mat_to_tensor(const cv::Mat& bgr, const ImageOptions& o, const Value& info, Tensor& t);
 
 // Compile options shared by run/bench/inspect.
 struct CommonOptions {

@@ -81,6 +81,13 @@ void Session::Impl::compile() {
   // they are: neither may share bytes with anything.
   for (int v : g.outputs) last[v] = nsteps;
   for (int v : g.inputs) last[v] = nsteps;
+  // Delta convolutions rewrite only changed pixels: their outputs keep bytes of their own.
+  if (opts.delta.enabled)
+    for (int i = 0; i < nsteps; ++i) {
+      KernelContext ctx{g, g.nodes[i], opts, nullptr};
+      if (delta_conv_supported(ctx))
+        for (int v : g.nodes[i].outputs) first[v] = 0, last[v] = nsteps;
+    }
   std::vector<BufferRequest> req;
   std::vector<int> req_value;
   for (size_t v = 0; v < g.values.size(); ++v) {

@@ -60,7 +60,7 @@ class DeltaConv : public DeltaKernel {
     out_mask_.assign(size_t(oh_ * ow_), 0);
     out_list_.reserve(size_t(oh_ * ow_));
     if (!depthwise_) {
-      chunk_ = int64_t(std::max<int64_t>(1, std::min<int64_t>(oh_ * ow_, (1 << 20) / std::max<int64_t>(k_, 1))));
+      chunk_ = std::max<int64_t>(16, std::min<int64_t>(oh_ * ow_, (1 << 16) / std::max<int64_t>(k_, 1)));
       cols_.assign(size_t(chunk_ * k_), 0.f);
       gemm_out_.assign(size_t(chunk_ * cout_), 0.f);
       xnn_operator_t op = nullptr;
@@ -78,7 +78,7 @@ class DeltaConv : public DeltaKernel {
     dense_->setup(in, douts);
   }
 
-  void reset() override { first_ = true; }
+  void reset() override { first_ = true; wrote_once_ = false; }
   int64_t dense_macs() const override { return dense_macs_; }
   int64_t last_macs() const override { return last_macs_; }
   double last_changed() const override { return last_changed_; }
@@ -108,14 +108,17 @@ class DeltaConv : public DeltaKernel {
       first_ = false;
     } else if (active_px == 0) {
       last_macs_ = 0;
+      out_list_.clear();
     } else {
       build_residual(x);
       mark_outputs();
       if (depthwise_) sparse_depthwise();
       else sparse_gemm();
     }
+    if (dense || !wrote_once_) write_output();
+    else write_changed();
+    wrote_once_ = true;
     last_dense_ = dense;
-    write_output();
   }
 
  private:
@@ -266,6 +269,21 @@ class DeltaConv : public DeltaKernel {
     }
   }
 
+  // Only the output pixels this frame touched (the output buffer keeps the rest).
+  void write_changed() {
+    float* y = out_[0].as<float>();
+    for (int32_t p : out_list_) {
+      const float* s = yacc_.data() + int64_t(p) * cout_;
+      float* d = y + int64_t(p) * cout_;
+      if (act_.kind == FusedActivation::relu || act_.kind == FusedActivation::clip) {
+        for (int64_t c = 0; c < cout_; ++c) d[c] = std::min(std::max(s[c], act_.min), act_.max);
+      } else {
+        std::memcpy(d, s, size_t(cout_) * sizeof(float));
+        act_.apply(d, size_t(cout_));
+      }
+    }
+  }
+
   DeltaOptions opts_;
   pthreadpool_t pool_;
   Node node_;  // copy without the activation, for the dense kernel
@@ -274,7 +292,7 @@ class DeltaConv : public DeltaKernel {
   FusedActivation act_;
   int64_t ih_, iw_, cin_, oh_, ow_, cout_, kh_, kw_, sh_, sw_, dh_, dw_, pt_, pl_, k_, tile_;
   int64_t tiles_y_, tiles_x_, chunk_ = 0;
-  bool depthwise_ = false, first_ = true, last_dense_ = true;
+  bool depthwise_ = false, first_ = true, last_dense_ = true, wrote_once_ = false;
   float wnorm_ = 0;
   int64_t dense_macs_ = 0, last_macs_ = 0, frame_ = 0;
   double last_changed_ = 1.0;
@@ -285,15 +303,18 @@ class DeltaConv : public DeltaKernel {
 
 }  // namespace
 
-std::unique_ptr<DeltaKernel> make_delta_conv(const KernelContext& ctx, const DeltaOptions& opts) {
+bool delta_conv_supported(const KernelContext& ctx) {
   const Node& n = ctx.node;
-  if (n.op != "Conv" || n.attrs.s("layout") != "NHWC") return nullptr;
-  if (ctx.input(0).dtype != DType::f32 || ctx.input(0).shape.size() != 4 || ctx.input(0).shape[0] != 1)
-    return nullptr;
-  if (!ctx.const_input(1) || ctx.const_input(1)->dtype() != DType::f32) return nullptr;
+  if (n.op != "Conv" || n.attrs.s("layout") != "NHWC") return false;
+  if (ctx.input(0).dtype != DType::f32 || ctx.input(0).shape.size() != 4 || ctx.input(0).shape[0] != 1) return false;
+  if (!ctx.const_input(1) || ctx.const_input(1)->dtype() != DType::f32) return false;
   const int64_t group = n.attrs.i("group", 1), cin = ctx.input(0).shape[3], cout = ctx.output(0).shape[3];
-  if (group != 1 && !(group == cin && cout % cin == 0)) return nullptr;
-  if (!xnn_available() && group == 1) return nullptr;
+  if (group != 1 && !(group == cin && cout % cin == 0)) return false;
+  return xnn_available() || group != 1;
+}
+
+std::unique_ptr<DeltaKernel> make_delta_conv(const KernelContext& ctx, const DeltaOptions& opts) {
+  if (!delta_conv_supported(ctx)) return nullptr;
   return std::make_unique<DeltaConv>(ctx, opts);
 }
 

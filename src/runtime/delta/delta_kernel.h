@@ -28,5 +28,9 @@ class DeltaKernel : public Kernel {
 // groups 1 or depthwise), or nullptr when the node is not supported (it then
 // runs densely).
 std::unique_ptr<DeltaKernel> make_delta_conv(const KernelContext& ctx, const DeltaOptions& opts);
+bool delta_conv_supported(const KernelContext& ctx);
+// The output buffer of a delta kernel must keep its contents between frames
+// (the memory planner gives it bytes of its own): only changed pixels are
+// rewritten.
 
 }  // namespace ef

@@ -1,0 +1,179 @@
+#include "cli/bench_video.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <opencv2/videoio.hpp>
+
+#include "edgeflow/analysis.h"
+
+namespace ef::cli {
+
+namespace {
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A mask-like output: float values in [0,1] with a single channel.
+bool is_mask(const Tensor& t) {
+  if (t.dtype() != DType::f32 || t.rank() < 3) return false;
+  if (t.shape().back() != 1 && t.shape()[1] != 1) return false;
+  const float* d = t.data_as<float>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (d[i] < -1e-3f || d[i] > 1.001f) return false;
+  return true;
+}
+
+double mask_iou(const Tensor& a, const Tensor& b) {
+  int64_t inter = 0, uni = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    bool x = a.data_as<float>()[i] > 0.5f, y = b.data_as<float>()[i] > 0.5f;
+    inter += x && y;
+    uni += x || y;
+  }
+  return uni ? double(inter) / double(uni) : 1.0;
+}
+
+int64_t argmax(const Tensor& t) {
+  const float* d = t.data_as<float>();
+  return std::max_element(d, d + t.numel()) - d;
+}
+}  // namespace
+
+int bench_video(const VideoBenchArgs& a) {
+  cv::VideoCapture cap(a.video);
+  if (!cap.isOpened()) throw Error(a.video + ": cannot open video (missing file or unsupported format)");
+  Model model = Model::load(a.model);
+  CompileOptions dense_opts = to_compile_options(a.common);
+  CompileOptions delta_opts = dense_opts;
+  delta_opts.delta = a.delta;
+  delta_opts.delta.enabled = true;
+  Session dense(model, dense_opts);
+  std::unique_ptr<Session> delta;
+  if (a.use_delta) {
+    delta = std::make_unique<Session>(model, delta_opts);
+    delta->set_profiling(true);
+  }
+  int img_input = -1;
+  for (size_t i = 0; i < dense.num_inputs() && img_input < 0; ++i)
+    if (dense.input_info(i).dtype == DType::f32 && dense.input_info(i).shape.size() == 4) img_input = int(i);
+  if (img_input < 0) throw Error(a.model + ": no 4-D float input to feed video frames to");
+  const Value& info = dense.input_info(size_t(img_input));
+
+  std::vector<double> t_dense, t_delta, diffs, ious;
+  int frames = 0, top1_agree = 0, top1_total = 0;
+  double worst_diff = 0, worst_iou = 1;
+  cv::Mat frame;
+  cv::Size size0;
+  Tensor in(DType::f32, info.shape);
+  std::vector<Tensor> dense_out;
+  while ((a.frames <= 0 || frames < a.frames) && cap.read(frame)) {
+    if (frame.empty()) break;
+    if (frames == 0) size0 = frame.size();
+    if (frame.size() != size0) {  // a size change mid-stream is a new scene
+      size0 = frame.size();
+      if (delta) delta->reset_delta();
+    }
+    mat_to_tensor(frame, a.image, info, in);
+    std::memcpy(dense.input(size_t(img_input)).data(), in.data(), in.nbytes());
+    double t0 = now_ms();
+    dense.run();
+    double t1 = now_ms();
+    t_dense.push_back(t1 - t0);
+    if (delta) {
+      std::memcpy(delta->input(size_t(img_input)).data(), in.data(), in.nbytes());
+      double t2 = now_ms();
+      delta->run();
+      double t3 = now_ms();
+      t_delta.push_back(t3 - t2);
+      double d = 0;
+      for (size_t k = 0; k < dense.num_outputs(); ++k) {
+        const Tensor& x = dense.output(k);
+        const Tensor& y = delta->output(k);
+        if (x.dtype() != DType::f32) continue;
+        for (int64_t i = 0; i < x.numel(); ++i)
+          d = std::max(d, double(std::fabs(x.data_as<float>()[i] - y.data_as<float>()[i])));
+        if (is_mask(x)) {
+          double iou = mask_iou(x, y);
+          ious.push_back(iou);
+          worst_iou = std::min(worst_iou, iou);
+        } else if (x.rank() == 2 && x.shape()[0] == 1 && x.shape()[1] > 1) {
+          ++top1_total;
+          top1_agree += argmax(x) == argmax(y);
+        }
+      }
+      diffs.push_back(d);
+      worst_diff = std::max(worst_diff, d);
+    }
+    ++frames;
+  }
+  if (frames == 0) throw Error(a.video + ": no frames could be read (truncated or empty video)");
+  const double md = median(t_dense);
+  ModelCost cost = model_cost(dense.graph());
+  if (!delta) {
+    std::printf("%s on %s: %d frames, dense median %.3f ms/frame, %s MACs/frame\n", a.model.c_str(), a.video.c_str(),
+                frames, md, human_count(double(cost.total.macs)).c_str());
+    return 0;
+  }
+  const DeltaStats s = delta->delta_stats();
+  const double mdl = median(t_delta);
+  const double dense_macs = double(s.dense_macs_per_frame);
+  const double delta_macs = double(s.executed_macs) / std::max(1, s.frames);
+  size_t state = 0;
+  for (auto& l : s.layers) state += l.state_bytes;
+  const double mean_iou = ious.empty() ? 0 : std::accumulate(ious.begin(), ious.end(), 0.0) / double(ious.size());
+  if (a.json) {
+    std::printf(
+        "{\"model\":\"%s\",\"video\":\"%s\",\"frames\":%d,\"threads\":%d,\"threshold\":%g,\"refresh\":%d,"
+        "\"dense_ms\":%.4f,\"delta_ms\":%.4f,\"speedup\":%.3f,\"dense_macs\":%.0f,\"delta_macs\":%.0f,"
+        "\"mac_reduction\":%.3f,\"frames_skipped\":%d,\"max_abs_diff\":%.6g,\"mean_iou\":%.5f,\"min_iou\":%.5f,"
+        "\"top1_agreement\":%.5f,\"state_bytes\":%zu}\n",
+        a.model.c_str(), a.video.c_str(), frames, a.common.threads, a.delta.threshold, a.delta.refresh_every, md, mdl,
+        mdl > 0 ? md / mdl : 0, dense_macs, delta_macs, delta_macs > 0 ? dense_macs / delta_macs : 0, s.frames_skipped,
+        worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, top1_total ? double(top1_agree) / top1_total : 0.0, state);
+    return 0;
+  }
+  std::printf("model: %s  video: %s  frames: %d  threads: %d\n", a.model.c_str(), a.video.c_str(), frames,
+              a.common.threads);
+  std::printf("delta: threshold %g, refresh every %d, dense above %.2f changed, tile %d, frame skip %g\n",
+              a.delta.threshold, a.delta.refresh_every, a.delta.dense_above, a.delta.tile, a.delta.frame_skip);
+  std::printf("\n%-28s %14s %14s %9s\n", "", "dense", "delta", "ratio");
+  std::printf("%-28s %14.3f %14.3f %8.2fx\n", "wall-clock ms/frame (median)", md, mdl, mdl > 0 ? md / mdl : 0.0);
+  std::printf("%-28s %14s %14s %8.2fx\n", "MACs/frame (mean)", human_count(dense_macs).c_str(),
+              human_count(delta_macs).c_str(), delta_macs > 0 ? dense_macs / delta_macs : 0.0);
+  std::printf("frames skipped whole: %d of %d\n", s.frames_skipped, s.frames);
+  std::printf("output agreement: max |dense - delta| %.4g (median per frame %.4g)", worst_diff, median(diffs));
+  if (!ious.empty()) std::printf("; mask IoU mean %.4f, min %.4f", mean_iou, worst_iou);
+  if (top1_total) std::printf("; top-1 agreement %.1f%%", 100.0 * top1_agree / top1_total);
+  std::printf("\nextra state held for delta execution: %s\n", human_bytes(double(state)).c_str());
+  for (auto& n : s.notes) std::printf("note: %s\n", n.c_str());
+
+  std::vector<size_t> idx;
+  for (size_t i = 0; i < s.layers.size(); ++i)
+    if (s.layers[i].dense_macs > 0) idx.push_back(i);
+  std::sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return s.layers[x].dense_macs > s.layers[y].dense_macs; });
+  auto prof = delta->profile();
+  std::printf("\nper layer (top %d by dense MACs)\n%-34s %-6s %12s %12s %9s %7s %9s\n", a.top, "layer", "mode",
+              "dense MACs", "delta MACs", "changed", "dense#", "delta ms");
+  for (int k = 0; k < std::min<int>(a.top, int(idx.size())); ++k) {
+    const auto& l = s.layers[idx[k]];
+    const auto& p = prof[idx[k]];
+    std::printf("%-34.34s %-6s %12s %12s %8.1f%% %7d %9.3f\n", l.name.c_str(), l.delta ? "delta" : "dense",
+                human_count(double(l.dense_macs)).c_str(),
+                human_count(double(l.executed_macs) / std::max(1, s.frames)).c_str(),
+                100.0 * l.changed_fraction / std::max(1, s.frames - s.frames_skipped), l.dense_runs,
+                p.runs ? p.total_ms / p.runs : 0.0);
+  }
+  return 0;
+}
+
+}  // namespace ef::cli
