@@ -1,0 +1,184 @@
+// TFLite -> ONNX conversion (what `edgeflow convert` does): the exported ONNX
+// of each MediaPipe model, re-imported by edgeflow and run by ONNX Runtime,
+// gives the TFLite interpreter's reference outputs. Skips cleanly without
+// the references, the models (tools/fetch_models.sh), node or onnxruntime-node
+// (bench/compare_ort.sh --install-only).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "edgeflow/session.h"
+#include "exporters/onnx/onnx_exporter.h"
+#include "importers/onnx/onnx_importer.h"
+#include "runtime/kernel.h"
+
+namespace ef {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string env_or(const char* k, const std::string& def) {
+  const char* v = std::getenv(k);
+  return v && *v ? v : def;
+}
+fs::path refs_dir() { return env_or("EF_REFS_DIR", std::string(EF_SOURCE_DIR) + "/../shared/refs") + "/mediapipe"; }
+fs::path models_dir() { return env_or("EF_MODELS_DIR", std::string(EF_SOURCE_DIR) + "/models/cache"); }
+
+// As `edgeflow convert`: static input shapes, shape inference with folding.
+Graph converted(const fs::path& model) {
+  Graph g = Model::load(model.string()).graph();
+  for (int v : g.inputs) g.values[v].shape_known = true;
+  ConstEvaluator eval = evaluate_node;
+  infer_shapes(g, &eval);
+  g.compact();
+  return g;
+}
+
+std::vector<float> read_f32(const fs::path& p, size_t n) {
+  std::ifstream f(p, std::ios::binary);
+  std::vector<float> v(n);
+  f.read(reinterpret_cast<char*>(v.data()), std::streamsize(n * 4));
+  if (size_t(f.gcount()) != n * 4) throw Error(p.string() + ": short file");
+  return v;
+}
+
+// .npy float32, C order
+void write_npy(const fs::path& p, const Tensor& t) {
+  std::string shape = "(";
+  for (int64_t d : t.shape()) shape += std::to_string(d) + ",";
+  shape += ")";
+  std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + h.size() + 1) % 64) h += ' ';
+  h += '\n';
+  std::ofstream f(p, std::ios::binary);
+  f.write("\x93NUMPY\x01\x00", 8);
+  uint16_t hl = uint16_t(h.size());
+  f.write(reinterpret_cast<const char*>(&hl), 2);
+  f.write(h.data(), std::streamsize(h.size()));
+  f.write(static_cast<const char*>(t.data()), std::streamsize(t.nbytes()));
+}
+std::vector<float> read_npy_f32(const fs::path& p, Shape* shape) {
+  std::ifstream f(p, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(f)), {});
+  if (all.size() < 10 || all.compare(0, 6, "\x93NUMPY") != 0) throw Error(p.string() + ": not .npy");
+  size_t hl = all[6] == 1 ? size_t(uint8_t(all[8])) | size_t(uint8_t(all[9])) << 8 : 0, off = 10;
+  if (all[6] != 1) {
+    uint32_t v;
+    std::memcpy(&v, all.data() + 8, 4);
+    hl = v;
+    off = 12;
+  }
+  std::string h = all.substr(off, hl);
+  if (h.find("'<f4'") == std::string::npos) throw Error(p.string() + ": not float32");
+  shape->clear();
+  auto a = h.find("'shape': (") + 10, b = h.find(')', a);
+  std::stringstream ss(h.substr(a, b - a));
+  std::string tok;
+  while (std::getline(ss, tok, ','))
+    if (tok.find_first_not_of(' ') != std::string::npos) shape->push_back(std::stoll(tok));
+  std::vector<float> v(size_t(numel(*shape)));
+  if (all.size() < off + hl + v.size() * 4) throw Error(p.string() + ": truncated");
+  std::memcpy(v.data(), all.data() + off + hl, v.size() * 4);
+  return v;
+}
+
+struct Case {
+  std::string model, input;
+  Shape shape;
+  std::vector<std::pair<std::string, std::string>> outs;  // name, ref file
+};
+std::vector<Case> cases() {
+  return {
+      {"selfie_segmentation", "rgb256x256_stretch_0to1__mm060", {1, 256, 256, 3},
+       {{"activation_10", "selfie_segmentation__mm060__o0_activation_10"}}},
+      {"face_detection_short_range", "rgb128x128_letterbox_m1to1__messi5", {1, 128, 128, 3},
+       {{"regressors", "face_detection_short_range__messi5__o0_regressors"},
+        {"classificators", "face_detection_short_range__messi5__o1_classificators"}}},
+      {"palm_detection_lite", "rgb192x192_letterbox_0to1__hand", {1, 192, 192, 3},
+       {{"Identity", "palm_detection_lite__hand__o0_Identity"},
+        {"Identity_1", "palm_detection_lite__hand__o1_Identity_1"}}},
+      {"hand_landmark_lite", "rgb224x224_handroi_0to1__hand", {1, 224, 224, 3},
+       {{"Identity", "hand_landmark_lite__hand__o0_Identity"},
+        {"Identity_1", "hand_landmark_lite__hand__o1_Identity_1"},
+        {"Identity_2", "hand_landmark_lite__hand__o2_Identity_2"},
+        {"Identity_3", "hand_landmark_lite__hand__o3_Identity_3"}}},
+  };
+}
+
+// Tolerance of the refs README: max(1e-3, 2e-5 * peak |ref|).
+void expect_matches(const std::vector<float>& got, const std::vector<float>& ref, const std::string& what) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  double peak = 0, md = 0;
+  for (size_t k = 0; k < ref.size(); ++k) {
+    peak = std::max(peak, double(std::fabs(ref[k])));
+    const double d = std::fabs(double(got[k]) - ref[k]);
+    md = std::isnan(d) ? INFINITY : std::max(md, d);
+  }
+  EXPECT_LE(md, std::max(1e-3, 2e-5 * peak)) << what << " (peak " << peak << ")";
+}
+
+class ConvertRef : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    const Case& c = GetParam();
+    if (!fs::exists(refs_dir() / "inputs" / (c.input + ".bin"))) GTEST_SKIP() << "no reference data";
+    if (!fs::exists(models_dir() / (c.model + ".tflite"))) GTEST_SKIP() << "model not fetched";
+  }
+};
+
+// tflite -> IR -> ONNX bytes -> ONNX importer -> edgeflow session.
+TEST_P(ConvertRef, OnnxRoundTripMatchesTFLiteReference) {
+  const Case& c = GetParam();
+  Graph g = converted(models_dir() / (c.model + ".tflite"));
+  std::string bytes = export_onnx_bytes(g);
+  Graph back = import_onnx_bytes(bytes.data(), bytes.size(), c.model + ".onnx");
+  for (const Node& n : back.nodes) EXPECT_FALSE(n.attrs.has("layout")) << "ONNX file must be plain NCHW ONNX";
+  Session s(Model::from_graph(back));
+  auto x = Tensor::from<float>(c.shape, read_f32(refs_dir() / "inputs" / (c.input + ".bin"), size_t(numel(c.shape))));
+  const auto& outs = s.run({x});
+  ASSERT_EQ(outs.size(), c.outs.size());
+  for (size_t i = 0; i < c.outs.size(); ++i) {
+    EXPECT_EQ(s.output_info(i).name, c.outs[i].first);
+    expect_matches({outs[i].data_as<float>(), outs[i].data_as<float>() + outs[i].numel()},
+                   read_f32(refs_dir() / "outputs" / (c.outs[i].second + ".bin"), size_t(outs[i].numel())),
+                   c.model + " " + c.outs[i].first);
+  }
+}
+
+// The exported ONNX file run by ONNX Runtime (bench/ort_check.js).
+TEST_P(ConvertRef, OnnxRuntimeMatchesTFLiteReference) {
+  const Case& c = GetParam();
+  const fs::path src = EF_SOURCE_DIR;
+  if (!fs::exists(src / "bench/node_modules/onnxruntime-node") || std::system("node --version >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "node or onnxruntime-node not installed (bench/compare_ort.sh --install-only)";
+  const fs::path dir = fs::temp_directory_path() / ("ef_tflite_convert_" + c.model + "_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  export_onnx(converted(models_dir() / (c.model + ".tflite")), (dir / "model.onnx").string());
+  auto x = Tensor::from<float>(c.shape, read_f32(refs_dir() / "inputs" / (c.input + ".bin"), size_t(numel(c.shape))));
+  write_npy(dir / "in.npy", x);
+  Graph g = Model::load((dir / "model.onnx").string()).graph();
+  const std::string in_name = g.values[g.inputs.at(0)].name;
+  const std::string cmd = "node '" + (src / "bench/ort_check.js").string() + "' '" + (dir / "model.onnx").string() +
+                          "' --input '" + in_name + "=" + (dir / "in.npy").string() + "' --out '" +
+                          (dir / "out").string() + "' > '" + (dir / "log").string() + "' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "ONNX Runtime failed, see " << dir / "log";
+  for (auto& [name, file] : c.outs) {
+    Shape shape;
+    auto got = read_npy_f32(dir / "out" / (name + ".npy"), &shape);
+    expect_matches(got, read_f32(refs_dir() / "outputs" / (file + ".bin"), got.size()), c.model + " " + name + " (ORT)");
+  }
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(MediaPipe, ConvertRef, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.model; });
+
+}  // namespace
+}  // namespace ef
