@@ -1,10 +1,11 @@
 // libFuzzer target for the ONNX loader: parse arbitrary bytes as a model and,
-// if that succeeds, run shape inference. Every failure must be an ef::Error;
+// if that succeeds, run shape inference and export the graph back to ONNX. Every failure must be an ef::Error;
 // anything else (a crash, an ASan report, another exception) is a bug.
 #include <cstddef>
 #include <cstdint>
 
 #include "edgeflow/graph.h"
+#include "exporters/onnx/onnx_exporter.h"
 #include "importers/onnx/onnx_importer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -22,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     ef::infer_shapes(g);
+  } catch (const ef::Error&) {
+    return 0;
+  }
+  try {
+    ef::export_onnx_bytes(g);
   } catch (const ef::Error&) {
   }
   return 0;
