@@ -193,6 +193,19 @@ TEST(ShapeInference, ConvFamilyNchw) {
   EXPECT_EQ(infer_one("ConvTranspose", {{{1, 4, 4, 4}, false}, {{4, 3, 3, 3}, true}}, ct2, &got),
             (Shape{1, 6, 9, 9}));
   EXPECT_FALSE(got.has("output_shape"));
+  // SAME_UPPER: out = in * stride; the odd padding pixel goes first (ONNX Runtime)
+  Attrs ct3;
+  ct3.set("strides", iv({2, 2}));
+  ct3.set("auto_pad", std::string("SAME_UPPER"));
+  EXPECT_EQ(infer_one("ConvTranspose", {{{1, 4, 5, 5}, false}, {{4, 3, 3, 3}, true}}, ct3, &got),
+            (Shape{1, 3, 10, 10}));
+  EXPECT_EQ(got.ints("pads"), iv({1, 1, 0, 0}));
+  EXPECT_FALSE(got.has("auto_pad"));
+  // 1-D convolution [N, C, L]
+  Attrs c1;
+  c1.set("strides", iv({3}));
+  c1.set("pads", iv({1, 2}));
+  EXPECT_EQ(infer_one("Conv", {{{2, 4, 20}, false}, {{8, 4, 5}, true}}, c1), (Shape{2, 8, 7}));
   // NHWC: channels last
   Attrs nh = nhwc_attrs();
   nh.set("pads", iv({1, 1, 1, 1}));
