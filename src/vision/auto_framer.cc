@@ -68,6 +68,22 @@ cv::Rect2f AutoFramer::update(const std::vector<cv::Rect2f>& boxes, cv::Size fra
     float dz = o_.dead_zone * goal_.w;
     bool moved = std::abs(want.cx - goal_.cx) > dz || std::abs(want.cy - goal_.cy) > dz / o_.aspect ||
                  std::abs(want.w - goal_.w) > dz;
+    // ... or a target has eaten a quarter of its margin in the goal view
+    if (!moved && have) {
+      cv::Rect2f g = rect(goal_);
+      const float eps = 0.5f;  // pixels
+      for (size_t i = 0; i < boxes.size(); ++i) {
+        if (speaker >= 0 && speaker < int(boxes.size()) && int(i) != speaker) continue;
+        const cv::Rect2f& b = boxes[i];
+        const float k = 0.75f;
+        float x0 = b.x - k * o_.margin_side * b.width, x1 = b.x + b.width * (1 + k * o_.margin_side);
+        float y0 = b.y - k * o_.margin_top * b.height, y1 = b.y + b.height * (1 + k * o_.margin_bottom);
+        // only what the frame allows
+        x0 = std::max(x0, 0.f), y0 = std::max(y0, 0.f);
+        x1 = std::min(x1, float(frame.width)), y1 = std::min(y1, float(frame.height));
+        if (x0 < g.x - eps || y0 < g.y - eps || x1 > g.x + g.width + eps || y1 > g.y + g.height + eps) moved = true;
+      }
+    }
     if (moved) goal_ = want;
   }
   // Move towards the goal: ease-out, speed-limited.
