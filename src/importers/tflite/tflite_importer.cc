@@ -120,6 +120,10 @@ Shape Importer::tshape(int t) const {
     s.push_back(d);
   }
   if (s.size() > 8) fail("tensor '" + tname(t) + "' has rank " + std::to_string(s.size()) + " (at most 8 supported)");
+  uint64_t n = 1;  // guard against overflow and absurd allocations
+  for (int64_t d : s)
+    if (d && (n *= uint64_t(d)) > (uint64_t(1) << 32))
+      fail("tensor '" + tname(t) + "' " + shape_str(s) + " is too large");
   return s;
 }
 
