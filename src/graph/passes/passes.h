@@ -6,7 +6,8 @@
 
 namespace ef {
 
-// Identity, Dropout (inference), and no-op Reshape/Transpose/Cast removed.
+// Identity, Dropout (inference), and no-op Reshape/Transpose/Cast removed;
+// chains of Reshape/Flatten/Squeeze/Unsqueeze merged into one Reshape.
 int remove_identity(Graph& g, OptimizeReport& report);
 // BatchNormalization after Conv/ConvTranspose/Gemm folded into its weights.
 int fold_batchnorm(Graph& g, OptimizeReport& report);

@@ -62,11 +62,44 @@ bool is_noop(const Graph& g, const Node& n) {
   }
   return false;
 }
+bool is_reshape_like(const std::string& op) {
+  return op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze";
+}
+
+// Reshape-like B reading the output of reshape-like A (nobody else reads it):
+// B becomes one Reshape of A's input to B's (known) output shape; A goes.
+bool collapse_reshapes(Graph& g, size_t bi, OptimizeReport& report) {
+  const Node& b = g.nodes[bi];
+  if (!is_reshape_like(b.op) || b.inputs.empty() || b.inputs[0] < 0 || b.outputs.size() != 1) return false;
+  const Value& mid = g.values[b.inputs[0]];
+  const Value& out = g.values[b.outputs[0]];
+  if (mid.producer < 0 || !out.shape_known || is_graph_output(g, b.inputs[0]) || use_count(g, b.inputs[0]) != 1)
+    return false;
+  const Node& a = g.nodes[mid.producer];
+  if (a.dead || !is_reshape_like(a.op) || a.inputs.empty() || a.inputs[0] < 0 || a.outputs.size() != 1) return false;
+  const Value& src = g.values[a.inputs[0]];
+  if (!src.shape_known || src.dtype != out.dtype || numel(src.shape) != numel(out.shape)) return false;
+  const int ai = mid.producer;
+  const std::string what = g.describe(a) + " and " + g.describe(b);
+  const Shape target = out.shape;
+  const int src_id = a.inputs[0];
+  int shape = g.add_const(g.unique_name(g.nodes[bi].name + "_shape"),
+                          Tensor::from<int64_t>({int64_t(target.size())}, target));
+  Node& nb = g.nodes[bi];
+  nb.op = "Reshape";
+  nb.inputs = {src_id, shape};
+  nb.attrs = Attrs();
+  g.nodes[ai].dead = true;
+  log(report, "remove_identity: merged " + what + " into one Reshape to " + shape_str(target));
+  return true;
+}
 }  // namespace
 
 int remove_identity(Graph& g, OptimizeReport& report) {
   g.relink();
   int removed = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!g.nodes[i].dead && collapse_reshapes(g, i, report)) ++removed;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
     if (n.dead || !is_noop(g, n)) continue;

@@ -91,6 +91,24 @@ TEST(RemoveIdentity, LeavesRealWorkAlone) {
   EXPECT_EQ(b.g.nodes.size(), 3u);
 }
 
+TEST(RemoveIdentity, MergesReshapeChains) {
+  Builder b;
+  int x = b.input("x", {2, 3, 4});
+  int r = b.node("Reshape", "rs", {x, b.ints("shape", {2, 12, 1})});
+  int f = b.node("Flatten", "flat", {r});
+  b.output(b.node("Relu", "relu", {f}));
+  infer_shapes(b.g);
+  OptimizeReport rep;
+  EXPECT_EQ(remove_identity(b.g, rep), 1);
+  infer_shapes(b.g);
+  ASSERT_EQ(b.g.nodes.size(), 2u);
+  const Node* m = b.find("flat");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->op, "Reshape");
+  EXPECT_EQ(in_name(b.g, *m, 0), "x");
+  EXPECT_EQ(b.g.values[m->outputs[0]].shape, (Shape{2, 12}));
+}
+
 // ---------------------------------------------------------------- eliminate_dead
 TEST(EliminateDead, RemovesBranchesThatReachNoOutput) {
   Builder b;
