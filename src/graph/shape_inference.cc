@@ -36,6 +36,8 @@ void infer_shapes(Graph& g, const ConstEvaluator* fold, int* folded) {
       schema->infer(g, n);
     } catch (const Error& e) {
       throw Error(where(g) + g.describe(n) + ": " + e.what());
+    } catch (const std::exception& e) {  // e.g. a malformed node with missing inputs
+      throw Error(where(g) + g.describe(n) + ": malformed node (" + e.what() + ")");
     }
     for (int o : n.outputs)
       if (!g.values[o].shape_known)
