@@ -373,18 +373,27 @@ double gcc_phat_delay(const std::vector<float>& x1, const std::vector<float>& x2
     A[k].r = m > 1e-20 ? float(g.real() / m) : 0.f;
     A[k].i = m > 1e-20 ? float(g.imag() / m) : 0.f;
   }
-  kiss_fftri(b, A.data(), a.data());
+  // 8x interpolation of the correlation by zero-padding the spectrum
+  const int U = 8;
+  const size_t LU = L * U;
+  kiss_fftr_cfg bu = kiss_fftr_alloc(int(LU), 1, nullptr, nullptr);
+  std::vector<kiss_fft_cpx> AU(LU / 2 + 1, kiss_fft_cpx{0, 0});
+  std::copy(A.begin(), A.end(), AU.begin());
+  AU[L / 2].r *= 0.5f, AU[L / 2].i *= 0.5f;
+  std::vector<float> au(LU);
+  kiss_fftri(bu, AU.data(), au.data());
   kiss_fftr_free(f);
   kiss_fftr_free(b);
-  const int maxlag = std::max(1, int(std::ceil(max_delay_s * fs)) + 1);
-  auto at = [&](int lag) { return a[size_t((lag + int64_t(L)) % int64_t(L))]; };
+  kiss_fftr_free(bu);
+  const int maxlag = std::max(1, int(std::ceil(max_delay_s * fs * U)) + U);
+  auto at = [&](int lag) { return au[size_t((lag + int64_t(LU)) % int64_t(LU))]; };
   int best = 0;
   for (int l = -maxlag; l <= maxlag; ++l)
     if (at(l) > at(best)) best = l;
   const double y0 = at(best - 1), y1 = at(best), y2 = at(best + 1);
   const double den = y0 - 2 * y1 + y2;
   const double frac = den < 0 ? 0.5 * (y0 - y2) / den : 0.0;
-  return (best + frac) / fs;
+  return (best + frac) / (double(fs) * U);
 }
 
 }  // namespace ef::audio
