@@ -1,5 +1,6 @@
 #include "importers/tflite/tflite_sparse.h"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 
@@ -76,6 +77,11 @@ Tensor densify(TableRef sp, DType dtype, const Shape& shape, const uint8_t* valu
   const size_t es = dtype_size(dtype);
   if (n % es != 0) fail(std::to_string(n) + " value bytes are not a multiple of the element size");
   const size_t count = n / es;
+  // The dense tensor may be much larger than the stored values, but not
+  // absurdly so (a corrupt shape must not allocate gigabytes).
+  const uint64_t dense_count = uint64_t(numel(shape));
+  if (dense_count > std::max<uint64_t>(uint64_t(count) * 1024, uint64_t(1) << 20) || dense_count > (uint64_t(1) << 28))
+    fail("dense shape " + shape_str(shape) + " is implausibly large for " + std::to_string(count) + " stored values");
   Tensor out(dtype, shape);
   auto* dst = static_cast<uint8_t*>(out.data());
   std::vector<int64_t> stride(rank, 1);
