@@ -209,6 +209,9 @@ struct PipelineConfig {
   int max_in_flight = 2;
   double stats_every = 0;  // seconds between live stats lines on stderr (0 = off)
   bool progress = false;
+  // OpenCV's own worker threads inside node calls; 1 avoids oversubscribing
+  // the cores the node threads already use (0 = OpenCV's default).
+  int opencv_threads = 1;
   std::map<std::string, std::string> settings;
 };
 

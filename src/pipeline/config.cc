@@ -109,8 +109,9 @@ PipelineConfig parse_pipeline(const std::string& text, const std::string& file,
       try {
         if (k == "max_in_flight") cfg.max_in_flight = std::stoi(v);
         else if (k == "stats_every") cfg.stats_every = std::stod(v);
+        else if (k == "opencv_threads") cfg.opencv_threads = std::stoi(v);
         else if (k == "progress") cfg.progress = (v == "true" || v == "yes" || v == "on" || v == "1");
-        else throw Error(c.loc(it.first) + ": unknown option '" + k + "' (options: max_in_flight, stats_every, progress)");
+        else throw Error(c.loc(it.first) + ": unknown option '" + k + "' (options: max_in_flight, stats_every, progress, opencv_threads)");
       } catch (const std::logic_error&) {
         throw Error(c.loc(it.second) + ": options." + k + ": bad value '" + v + "'");
       }

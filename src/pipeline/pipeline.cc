@@ -498,6 +498,8 @@ std::string Pipeline::describe() const {
 RunSummary Pipeline::run() {
   auto& I = *impl_;
   I.stop_flag = false;
+  int cv_threads = cv::getNumThreads();
+  if (I.cfg.opencv_threads > 0) cv::setNumThreads(I.cfg.opencv_threads);
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (auto& r : I.runners) threads.emplace_back([&I, rp = r.get()] { I.thread_main(*rp); });
@@ -524,6 +526,7 @@ RunSummary Pipeline::run() {
     std::fprintf(stderr, "\r%s\033[K\n", I.stats_line().c_str());
   }
   auto t1 = Clock::now();
+  cv::setNumThreads(cv_threads);
   if (!I.error.empty()) throw Error(I.error);
   RunSummary s;
   s.seconds = std::chrono::duration<double>(t1 - t0).count();

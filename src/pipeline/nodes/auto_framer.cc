@@ -1,5 +1,7 @@
 // auto_framer: the virtual camera. Detections -> a smooth crop of fixed
 // aspect (rect) and the frame cropped and scaled to the output size (image).
+#include <cmath>
+
 #include <opencv2/imgproc.hpp>
 
 #include "edgeflow/pipeline.h"
@@ -31,6 +33,7 @@ class AutoFramerNode : public Node {
     o.hold_frames = int(p.i("hold_frames", o.hold_frames));
     if (o.easing <= 0 || o.easing > 1) throw Error(p.where("easing") + ": must be in (0, 1]");
     if (p.has("output_size") && !p.str("output_size").empty()) out_size_ = parse_size(p.str("output_size"), p.where("output_size"));
+    aspect_ = o.aspect;
     framer_ = vision::AutoFramer(o);
   }
   void process(Context&, const Inputs& in, Outputs& out) override {
@@ -42,7 +45,8 @@ class AutoFramerNode : public Node {
       boxes.emplace_back(x.box.x * img.cols, x.box.y * img.rows, x.box.width * img.cols, x.box.height * img.rows);
     cv::Rect2f r = framer_.update(boxes, img.size(), speaker);
     out.emit("crop", r);
-    cv::Size os = out_size_.width > 0 ? out_size_ : img.size();
+    // default view: the frame's width at the crop's aspect (even height for codecs)
+    cv::Size os = out_size_.width > 0 ? out_size_ : cv::Size(img.cols, (int(std::lround(img.cols / aspect_)) + 1) & ~1);
     // crop + scale in one warp (sub-pixel crop position: no 1-px stepping)
     cv::Matx23f m(os.width / r.width, 0, -r.x * os.width / r.width, 0, os.height / r.height, -r.y * os.height / r.height);
     cv::Mat o;
@@ -53,6 +57,7 @@ class AutoFramerNode : public Node {
  private:
   vision::AutoFramer framer_;
   cv::Size out_size_{0, 0};
+  float aspect_ = 16.f / 9.f;
 };
 
 NodeType type() {
@@ -65,7 +70,7 @@ NodeType type() {
   t.outputs = {{"crop", types::rect, false, "crop rectangle in frame pixels"},
                {"image", types::image, false, "the cropped view at output_size"}};
   t.params = {{"aspect", "string", "16:9", "output aspect W:H"},
-              {"output_size", "string", "", "WxH of the view (default: the frame size)"},
+              {"output_size", "string", "", "WxH of the view (default: frame width at the aspect)"},
               {"margin_side", "float", "0.6", "space each side, x face width"},
               {"margin_top", "float", "0.6", "headroom, x face height"},
               {"margin_bottom", "float", "1.5", "space below, x face height"},
