@@ -57,23 +57,55 @@ const cv::Mat& MaskRefiner::refine(const cv::Mat& small_mask, const Letterbox& l
   } else {
     cv::addWeighted(m, o_.temporal, prev_, 1.f - o_.temporal, 0.0, prev_);
   }
-  // 3. upsample, edge-aware refine against the frame
-  cv::resize(prev_, up_, frame.size(), 0, 0, cv::INTER_LINEAR);
-  if (o_.guided_radius > 0) {
-    cv::cvtColor(frame, tmp_[0], cv::COLOR_BGR2GRAY);
-    tmp_[0].convertTo(guide_, CV_32F, 1.0 / 255);
-    guided_filter(guide_, up_, out_, o_.guided_radius, o_.guided_eps, o_.guided_scale);
-  } else {
-    up_.copyTo(out_);
-  }
-  // 4. feather: smoothstep between edge_lo and edge_hi
+  // 3. edge-aware upsampling: a fast guided filter whose coefficients are
+  // computed at 1/scale of the frame (guide from the frame, mask from the
+  // model resolution), upsampled, and applied to the full-resolution guide;
+  // 4. feathering (smoothstep between edge_lo and edge_hi) in the same pass.
   float lo = o_.edge_lo, hi = std::max(o_.edge_hi, o_.edge_lo + 1e-3f);
   float inv = 1.f / (hi - lo);
-  for (int y = 0; y < out_.rows; ++y) {
-    float* p = out_.ptr<float>(y);
-    for (int x = 0; x < out_.cols; ++x) {
-      float t = std::clamp((p[x] - lo) * inv, 0.f, 1.f);
-      p[x] = t * t * (3.f - 2.f * t);
+  auto feather = [&](float v) {
+    float t = std::clamp((v - lo) * inv, 0.f, 1.f);
+    return t * t * (3.f - 2.f * t);
+  };
+  out_.create(frame.size(), CV_32F);
+  if (o_.guided_radius > 0) {
+    int scale = std::max(1, o_.guided_scale);
+    cv::Size small(std::max(1, frame.cols / scale), std::max(1, frame.rows / scale));
+    cv::cvtColor(frame, tmp_[0], cv::COLOR_BGR2GRAY);                  // full-res guide, 8 bit
+    cv::resize(tmp_[0], tmp_[1], small, 0, 0, cv::INTER_AREA);
+    tmp_[1].convertTo(guide_, CV_32F, 1.0 / 255);                       // I (small)
+    cv::resize(prev_, tmp_[2], small, 0, 0, cv::INTER_LINEAR);          // p (small)
+    const cv::Mat &I = guide_, &P = tmp_[2];
+    int r = std::max(1, o_.guided_radius / scale);
+    cv::Size k(2 * r + 1, 2 * r + 1);
+    cv::boxFilter(I, tmp_[3], CV_32F, k);                               // mean I
+    cv::boxFilter(P, tmp_[4], CV_32F, k);                               // mean p
+    cv::multiply(I, P, tmp_[5]);
+    cv::boxFilter(tmp_[5], tmp_[5], CV_32F, k);                         // mean Ip
+    cv::multiply(I, I, tmp_[6]);
+    cv::boxFilter(tmp_[6], tmp_[6], CV_32F, k);                         // mean II
+    cv::Mat cov = tmp_[5] - tmp_[3].mul(tmp_[4]);
+    cv::Mat var = tmp_[6] - tmp_[3].mul(tmp_[3]);
+    a_ = cov / (var + o_.guided_eps);
+    b_ = tmp_[4] - a_.mul(tmp_[3]);
+    cv::boxFilter(a_, a_, CV_32F, k);
+    cv::boxFilter(b_, b_, CV_32F, k);
+    cv::resize(a_, tmp_[5], frame.size(), 0, 0, cv::INTER_LINEAR);
+    cv::resize(b_, tmp_[6], frame.size(), 0, 0, cv::INTER_LINEAR);
+    const float s255 = 1.f / 255;
+    for (int y = 0; y < frame.rows; ++y) {
+      const uint8_t* g = tmp_[0].ptr<uint8_t>(y);
+      const float* A = tmp_[5].ptr<float>(y);
+      const float* B = tmp_[6].ptr<float>(y);
+      float* o = out_.ptr<float>(y);
+      for (int x = 0; x < frame.cols; ++x) o[x] = feather(A[x] * (g[x] * s255) + B[x]);
+    }
+  } else {
+    cv::resize(prev_, up_, frame.size(), 0, 0, cv::INTER_LINEAR);
+    for (int y = 0; y < frame.rows; ++y) {
+      const float* u = up_.ptr<float>(y);
+      float* o = out_.ptr<float>(y);
+      for (int x = 0; x < frame.cols; ++x) o[x] = feather(u[x]);
     }
   }
   return out_;

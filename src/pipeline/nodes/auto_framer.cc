@@ -47,10 +47,13 @@ class AutoFramerNode : public Node {
     out.emit("crop", r);
     // default view: the frame's width at the crop's aspect (even height for codecs)
     cv::Size os = out_size_.width > 0 ? out_size_ : cv::Size(img.cols, (int(std::lround(img.cols / aspect_)) + 1) & ~1);
-    // crop + scale in one warp (sub-pixel crop position: no 1-px stepping)
-    cv::Matx23f m(os.width / r.width, 0, -r.x * os.width / r.width, 0, os.height / r.height, -r.y * os.height / r.height);
+    // crop (whole pixels) + scale; the full view is passed through
+    cv::Rect ri(cv::Point(int(std::lround(r.x)), int(std::lround(r.y))),
+                cv::Size(int(std::lround(r.width)), int(std::lround(r.height))));
+    ri &= cv::Rect(0, 0, img.cols, img.rows);
     cv::Mat o;
-    cv::warpAffine(img, o, m, os, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    if (ri.size() == os) img(ri).copyTo(o);
+    else cv::resize(img(ri), o, os, 0, 0, cv::INTER_LINEAR);
     out.emit("image", o);
   }
 
