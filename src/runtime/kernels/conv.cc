@@ -71,28 +71,51 @@ ConvGeom conv_geom(const KernelContext& c) {
   return g;
 }
 
+// One XNNPACK operator, or several over slices of the output channels: for
+// weight-heavy layers with few output pixels (e.g. 7x7x512 3x3 convs) the
+// GEMM re-streams all packed weights once per row tile; slicing the output
+// channels keeps each slice's weights in cache across the row tiles.
 class ConvXnn : public Kernel {
  public:
-  ConvXnn(const ConvGeom& g, XnnOp op, FusedActivation act, pthreadpool_t pool)
-      : g_(g), op_(std::move(op)), act_(act), pool_(pool) {}
+  struct Slice {
+    XnnOp op;
+    int64_t first_channel;
+  };
+  ConvXnn(const ConvGeom& g, std::vector<Slice> ops, FusedActivation act, pthreadpool_t pool)
+      : g_(g), ops_(std::move(ops)), act_(act), pool_(pool) {}
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
-    xnn_check(xnn_setup_convolution2d_nhwc_f32(op_.get(), g_.n, g_.ih, g_.iw, in[0].as<float>(), out[0].as<float>(),
-                                               pool_),
-              "setup_convolution2d_nhwc_f32", "Conv");
+    for (auto& s : ops_)
+      xnn_check(xnn_setup_convolution2d_nhwc_f32(s.op.get(), g_.n, g_.ih, g_.iw, in[0].as<float>(),
+                                                 out[0].as<float>() + s.first_channel, pool_),
+                "setup_convolution2d_nhwc_f32", "Conv");
   }
   void run() override {
-    xnn_check(xnn_run_operator(op_.get(), pool_), "run_operator", "Conv");
+    for (auto& s : ops_) xnn_check(xnn_run_operator(s.op.get(), pool_), "run_operator", "Conv");
     if (act_.needs_separate_pass()) apply_act(act_, out_[0].as<float>(), size_t(out_[0].numel()), pool_);
   }
-  const char* impl() const override { return "xnnpack"; }
+  const char* impl() const override { return ops_.size() > 1 ? "xnn-split" : "xnnpack"; }
 
  private:
   ConvGeom g_;
-  XnnOp op_;
+  std::vector<Slice> ops_;
   FusedActivation act_;
   pthreadpool_t pool_;
 };
+
+// Output channels per operator: all of them unless the weights overflow the
+// cache while the output has few pixels.
+int64_t conv_slice_channels(const ConvGeom& g, int64_t k_per_out) {
+  const int64_t cout = g.cout, pixels = g.n * g.oh * g.ow;
+  const int64_t wbytes = cout * k_per_out * 4;
+  static const int64_t budget = [] {
+    const char* e = std::getenv("EF_CONV_SLICE_KB");
+    return e ? std::max<int64_t>(16, std::atoll(e)) * 1024 : int64_t(1024) * 1024;
+  }();
+  if (g.group != 1 || wbytes <= 2 * budget || pixels > 1024) return cout;
+  int64_t ch = budget / (k_per_out * 4) / 16 * 16;
+  return std::clamp<int64_t>(ch, 16, cout);
+}
 
 std::unique_ptr<Kernel> make_conv_xnn(const KernelContext& c) {
   if (!is_nhwc(c.node) || c.input(0).dtype != DType::f32 || c.output(0).dtype != DType::f32) return nullptr;
@@ -112,14 +135,21 @@ std::unique_ptr<Kernel> make_conv_xnn(const KernelContext& c) {
         for (int64_t kw = 0; kw < KW; ++kw)
           packed[size_t(((o * KH + kh) * KW + kw) * I + i)] = src[((o * I + i) * KH + kh) * KW + kw];
   FusedActivation act = FusedActivation::from(c.node);
-  xnn_operator_t op = nullptr;
-  xnn_status st = xnn_create_convolution2d_nhwc_f32(
-      uint32_t(g.pt), uint32_t(g.pr), uint32_t(g.pb), uint32_t(g.pl), uint32_t(KH), uint32_t(KW), uint32_t(g.sh),
-      uint32_t(g.sw), uint32_t(g.dh), uint32_t(g.dw), uint32_t(g.group), size_t(I), size_t(O / g.group),
-      size_t(g.cin), size_t(g.cout), packed.data(), b ? b->data_as<float>() : nullptr, act.out_min(), act.out_max(),
-      0, &op);
-  if (st != xnn_status_success) return nullptr;  // own kernel takes it
-  return std::make_unique<ConvXnn>(g, XnnOp(op), act, c.pool);
+  const int64_t slice = conv_slice_channels(g, KH * KW * I);
+  std::vector<ConvXnn::Slice> ops;
+  for (int64_t first = 0; first < O; first += slice) {
+    const int64_t n = std::min(slice, O - first);
+    const bool whole = n == O;
+    xnn_operator_t op = nullptr;
+    xnn_status st = xnn_create_convolution2d_nhwc_f32(
+        uint32_t(g.pt), uint32_t(g.pr), uint32_t(g.pb), uint32_t(g.pl), uint32_t(KH), uint32_t(KW), uint32_t(g.sh),
+        uint32_t(g.sw), uint32_t(g.dh), uint32_t(g.dw), uint32_t(whole ? g.group : 1), size_t(I),
+        size_t(whole ? O / g.group : n), size_t(g.cin), size_t(g.cout), packed.data() + first * KH * KW * I,
+        b ? b->data_as<float>() + first : nullptr, act.out_min(), act.out_max(), 0, &op);
+    if (st != xnn_status_success) return nullptr;  // own kernel takes it
+    ops.push_back({XnnOp(op), first});
+  }
+  return std::make_unique<ConvXnn>(g, std::move(ops), act, c.pool);
 }
 
 // Own direct convolution, NHWC. Weights are re-laid out per run into a
