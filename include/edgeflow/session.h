@@ -30,6 +30,10 @@ struct DeltaOptions {
   // input change is below this; negative = never skip.
   float frame_skip = -1.f;
   int tile = 4;  // tile edge in pixels for gating
+  // Never slower than dense: when delta frames take longer than dense ones
+  // (measured), run the plain kernels for `fallback_frames`, then try again.
+  bool auto_fallback = true;
+  int fallback_frames = 60;
 };
 
 struct CompileOptions {
@@ -55,6 +59,8 @@ struct DeltaLayerStats {
 };
 struct DeltaStats {
   int frames = 0, frames_skipped = 0;
+  int frames_dense_fallback = 0;     // frames run with the plain kernels (auto fallback)
+  double dense_ms = 0, delta_ms = 0;  // recent per-frame times the fallback compares
   int64_t dense_macs_per_frame = 0;  // whole model
   int64_t executed_macs = 0;         // whole model, summed over frames
   std::vector<DeltaLayerStats> layers;

@@ -110,6 +110,7 @@ void add_bench(CLI::App& app, Action& action) {
   cmd->add_option("--tile", v.delta.tile, "Gate tile size in pixels")->check(CLI::Range(1, 256));
   cmd->add_option("--frame-skip", v.delta.frame_skip, "Skip the whole frame below this mean |input change|");
   cmd->add_option("--frames", v.frames, "Use at most N frames of the video");
+  cmd->add_flag("!--no-fallback", v.delta.auto_fallback, "Never fall back to dense when delta is slower");
   cmd->add_option("--mean", v.image.mean, "Frame preprocessing: per-channel mean after scaling");
   cmd->add_option("--std", v.image.std, "Frame preprocessing: per-channel std");
   cmd->add_option("--scale", v.image.scale, "Frame preprocessing: divide pixels by this first (default 255)");

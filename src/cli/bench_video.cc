@@ -135,10 +135,11 @@ int bench_video(const VideoBenchArgs& a) {
     std::printf(
         "{\"model\":\"%s\",\"video\":\"%s\",\"frames\":%d,\"threads\":%d,\"threshold\":%g,\"refresh\":%d,"
         "\"dense_ms\":%.4f,\"delta_ms\":%.4f,\"speedup\":%.3f,\"dense_macs\":%.0f,\"delta_macs\":%.0f,"
-        "\"mac_reduction\":%.3f,\"frames_skipped\":%d,\"max_abs_diff\":%.6g,\"mean_iou\":%.5f,\"min_iou\":%.5f,"
+        "\"mac_reduction\":%.3f,\"frames_skipped\":%d,\"frames_dense_fallback\":%d,\"max_abs_diff\":%.6g,\"mean_iou\":%.5f,\"min_iou\":%.5f,"
         "\"top1_agreement\":%.5f,\"state_bytes\":%zu}\n",
         a.model.c_str(), a.video.c_str(), frames, a.common.threads, a.delta.threshold, a.delta.refresh_every, md, mdl,
         mdl > 0 ? md / mdl : 0, dense_macs, delta_macs, delta_macs > 0 ? dense_macs / delta_macs : 0, s.frames_skipped,
+        s.frames_dense_fallback,
         worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, top1_total ? double(top1_agree) / top1_total : 0.0, state);
     return 0;
   }
@@ -150,7 +151,8 @@ int bench_video(const VideoBenchArgs& a) {
   std::printf("%-28s %14.3f %14.3f %8.2fx\n", "wall-clock ms/frame (median)", md, mdl, mdl > 0 ? md / mdl : 0.0);
   std::printf("%-28s %14s %14s %8.2fx\n", "MACs/frame (mean)", human_count(dense_macs).c_str(),
               human_count(delta_macs).c_str(), delta_macs > 0 ? dense_macs / delta_macs : 0.0);
-  std::printf("frames skipped whole: %d of %d\n", s.frames_skipped, s.frames);
+  std::printf("frames skipped whole: %d of %d; frames run densely by the auto fallback: %d (delta %.3f ms vs dense %.3f ms recently)\n",
+              s.frames_skipped, s.frames, s.frames_dense_fallback, s.delta_ms, s.dense_ms);
   std::printf("output agreement: max |dense - delta| %.4g (median per frame %.4g)", worst_diff, median(diffs));
   if (!ious.empty()) std::printf("; mask IoU mean %.4f, min %.4f", mean_iou, worst_iou);
   if (top1_total) std::printf("; top-1 agreement %.1f%%", 100.0 * top1_agree / top1_total);

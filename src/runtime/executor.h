@@ -36,6 +36,11 @@ struct Session::Impl {
   DeltaStats dstats;
   std::vector<Tensor> last_inputs;
   bool have_last_inputs = false;
+  // Auto fallback: plain kernels of the delta steps, and the mode.
+  std::vector<std::unique_ptr<Kernel>> plain;
+  bool use_plain = false;
+  int dense_window = 0;      // frames left to run with the plain kernels
+  int delta_run_frames = 0;  // delta frames since the last (re)start
 
   void setup_delta();
   void run_all();  // run every step (with frame skipping in delta mode)

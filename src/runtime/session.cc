@@ -126,8 +126,13 @@ void Session::Impl::compile() {
     std::vector<TensorView> ins, outs;
     for (int v : n.inputs) ins.push_back(view(v));
     for (int v : n.outputs) outs.push_back(view(v));
+    if (opts.delta.enabled) plain.emplace_back();
     if (opts.delta.enabled && n.op == "Conv") {
-      if (auto dk = make_delta_conv(ctx, opts.delta)) k = std::move(dk);
+      if (auto dk = make_delta_conv(ctx, opts.delta)) {
+        k->setup(ins, outs);
+        plain.back() = std::move(k);
+        k = std::move(dk);
+      }
     }
     k->setup(ins, outs);
     kernels.push_back(std::move(k));
@@ -198,10 +203,34 @@ void Session::Impl::run_all() {
     if (inputs[i].dtype() == DType::f32)
       std::memcpy(last_inputs[k++].data(), inputs[i].data(), inputs[i].nbytes());
   have_last_inputs = true;
+  // Auto fallback: start with a few plain frames to learn the dense time.
+  const bool fallback = opts.delta.auto_fallback;
+  if (fallback && dstats.frames == 1) dense_window = 3;
+  const bool dense_frame = fallback && dense_window > 0;
+  use_plain = dense_frame;
+  auto t0 = std::chrono::steady_clock::now();
   run_range(0, kernels.size());
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  use_plain = false;
+  if (dense_frame) {
+    dstats.dense_ms = dstats.dense_ms > 0 ? 0.7 * dstats.dense_ms + 0.3 * ms : ms;
+    ++dstats.frames_dense_fallback;
+    if (--dense_window == 0) {  // try delta again from a fresh state
+      for (auto* d : delta)
+        if (d) d->reset();
+      delta_run_frames = 0;
+    }
+  } else if (fallback) {
+    // The first delta frame after a (re)start is a dense initialisation: not timed.
+    if (++delta_run_frames > 1) {
+      dstats.delta_ms = delta_run_frames == 2 ? ms : 0.7 * dstats.delta_ms + 0.3 * ms;
+      if (delta_run_frames >= 3 && dstats.dense_ms > 0 && dstats.delta_ms > 0.95 * dstats.dense_ms)
+        dense_window = opts.delta.fallback_frames;
+    }
+  }
   for (size_t i = 0; i < kernels.size(); ++i) {
     auto& l = dstats.layers[i];
-    if (delta[i]) {
+    if (delta[i] && !dense_frame) {
       l.executed_macs += delta[i]->last_macs();
       l.changed_fraction += delta[i]->last_changed();
       l.dense_runs += delta[i]->last_dense();
@@ -219,13 +248,14 @@ void Session::Impl::run_range(size_t begin, size_t end) {
   if (end > kernels.size() || begin > end)
     throw Error("run_range(" + std::to_string(begin) + ", " + std::to_string(end) + "): the session has " +
                 std::to_string(kernels.size()) + " steps");
+  auto kernel = [&](size_t i) { return use_plain && plain[i] ? plain[i].get() : kernels[i].get(); };
   if (!opts.profile) {
-    for (size_t i = begin; i < end; ++i) kernels[i]->run();
+    for (size_t i = begin; i < end; ++i) kernel(i)->run();
     return;
   }
   for (size_t i = begin; i < end; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    kernels[i]->run();
+    kernel(i)->run();
     auto t1 = std::chrono::steady_clock::now();
     prof_ms[i] += std::chrono::duration<double, std::milli>(t1 - t0).count();
     ++prof_runs[i];
@@ -254,6 +284,7 @@ DeltaStats Session::delta_stats() const {
 void Session::reset_delta() {
   for (auto* d : impl_->delta)
     if (d) d->reset();
+  impl_->delta_run_frames = 0;
   impl_->have_last_inputs = false;
 }
 void Session::run_range(size_t b, size_t e) { impl_->run_range(b, e); }

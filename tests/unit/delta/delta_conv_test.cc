@@ -79,6 +79,7 @@ TEST_P(DeltaExact, EqualsDenseOverASequence) {
   Session dense(Model::from_graph(g));
   CompileOptions o;
   o.delta.enabled = true;
+  o.delta.auto_fallback = false;  // exercise the delta path on every frame
   o.delta.threshold = 0;
   o.delta.dense_above = 1.1f;  // never fall back: exercise the sparse path
   Session delta(Model::from_graph(g), o);
@@ -113,6 +114,7 @@ TEST(Delta, ThresholdErrorStaysBoundedOver300Frames) {
   Session dense(Model::from_graph(g));
   CompileOptions o;
   o.delta.enabled = true;
+  o.delta.auto_fallback = false;  // exercise the delta path on every frame
   o.delta.threshold = 0.05f;
   Session delta(Model::from_graph(g), o);
   float first_half = 0, second_half = 0;
@@ -133,6 +135,7 @@ TEST(Delta, RefreshRunsDenselyEveryNFrames) {
   Graph g = conv_graph(c, 7);
   CompileOptions o;
   o.delta.enabled = true;
+  o.delta.auto_fallback = false;  // exercise the delta path on every frame
   o.delta.refresh_every = 5;
   o.delta.dense_above = 1.1f;
   Session delta(Model::from_graph(g), o);
@@ -146,6 +149,7 @@ TEST(Delta, FrameSkipReusesOutputsWhenNothingChanged) {
   Graph g = conv_graph(c, 9);
   CompileOptions o;
   o.delta.enabled = true;
+  o.delta.auto_fallback = false;  // exercise the delta path on every frame
   o.delta.frame_skip = 1e-3f;
   Session delta(Model::from_graph(g), o);
   Tensor f = frame(c, 0, 0, 1);
@@ -163,6 +167,7 @@ TEST(Delta, ResetMakesTheNextFrameDense) {
   Graph g = conv_graph(c, 9);
   CompileOptions o;
   o.delta.enabled = true;
+  o.delta.auto_fallback = false;  // exercise the delta path on every frame
   o.delta.dense_above = 1.1f;
   Session delta(Model::from_graph(g), o);
   delta.run({frame(c, 0, 0, 1)});
@@ -174,5 +179,30 @@ TEST(Delta, ResetMakesTheNextFrameDense) {
   EXPECT_LT(max_abs_diff(dense.run({frame(c, 2, 0, 2)})[0], delta.outputs()[0]), 1e-4f);
 }
 
+}  // namespace
+}  // namespace ef
+
+namespace ef {
+namespace {
+// Auto fallback starts with plain (dense) frames to learn the dense time;
+// whichever mode runs, the outputs track dense execution.
+TEST(Delta, AutoFallbackStartsDenseAndStaysExact) {
+  ConvCfg c{18, 18, 3, 6, 3, 1, 1, 1, 1, "relu"};
+  Graph g = conv_graph(c, 4);
+  Session dense(Model::from_graph(g));
+  CompileOptions o;
+  o.delta.enabled = true;  // auto_fallback is on by default
+  o.delta.fallback_frames = 4;
+  Session delta(Model::from_graph(g), o);
+  for (int t = 0; t < 20; ++t) {
+    Tensor f = frame(c, t, 0, 21);
+    Tensor want = dense.run({f})[0].clone();
+    EXPECT_LT(max_abs_diff(want, delta.run({f})[0]), 1e-4f) << "frame " << t;
+    if (t == 2) EXPECT_EQ(delta.delta_stats().frames_dense_fallback, 3);
+  }
+  DeltaStats s = delta.delta_stats();
+  EXPECT_GT(s.dense_ms, 0);
+  EXPECT_GE(s.frames_dense_fallback, 3);
+}
 }  // namespace
 }  // namespace ef
