@@ -123,7 +123,7 @@ class BackgroundCompositor {
 
  private:
   BackgroundOptions o_;
-  cv::Mat small_, bg_, resized_bg_;
+  cv::Mat small_, bg_, resized_bg_, inv_;
 };
 
 // ---------------------------------------------------------------- auto-framing

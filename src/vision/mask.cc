@@ -134,17 +134,9 @@ void BackgroundCompositor::apply(const cv::Mat& frame, const cv::Mat& mask, cv::
   } else {
     throw Error("background mode '" + o_.mode + "': expected blur, color, image or none");
   }
-  out.create(frame.size(), CV_8UC3);
-  for (int y = 0; y < frame.rows; ++y) {
-    const uint8_t* f = frame.ptr<uint8_t>(y);
-    const uint8_t* b = bg_.ptr<uint8_t>(y);
-    const float* m = mask.ptr<float>(y);
-    uint8_t* o = out.ptr<uint8_t>(y);
-    for (int x = 0; x < frame.cols; ++x) {
-      float a = m[x];
-      for (int c = 0; c < 3; ++c) o[3 * x + c] = uint8_t(b[3 * x + c] + a * (f[3 * x + c] - b[3 * x + c]) + 0.5f);
-    }
-  }
+  // out = (frame * m + bg * (1 - m)) / (m + (1 - m)), vectorized by OpenCV
+  cv::subtract(cv::Scalar(1.0), mask, inv_);
+  cv::blendLinear(frame, bg_, mask, inv_, out);
 }
 
 }  // namespace ef::vision
