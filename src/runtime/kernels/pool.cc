@@ -13,27 +13,12 @@
 #include <string>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/parallel.h"
 #include "runtime/kernels/nchw_adapter.h"
 #include "runtime/kernels/xnn_util.h"
 
 namespace ef {
 namespace {
-
-template <class F>
-void parallel_for(pthreadpool_t pool, size_t n, const F& f) {
-  if (!pool || n <= 1) {
-    for (size_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-  pthreadpool_parallelize_1d(
-      pool, [](void* ctx, size_t i) { (*static_cast<const F*>(ctx))(i); }, const_cast<F*>(&f), n, 0);
-}
-
-// A fused activation XNNPACK cannot clamp itself, applied in parallel chunks.
-void apply_act(const FusedActivation& act, float* y, size_t n, pthreadpool_t pool) {
-  const size_t chunk = 16384, tasks = (n + chunk - 1) / chunk;
-  parallel_for(pool, tasks, [&](size_t t) { act.apply(y + t * chunk, std::min(chunk, n - t * chunk)); });
-}
 
 bool is_nhwc(const Node& n) { return n.attrs.s("layout", "") == "NHWC"; }
 

@@ -5,20 +5,11 @@
 #include <string>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/parallel.h"
 #include "runtime/kernels/xnn_util.h"
 
 namespace ef {
 namespace {
-
-template <class F>
-void parallel_for(pthreadpool_t pool, size_t n, const F& f) {
-  if (!pool || n <= 1) {
-    for (size_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-  pthreadpool_parallelize_1d(
-      pool, [](void* ctx, size_t i) { (*static_cast<const F*>(ctx))(i); }, const_cast<F*>(&f), n, 0);
-}
 
 struct Split3 {
   int64_t outer = 1, d = 1, inner = 1;
