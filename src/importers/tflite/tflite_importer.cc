@@ -469,7 +469,9 @@ void Importer::map_builtin(const OpInfo& info, TableRef op, const std::vector<in
       need(2);
       TableRef o = options(op, "Conv2DOptions", {{0, K::s8}, {1, K::s32}, {2, K::s32}, {3, K::s8}, {4, K::s32}, {5, K::s32}});
       const Shape xs = tshape(in[0]), ws = tshape(in[1]);
-      if (ws.size() != 4) fail(op_context_ + "weights '" + tname(in[1]) + "' must be 4-D OHWI, got " + shape_str(ws));
+      if (ws.size() != 4 || ws[0] <= 0 || ws[1] <= 0 || ws[2] <= 0 || ws[3] <= 0)
+        fail(op_context_ + "weights '" + tname(in[1]) + "' must be 4-D OHWI with positive dimensions, got " +
+             shape_str(ws));
       if (!is_const(in[1])) fail(op_context_ + "weights '" + tname(in[1]) + "' must be a constant");
       if (xs.size() != 4 || xs[3] % ws[3] != 0)
         fail(op_context_ + "input '" + tname(in[0]) + "' " + shape_str(xs) + " does not match weights " + shape_str(ws));
