@@ -89,7 +89,11 @@ Tensor densify(TableRef sp, DType dtype, const Shape& shape, const uint8_t* valu
 
   std::vector<int64_t> idx(L, 0), orig(rank);
   size_t src = 0;
+  // Corrupt metadata (huge dense levels over an empty one) must not loop for ever.
+  uint64_t visits = 0;
+  const uint64_t max_visits = dense_count * 4 + 1024;
   std::function<void(size_t, int64_t)> populate = [&](size_t level, int64_t prev) {
+    if (++visits > max_visits) fail("the sparsity metadata describes more positions than shape " + shape_str(shape) + " holds");
     if (level == L) {
       for (size_t i = 0; i < rank; ++i) orig[order[i]] = idx[i];
       for (size_t i = rank; i < L; ++i) {
