@@ -39,7 +39,15 @@ mkdir -p "$corpus" "$art"
 if [[ -f "$here/seeds_$name.py" && -x /usr/bin/python3 ]]; then
   /usr/bin/python3 "$here/seeds_$name.py" "$corpus" || echo "warning: seeds_$name.py failed; fuzzing from what is there"
 fi
-if [[ -d "$here/seeds/$name" ]]; then cp -n "$here/seeds/$name"/* "$corpus"/ 2>/dev/null || true; fi
+# TFLite seeds: the crafted models of the importer tests, written by the
+# main build's unit_tflite (nothing binary is kept in git).
+main_tests=$(dirname "$bdir")/tests
+if [[ $name == tflite && -x $main_tests/unit_tflite ]]; then
+  EF_TFLITE_DUMP_SEEDS="$corpus" "$main_tests/unit_tflite" --gtest_filter='TFLiteImport.*:TFLiteBadInput.TinyModelIsValid' \
+    >/dev/null 2>&1 || echo "warning: unit_tflite could not write seeds"
+fi
+# Inputs that once crashed or hung the loader start every run.
+if [[ -d "$here/regressions/$name" ]]; then cp -n "$here/regressions/$name"/* "$corpus"/ 2>/dev/null || true; fi
 echo "fuzzing $target for ${secs}s, corpus $corpus ($(ls "$corpus" | wc -l) files)"
 exe=$(find "$bdir" -type f -name "$target" -perm -u+x | head -1)
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \

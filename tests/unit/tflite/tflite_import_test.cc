@@ -35,7 +35,7 @@ std::vector<float> randn(size_t n, uint32_t seed) {
 }
 
 // With EF_TFLITE_DUMP_SEEDS=DIR, every crafted model is also written there
-// (that is how tests/fuzz/seeds/tflite/ was made).
+// (tests/fuzz/run_fuzz.sh seeds the fuzzer's corpus that way).
 Graph load(const std::vector<uint8_t>& b, const std::string& name = "crafted.tflite") {
   static int counter = 0;
   if (const char* dir = std::getenv("EF_TFLITE_DUMP_SEEDS"); dir && *dir && b.size() > 64) {
