@@ -28,6 +28,9 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const char* what = "axis");
 // Integer values of a constant input (int32 or int64); throws if the input
 // is not constant ("... must be a constant").
 std::vector<int64_t> const_ints(const Graph& g, const Node& n, size_t input, const char* what);
+// The tensor a Constant node produces (value, value_float(s), value_int(s)).
+Tensor constant_value(const Node& n);
+
 std::vector<float> const_floats(const Graph& g, const Node& n, size_t input, const char* what);
 
 }  // namespace ef

@@ -123,28 +123,6 @@ void unsqueeze(Graph& g, Node& n) {
   set_output(g, n, 0, g.in(n, 0).dtype, out);
 }
 
-// The tensor a Constant node produces (value, value_float(s), value_int(s)).
-Tensor constant_value(const Node& n) {
-  const Attrs& a = n.attrs;
-  if (a.has("value")) return a.tensor("value");
-  if (a.has("value_float")) {
-    float v = a.f("value_float", 0);
-    return Tensor::from<float>({}, std::span<const float>(&v, 1));
-  }
-  if (a.has("value_floats")) {
-    auto v = a.floats("value_floats");
-    return Tensor::from<float>({int64_t(v.size())}, std::span<const float>(v));
-  }
-  if (a.has("value_int")) {
-    int64_t v = a.i("value_int");
-    return Tensor::from<int64_t>({}, std::span<const int64_t>(&v, 1));
-  }
-  if (a.has("value_ints")) {
-    auto v = a.ints("value_ints");
-    return Tensor::from<int64_t>({int64_t(v.size())}, std::span<const int64_t>(v));
-  }
-  throw Error("has none of the attributes value, value_float(s), value_int(s)");
-}
 
 void constant(Graph& g, Node& n) {
   Tensor t = constant_value(n);
@@ -202,6 +180,29 @@ void expand(Graph& g, Node& n) {
 }
 
 }  // namespace
+
+// The tensor a Constant node produces (value, value_float(s), value_int(s)).
+Tensor constant_value(const Node& n) {
+  const Attrs& a = n.attrs;
+  if (a.has("value")) return a.tensor("value");
+  if (a.has("value_float")) {
+    float v = a.f("value_float", 0);
+    return Tensor::from<float>({}, std::span<const float>(&v, 1));
+  }
+  if (a.has("value_floats")) {
+    auto v = a.floats("value_floats");
+    return Tensor::from<float>({int64_t(v.size())}, std::span<const float>(v));
+  }
+  if (a.has("value_int")) {
+    int64_t v = a.i("value_int");
+    return Tensor::from<int64_t>({}, std::span<const int64_t>(&v, 1));
+  }
+  if (a.has("value_ints")) {
+    auto v = a.ints("value_ints");
+    return Tensor::from<int64_t>({int64_t(v.size())}, std::span<const int64_t>(v));
+  }
+  throw Error("has none of the attributes value, value_float(s), value_int(s)");
+}
 
 EF_REGISTER_SCHEMA("Shape", shape_);
 EF_REGISTER_SCHEMA("Size", size_);

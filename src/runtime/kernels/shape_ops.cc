@@ -3,6 +3,7 @@
 // ConstantOfShape, Range, Expand produce data (used by constant folding too).
 #include <cstring>
 
+#include "graph/ops/infer_util.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/broadcast.h"
 
@@ -52,27 +53,6 @@ std::unique_ptr<Kernel> make_shape(const KernelContext& c) {
 }
 std::unique_ptr<Kernel> make_size(const KernelContext& c) { return std::make_unique<ShapeKernel>(true); }
 
-Tensor constant_value(const Node& n) {
-  const Attrs& a = n.attrs;
-  if (a.has("value")) return a.tensor("value");
-  if (a.has("value_float")) {
-    float v = a.f("value_float", 0);
-    return Tensor::from<float>({}, std::span<const float>(&v, 1));
-  }
-  if (a.has("value_floats")) {
-    auto v = a.floats("value_floats");
-    return Tensor::from<float>({int64_t(v.size())}, std::span<const float>(v));
-  }
-  if (a.has("value_int")) {
-    int64_t v = a.i("value_int");
-    return Tensor::from<int64_t>({}, std::span<const int64_t>(&v, 1));
-  }
-  if (a.has("value_ints")) {
-    auto v = a.ints("value_ints");
-    return Tensor::from<int64_t>({int64_t(v.size())}, std::span<const int64_t>(v));
-  }
-  throw Error("node '" + n.name + "': Constant has none of the attributes value, value_float(s), value_int(s)");
-}
 
 class ConstantKernel : public Kernel {
  public:
@@ -83,7 +63,11 @@ class ConstantKernel : public Kernel {
   Tensor t_;
 };
 std::unique_ptr<Kernel> make_constant(const KernelContext& c) {
-  return std::make_unique<ConstantKernel>(constant_value(c.node));
+  try {
+    return std::make_unique<ConstantKernel>(constant_value(c.node));
+  } catch (const Error& e) {
+    throw Error(c.graph.describe(c.node) + ": " + e.what());
+  }
 }
 
 class FillKernel : public Kernel {
