@@ -112,6 +112,7 @@ class Exporter {
       }
       value_info(gp_->add_output(), v, name_[v]);
     }
+    drop_unused_initializers();
     fill_output_shapes();
     try {
       onnx::checker::check_model(m_);
@@ -129,6 +130,19 @@ class Exporter {
   std::unordered_set<std::string> used_, node_names_;
   std::unordered_map<int, std::string> nchw_;  // NHWC value -> name of its NCHW copy
   std::vector<char> need_ir_;
+
+  // Constants an emitted node replaced by a rewritten copy (e.g. Resize sizes
+  // reordered from NHWC to NCHW) would otherwise stay behind as unused
+  // initializers, which ONNX Runtime warns about.
+  void drop_unused_initializers() {
+    std::unordered_set<std::string> read;
+    for (const auto& n : gp_->node())
+      for (const auto& in : n.input()) read.insert(in);
+    for (const auto& o : gp_->output()) read.insert(o.name());
+    auto* inits = gp_->mutable_initializer();
+    for (int i = inits->size() - 1; i >= 0; --i)
+      if (!read.count(inits->Get(i).name())) inits->DeleteSubrange(i, 1);
+  }
 
   // ONNX requires a shape on every graph output. Outputs whose shape the IR
   // does not know (graph not shape-inferred) get, in this order: the shape
