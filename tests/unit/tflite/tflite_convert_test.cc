@@ -5,14 +5,19 @@
 // (bench/compare_ort.sh --install-only).
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "edgeflow/session.h"
 #include "exporters/onnx/onnx_exporter.h"
@@ -179,6 +184,86 @@ TEST_P(ConvertRef, OnnxRuntimeMatchesTFLiteReference) {
 
 INSTANTIATE_TEST_SUITE_P(MediaPipe, ConvertRef, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.model; });
+
+}  // namespace
+}  // namespace ef
+
+namespace ef {
+namespace {
+
+// Stands alone (no reference tensors): every fetched model, fed a real photo
+// (data/messi5.jpg stretched to the input size, RGB 0..1), gives the same
+// outputs in edgeflow (from the .tflite) and in ONNX Runtime (from the ONNX
+// file `edgeflow convert` writes). Tolerance: max(1e-3, 2e-4 * peak |ORT|,
+// 3 x how far ORT differs from itself with its graph optimizations off), so
+// ill-conditioned outputs (pose_landmark's segmentation logits peak at ~1500,
+// where ORT's two modes already differ by ~0.7) get the slack float32
+// summation order really needs, and well-conditioned ones none.
+TEST(ConvertAll, EveryFetchedModelMatchesOnnxRuntimeOnARealImage) {
+  const fs::path src = EF_SOURCE_DIR, photo = src / "data/messi5.jpg";
+  if (!fs::exists(src / "bench/node_modules/onnxruntime-node") || std::system("node --version >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "node or onnxruntime-node not installed (bench/compare_ort.sh --install-only)";
+  if (!fs::exists(photo)) GTEST_SKIP() << photo << " not found (./x setup)";
+  cv::Mat bgr = cv::imread(photo.string()), rgb;
+  ASSERT_FALSE(bgr.empty());
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(models_dir())) {
+    if (entry.path().extension() != ".tflite") continue;
+    const std::string name = entry.path().stem().string();
+    SCOPED_TRACE(name);
+    std::optional<Model> model;
+    try {
+      model = Model::load(entry.path().string());
+    } catch (const Error& e) {  // face_landmark_with_attention: MediaPipe's own custom ops
+      ASSERT_NE(std::string(e.what()).find("unsupported custom operator"), std::string::npos) << e.what();
+      std::printf("skipped %s: %s\n", name.c_str(), e.what());
+      continue;
+    }
+    Session s(*model);
+    ASSERT_EQ(s.num_inputs(), 1u);
+    Tensor& x = s.input(0);
+    ASSERT_EQ(x.shape().size(), 4u);
+    cv::Mat sized;
+    cv::resize(rgb, sized, cv::Size(int(x.shape()[2]), int(x.shape()[1])), 0, 0, cv::INTER_AREA);
+    sized.convertTo(cv::Mat(sized.rows, sized.cols, CV_32FC3, x.data_as<float>()), CV_32FC3, 1.0 / 255);
+    const fs::path dir = fs::temp_directory_path() / ("ef_convert_all_" + name + "_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    write_npy(dir / "in.npy", x);
+    s.run();
+    export_onnx(converted(entry.path()), (dir / "model.onnx").string());
+    for (const char* opt : {"", " --no-opt"}) {
+      const std::string cmd = "node '" + (src / "bench/ort_check.js").string() + "' '" + (dir / "model.onnx").string() +
+                              "' '" + (dir / "in.npy").string() + "' --out '" + (dir / (*opt ? "out_noopt" : "out")).string() +
+                              "'" + opt + " > '" + (dir / "log").string() + "' 2>&1";
+      ASSERT_EQ(std::system(cmd.c_str()), 0) << "ONNX Runtime failed, see " << dir / "log";
+    }
+    for (size_t i = 0; i < s.num_outputs(); ++i) {
+      std::string file = s.output_info(i).name;
+      for (char& c : file)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
+      Shape shape;
+      auto ref = read_npy_f32(dir / "out" / (file + ".npy"), &shape);
+      auto ref2 = read_npy_f32(dir / "out_noopt" / (file + ".npy"), &shape);
+      const Tensor& o = s.output(i);
+      ASSERT_EQ(size_t(o.numel()), ref.size()) << file;
+      ASSERT_EQ(ref2.size(), ref.size()) << file;
+      double peak = 0, md = 0, self = 0;
+      for (size_t k = 0; k < ref.size(); ++k) {
+        peak = std::max(peak, double(std::fabs(ref[k])));
+        self = std::max(self, double(std::fabs(ref[k] - ref2[k])));
+        const double d = std::fabs(double(o.data_as<float>()[k]) - ref[k]);
+        md = std::isnan(d) ? INFINITY : std::max(md, d);
+      }
+      EXPECT_LE(md, std::max({1e-3, 2e-4 * peak, 3 * self}))
+          << name << " output " << file << " (peak " << peak << ", ORT vs ORT without graph optimizations " << self << ")";
+    }
+    fs::remove_all(dir);
+    ++n;
+  }
+  if (n == 0) GTEST_SKIP() << "no models in " << models_dir() << " (tools/fetch_models.sh)";
+  std::printf("%d models compared with ONNX Runtime\n", n);
+}
 
 }  // namespace
 }  // namespace ef
