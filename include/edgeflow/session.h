@@ -75,6 +75,7 @@ struct OptimizeReport {
   int act_fused = 0;       // activations merged into their producer
   int removed = 0;         // Identity/Dropout and no-op nodes removed
   int dead = 0;            // nodes whose outputs nobody used
+  int quantized = 0;       // QDQ patterns fused into quantized ops (+ DequantizeLinear of constants folded)
   int layout_converted = 0;   // ops switched to NHWC
   int transposes_inserted = 0;
   std::vector<std::string> log;  // one line per change, human readable

@@ -6,6 +6,9 @@ namespace ef {
 
 namespace {
 bool foldable(const Graph& g, const Node& n) {
+  // Quantized weights stay quantized: the QDQ fusion pass consumes
+  // DequantizeLinear(int8 constant) and folds the ones it leaves.
+  if (n.op == "DequantizeLinear") return false;
   if ((n.op == "Shape" || n.op == "Size") && !n.inputs.empty() && n.inputs[0] >= 0)
     return g.values[n.inputs[0]].shape_known;
   if (n.inputs.empty()) return n.op == "Constant";

@@ -1,7 +1,7 @@
 // The optimizer driver. Order matters:
 //   shapes + constant folding -> remove no-ops -> dead code
 //   -> (full) fold BatchNorm into Conv/Gemm, then fuse activations (so
-//      Conv-BN-Relu becomes one Conv)
+//      Conv-BN-Relu becomes one Conv), then QDQ patterns into quantized ops
 //   -> layout lowering (always: spatial kernels are NHWC only)
 //   -> shapes again (NHWC shapes) -> no-ops the layout pass exposed -> dead code.
 #include <string>
@@ -24,6 +24,7 @@ void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& r, bool full
   if (full) {
     r.bn_folded += fold_batchnorm(g, r);
     r.act_fused += fuse_activation(g, r);
+    r.quantized += fuse_qdq(g, r);
   }
   r.transposes_inserted += to_nhwc(g, r);
   fold();

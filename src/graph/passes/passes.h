@@ -14,6 +14,10 @@ int fold_batchnorm(Graph& g, OptimizeReport& report);
 // Relu, Clip/Relu6, HardSwish, Sigmoid, Tanh, LeakyRelu merged into the
 // producing Conv/ConvTranspose/Gemm/MatMul/Add/... as attr "activation".
 int fuse_activation(Graph& g, OptimizeReport& report);
+// QDQ patterns (DequantizeLinear -> op -> QuantizeLinear) with an int8
+// kernel fused into quantized operators (QLinearConv, QLinearMatMul,
+// QLinearAdd, ...); DequantizeLinear of constants left over folded.
+int fuse_qdq(Graph& g, OptimizeReport& report);
 // NCHW -> NHWC once at the graph edges: spatial ops get layout=NHWC, axis
 // attributes are remapped, constants permuted; transposes only where an op
 // needs the original order. Returns transposes inserted.

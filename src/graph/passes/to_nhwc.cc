@@ -105,7 +105,8 @@ const std::set<std::string> kUnary = {
     "Relu",  "Sigmoid", "Tanh",     "HardSwish", "HardSigmoid", "LeakyRelu", "Elu",   "Selu",     "Celu",
     "Exp",   "Log",     "Sqrt",     "Abs",       "Neg",         "Reciprocal", "Floor", "Ceil",     "Round",
     "Erf",   "Softplus", "Softsign", "Sin",      "Cos",         "Identity",  "Dropout", "Cast",    "Not",
-    "Sign",  "Gelu",    "Mish",     "ThresholdedRelu", "Clip",  "IsNaN",     "IsInf"};
+    "Sign",  "Gelu",    "Mish",     "ThresholdedRelu", "Clip",  "IsNaN",     "IsInf",
+    "QuantizeLinear", "DequantizeLinear"};  // per-tensor (scalar params); per-axis falls back
 const std::set<std::string> kBinary = {"Add",     "Sub",   "Mul",     "Div",          "Pow",           "Max",
                                        "Min",     "Sum",   "Mean",    "Equal",        "Less",          "Greater",
                                        "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where", "PRelu", "Mod"};
