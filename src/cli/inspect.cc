@@ -71,8 +71,8 @@ int inspect(const InspectArgs& a) {
   const auto& r = s.report();
   std::printf(
       "optimizer: %d folded to constants, %d BatchNorm folded, %d activations fused, %d identity/no-op removed, "
-      "%d dead removed, %d ops to NHWC, %d transposes inserted\n",
-      r.folded, r.bn_folded, r.act_fused, r.removed, r.dead, r.layout_converted, r.transposes_inserted);
+      "%d dead removed, %d ops to NHWC, %d transposes inserted, %d QDQ rewrites (int8)\n",
+      r.folded, r.bn_folded, r.act_fused, r.removed, r.dead, r.layout_converted, r.transposes_inserted, r.quantized);
   if (a.verbose)
     for (auto& line : r.log) std::printf("  %s\n", line.c_str());
   if (a.layers) {

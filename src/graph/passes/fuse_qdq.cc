@@ -1,9 +1,23 @@
 // QDQ -> quantized operators. A QDQ graph (QuantizeLinear/DequantizeLinear
 // around float operators, as ONNX Runtime's quantizer and `edgeflow quantize`
-// write it) runs float kernels between dequantize and quantize; this pass
-// fuses the patterns that have an int8 kernel into one quantized operator,
-// and folds what is left of DequantizeLinear on constants (weights of ops
-// that stay float) into float32 constants.
+// write it, and as the importers express QOperator ONNX and int8 TFLite)
+// would run float kernels between dequantize and quantize. This pass, run
+// after the layout pass (so every op already carries its NHWC layout):
+//   1. uint8 activations become int8 (q - 128, zero point - 128: exact), the
+//      form XNNPACK's int8 kernels take;
+//   2. sinks DequantizeLinear below data-movement ops (Reshape, Transpose,
+//      Concat of equal parameters, Pad, Slice, DepthToSpace...), which then
+//      move int8 bytes: op(DQ(q)) == DQ(op(q)) exactly;
+//   3. fuses DQ -> op -> Q into one quantized operator where an int8 kernel
+//      exists: Conv (+ relu/relu6/clip) -> QLinearConv, Gemm -> QGemm,
+//      MatMul -> QLinearMatMul, Add/Mul -> QLinearAdd/QLinearMul,
+//      GlobalAveragePool, Sigmoid, HardSwish, LeakyRelu -> QLinear*;
+//   4. drops Q(DQ(q)) pairs with equal parameters;
+//   5. folds DequantizeLinear of constants that are left (weights of ops
+//      that stay float) into float32 constants.
+// Ops with no int8 kernel stay float between their DQ and Q.
+#include <cmath>
+#include <set>
 #include <string>
 
 #include "graph/ops/quant_util.h"
@@ -15,37 +29,361 @@ namespace ef {
 namespace {
 using namespace passes;
 
-// DequantizeLinear nodes whose inputs are all constants become constants.
-int fold_const_dequantize(Graph& g, OptimizeReport& r) {
-  int n = 0;
-  for (Node& node : g.nodes) {
-    if (node.dead || node.op != "DequantizeLinear") continue;
-    bool all_const = true;
-    for (int v : node.inputs)
-      if (v >= 0 && !g.values[v].is_const()) all_const = false;
-    if (!all_const) continue;
-    const Value& x = g.in(node, 0);
-    QuantParams p = const_qparams(g, node, 1, 2, node.attrs.i("axis", 1), x.shape, x.dtype, g.describe(node));
-    Value& y = g.out(node, 0);
-    y.data = dequantize_tensor(x.data, p);
-    y.shape = y.data.shape();
-    y.dtype = DType::f32;
-    y.producer = -1;
-    node.dead = true;
-    ++n;
+// A per-tensor quantized operand: the int8/uint8 value and its parameters.
+struct QOperand {
+  int q = -1, scale = -1, zp = -1;
+  float s = 1.f;
+  int32_t z = 0;
+  DType t = DType::i8;
+  bool same(const QOperand& o) const { return s == o.s && z == o.z && t == o.t; }
+};
+
+class Fuser {
+ public:
+  Fuser(Graph& g, OptimizeReport& r) : g_(g), r_(r) {}
+
+  int run() {
+    g_.topo_sort();
+    to_int8();
+    const size_t n0 = g_.nodes.size();
+    for (size_t i = 0; i < n0; ++i) {
+      if (g_.nodes[i].dead) continue;
+      const std::string op = g_.nodes[i].op;
+      if (kMove.count(op) || op == "Concat" || op == "Pad") sink(int(i));
+    }
+    for (size_t i = 0; i < n0; ++i) {
+      if (g_.nodes[i].dead) continue;
+      const std::string& op = g_.nodes[i].op;
+      if (op == "Conv") fuse_conv(int(i));
+      else if (op == "Gemm" || op == "MatMul") fuse_linear(int(i));
+      else if (op == "Add" || op == "Mul") fuse_binary(int(i));
+      else if (op == "GlobalAveragePool" || op == "Sigmoid" || op == "HardSwish" || op == "LeakyRelu") fuse_unary(int(i));
+    }
+    cancel_pairs();
+    fold_const_dequantize();
+    g_.topo_sort();
+    g_.compact();
+    return changes_;
   }
-  if (n) {
-    log(r, "fuse_qdq: " + std::to_string(n) + " DequantizeLinear of constants folded to float32");
-    g.compact();
+
+ private:
+  Graph& g_;
+  OptimizeReport& r_;
+  int changes_ = 0;
+  const std::set<std::string> kMove = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose",
+                                       "Slice",   "DepthToSpace", "SpaceToDepth", "Identity"};
+
+  int producer(int v, const char* op) const {
+    if (v < 0) return -1;
+    const int p = g_.values[v].producer;
+    return p >= 0 && !g_.nodes[p].dead && g_.nodes[p].op == op ? p : -1;
   }
-  return n;
-}
+  std::vector<int> users(int v) const {
+    std::vector<int> u;
+    for (size_t i = 0; i < g_.nodes.size(); ++i)
+      if (!g_.nodes[i].dead)
+        for (int in : g_.nodes[i].inputs)
+          if (in == v) {
+            u.push_back(int(i));
+            break;
+          }
+    return u;
+  }
+  bool scalar_const(int v) const { return v >= 0 && g_.values[v].is_const() && g_.values[v].data.numel() == 1; }
+
+  // Zero point value of a Q/DQ node, made explicit (uint8 zero when omitted).
+  int zp_of(const Node& n, DType t) {
+    if (Graph::has_input(n, 2)) return n.inputs[2];
+    return g_.add_const(g_.unique_name(n.name + "_zero_point"), Tensor(t, {}));
+  }
+  bool read_operand(const Node& n, int qv, QOperand& o) {
+    if (!scalar_const(n.inputs.at(1)) || (Graph::has_input(n, 2) && !scalar_const(n.inputs[2]))) return false;
+    o.q = qv;
+    o.t = g_.values[qv].dtype;
+    if (o.t != DType::i8 && o.t != DType::u8) return false;
+    o.scale = n.inputs[1];
+    o.zp = zp_of(n, o.t);
+    o.s = *g_.values[o.scale].data.data_as<float>();
+    const Tensor& z = g_.values[o.zp].data;
+    o.z = o.t == DType::i8 ? int32_t(*z.data_as<int8_t>()) : int32_t(*z.data_as<uint8_t>());
+    return o.s > 0 && std::isfinite(o.s);
+  }
+  // v = DequantizeLinear(q) with per-tensor constant parameters.
+  bool dq_input(int v, QOperand& o) {
+    const int p = producer(v, "DequantizeLinear");
+    return p >= 0 && read_operand(g_.nodes[p], g_.nodes[p].inputs[0], o);
+  }
+  // v is read only by one QuantizeLinear (per-tensor) and is no graph output.
+  bool q_output(int v, QOperand& o, int& qnode) {
+    if (is_graph_output(g_, v)) return false;
+    auto u = users(v);
+    if (u.size() != 1 || g_.nodes[u[0]].op != "QuantizeLinear" || g_.nodes[u[0]].inputs[0] != v) return false;
+    qnode = u[0];
+    return read_operand(g_.nodes[qnode], g_.nodes[qnode].outputs[0], o);
+  }
+
+  int const_like(const std::string& base, Tensor t) { return g_.add_const(g_.unique_name(base), std::move(t)); }
+  int i8_scalar(const std::string& base, int32_t v, DType t) {
+    Tensor z(t, {});
+    if (t == DType::i8) *z.data_as<int8_t>() = int8_t(v);
+    else *z.data_as<uint8_t>() = uint8_t(v);
+    return const_like(base, z);
+  }
+
+  // 1. uint8 Q -> int8 (q - 128) when every reader is a DequantizeLinear.
+  void to_int8() {
+    int n = 0;
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      Node& q = g_.nodes[i];
+      if (q.dead || q.op != "QuantizeLinear" || q.outputs.empty()) continue;
+      const int y = q.outputs[0];
+      if (g_.values[y].dtype != DType::u8 || is_graph_output(g_, y)) continue;
+      if (!scalar_const(q.inputs.at(1)) || (Graph::has_input(q, 2) && !scalar_const(q.inputs[2]))) continue;
+      auto u = users(y);
+      bool ok = !u.empty();
+      for (int k : u) {
+        const Node& d = g_.nodes[k];
+        ok &= d.op == "DequantizeLinear" && d.inputs[0] == y && scalar_const(d.inputs.at(1)) &&
+              (!Graph::has_input(d, 2) || scalar_const(d.inputs[2]));
+      }
+      if (!ok) continue;
+      auto shifted = [&](const Node& nd) {
+        const int32_t z = Graph::has_input(nd, 2) ? int32_t(*g_.values[nd.inputs[2]].data.data_as<uint8_t>()) : 0;
+        return i8_scalar(nd.name + "_zero_point_s8", z - 128, DType::i8);
+      };
+      const int qz = shifted(q);
+      g_.nodes[i].inputs.resize(3);
+      g_.nodes[i].inputs[2] = qz;
+      for (int k : u) {
+        const int dz = shifted(g_.nodes[k]);
+        g_.nodes[k].inputs.resize(3);
+        g_.nodes[k].inputs[2] = dz;
+      }
+      g_.values[y].dtype = DType::i8;
+      ++n;
+    }
+    if (n) log(r_, "fuse_qdq: " + std::to_string(n) + " uint8 activation(s) re-expressed as int8 (q - 128)");
+    changes_ += n;
+  }
+
+  // Adds DQ(m) -> y where y was produced by node `at`; returns the DQ node.
+  void dequantize_into(int m, const QOperand& o, int y, const std::string& base) {
+    const int d = g_.add_node("DequantizeLinear", g_.unique_name(base + "_dq"), {m, o.scale, o.zp}, {y});
+    g_.values[y].producer = d;
+  }
+  int int8_value(int like, DType t, const std::string& base) {
+    const Value v = g_.values[like];
+    return g_.add_value(g_.unique_name(base), t, v.shape, v.shape_known);
+  }
+
+  // 2. data movement on int8.
+  void sink(int i) {
+    Node n = g_.nodes[i];
+    if (n.outputs.size() != 1 || n.inputs.empty()) return;
+    QOperand x;
+    if (!dq_input(n.inputs[0], x)) return;
+    if (n.op == "Concat") {
+      for (size_t k = 1; k < n.inputs.size(); ++k) {
+        QOperand o;
+        if (!dq_input(n.inputs[k], o) || !o.same(x)) return;
+        n.inputs[k] = o.q;
+      }
+    } else if (n.op == "Pad") {
+      if (n.attrs.s("mode", "constant") != "constant") return;
+      if (Graph::has_input(n, 2)) {
+        const Value& cv = g_.values[n.inputs[2]];
+        if (!cv.is_const() || cv.dtype != DType::f32 || cv.data.numel() != 1 || *cv.data.data_as<float>() != 0.f) return;
+      }
+      if (Graph::has_input(n, 3)) return;
+      n.inputs.resize(3);
+      n.inputs[2] = i8_scalar(n.name + "_pad_value", x.z, x.t);
+    } else {
+      for (size_t k = 1; k < n.inputs.size(); ++k)
+        if (n.inputs[k] >= 0 && !g_.values[n.inputs[k]].is_const()) return;  // only constant shape operands
+    }
+    n.inputs[0] = x.q;
+    const int y = n.outputs[0];
+    const int m = int8_value(y, x.t, g_.values[y].name + "_q");
+    n.outputs[0] = m;
+    g_.nodes[i] = n;
+    g_.values[m].producer = i;
+    dequantize_into(m, x, y, n.name);
+    log(r_, "fuse_qdq: " + g_.describe(n) + " moves int8 data");
+    ++changes_;
+  }
+
+  // Bias as int32 at scale x_scale * w_scale[c]: from DQ(int32) or float.
+  bool bias_i32(int v, float xs, const std::vector<float>& ws, int64_t count, const std::string& base, int& out) {
+    out = -1;
+    if (v < 0) return true;
+    Tensor f;
+    if (g_.values[v].is_const() && g_.values[v].dtype == DType::f32) {
+      f = g_.values[v].data;
+    } else if (int p = producer(v, "DequantizeLinear"); p >= 0) {
+      const Node& d = g_.nodes[p];
+      const Value& b = g_.in(d, 0);
+      if (!b.is_const()) return false;
+      for (size_t k = 1; k < d.inputs.size(); ++k)
+        if (d.inputs[k] >= 0 && !g_.values[d.inputs[k]].is_const()) return false;
+      f = dequantize_tensor(b.data, const_qparams(g_, d, 1, 2, d.attrs.i("axis", 1), b.shape, b.dtype, d.name));
+    } else {
+      return false;
+    }
+    if (f.numel() != count) return false;
+    Tensor q(DType::i32, {count});
+    for (int64_t c = 0; c < count; ++c) {
+      const double v2 = std::nearbyint(double(f.data_as<float>()[c]) / (double(xs) * ws[ws.size() > 1 ? c : 0]));
+      if (std::fabs(v2) > 2147483647.0) return false;
+      q.data_as<int32_t>()[c] = int32_t(v2);
+    }
+    out = const_like(base + "_bias_q", q);
+    return true;
+  }
+
+  // Constant weights DQ(w int8/uint8 const), per-tensor or per-channel along `axis`.
+  struct Weights {
+    int q = -1, scale = -1, zp = -1;
+    std::vector<float> s;
+  };
+  bool dq_weights(int v, int64_t axis, Weights& w) {
+    const int p = producer(v, "DequantizeLinear");
+    if (p < 0) return false;
+    const Node& d = g_.nodes[p];
+    const Value& q = g_.in(d, 0);
+    if (!q.is_const() || (q.dtype != DType::i8 && q.dtype != DType::u8)) return false;
+    for (size_t k = 1; k < d.inputs.size(); ++k)
+      if (d.inputs[k] >= 0 && !g_.values[d.inputs[k]].is_const()) return false;
+    QuantParams qp = const_qparams(g_, d, 1, 2, d.attrs.i("axis", 1), q.shape, q.dtype, d.name);
+    if (qp.scale.size() > 1 && qp.axis != axis) return false;
+    w.q = d.inputs[0];
+    w.scale = d.inputs[1];
+    w.s = qp.scale;
+    if (Graph::has_input(d, 2)) {
+      w.zp = d.inputs[2];
+    } else {
+      Tensor z(q.dtype, qp.scale.size() > 1 ? Shape{int64_t(qp.scale.size())} : Shape{});
+      w.zp = const_like(d.name + "_zero_point", z);
+    }
+    return true;
+  }
+
+  bool clamp_activation(const Node& n) {
+    const std::string a = n.attrs.s("activation", "");
+    return a.empty() || a == "relu" || a == "relu6" || a == "clip";
+  }
+
+  void replace(int i, int qnode, const std::string& op, std::vector<int> ins, Attrs a, const char* what) {
+    const std::string name = g_.nodes[i].name;
+    const int y = g_.nodes[qnode].outputs[0];
+    g_.nodes[i].dead = true;
+    g_.nodes[qnode].dead = true;
+    const int k = g_.add_node(op, g_.unique_name(name + "_q"), std::move(ins), {y}, std::move(a));
+    g_.values[y].producer = k;
+    log(r_, std::string("fuse_qdq: ") + what + " '" + name + "' -> " + op);
+    ++changes_;
+  }
+
+  void fuse_conv(int i) {
+    const Node n = g_.nodes[i];
+    if (n.attrs.s("layout", "") != "NHWC" || !clamp_activation(n)) return;
+    QOperand x, y;
+    int qn;
+    Weights w;
+    if (!dq_input(n.inputs[0], x) || !q_output(n.outputs[0], y, qn) || !dq_weights(n.inputs.at(1), 0, w)) return;
+    int b = -1;
+    const int64_t cout = g_.values[n.outputs[0]].shape.back();
+    if (!bias_i32(Graph::has_input(n, 2) ? n.inputs[2] : -1, x.s, w.s, cout, n.name, b)) return;
+    std::vector<int> ins = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y.scale, y.zp};
+    if (b >= 0) ins.push_back(b);
+    replace(i, qn, "QLinearConv", ins, n.attrs, "Conv");
+  }
+
+  void fuse_linear(int i) {
+    const Node n = g_.nodes[i];
+    if (!clamp_activation(n)) return;
+    const bool gemm = n.op == "Gemm";
+    if (gemm && (n.attrs.i("transA", 0) || n.attrs.f("alpha", 1.f) != 1.f || n.attrs.f("beta", 1.f) != 1.f)) return;
+    QOperand x, y;
+    int qn;
+    Weights w;
+    const bool transB = gemm && n.attrs.i("transB", 0);
+    if (!dq_input(n.inputs[0], x) || !q_output(n.outputs[0], y, qn) || !dq_weights(n.inputs.at(1), transB ? 0 : 1, w))
+      return;
+    if (g_.values[w.q].shape.size() != 2) return;
+    const int64_t N = g_.values[n.outputs[0]].shape.back();
+    if (!gemm) {
+      replace(i, qn, "QLinearMatMul", {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y.scale, y.zp}, n.attrs, "MatMul");
+      return;
+    }
+    int b = -1;
+    if (!bias_i32(Graph::has_input(n, 2) ? n.inputs[2] : -1, x.s, w.s, N, n.name, b)) return;
+    replace(i, qn, "QGemm", {x.q, x.scale, x.zp, w.q, w.scale, w.zp, b, y.scale, y.zp}, n.attrs, "Gemm");
+  }
+
+  void fuse_binary(int i) {
+    const Node n = g_.nodes[i];
+    if (!clamp_activation(n)) return;
+    QOperand a, b, y;
+    int qn;
+    if (!dq_input(n.inputs[0], a) || !dq_input(n.inputs[1], b) || !q_output(n.outputs[0], y, qn)) return;
+    replace(i, qn, n.op == "Add" ? "QLinearAdd" : "QLinearMul", {a.q, a.scale, a.zp, b.q, b.scale, b.zp, y.scale, y.zp},
+            n.attrs, n.op.c_str());
+  }
+
+  void fuse_unary(int i) {
+    const Node n = g_.nodes[i];
+    if (n.attrs.has("activation")) return;
+    QOperand x, y;
+    int qn;
+    if (!dq_input(n.inputs[0], x) || !q_output(n.outputs[0], y, qn)) return;
+    if (n.op == "GlobalAveragePool" && n.attrs.s("layout", "") != "NHWC") return;
+    replace(i, qn, "QLinear" + n.op, {x.q, x.scale, x.zp, y.scale, y.zp}, n.attrs, n.op.c_str());
+  }
+
+  // 4. Q(DQ(q)) with equal parameters is q.
+  void cancel_pairs() {
+    int n = 0;
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      Node& q = g_.nodes[i];
+      if (q.dead || q.op != "QuantizeLinear") continue;
+      QOperand in, out;
+      const int y = q.outputs[0];
+      if (!dq_input(q.inputs[0], in) || !read_operand(q, y, out) || !in.same(out)) continue;
+      if (is_graph_output(g_, y)) continue;  // the output keeps its own value
+      q.dead = true;
+      g_.replace_uses(y, in.q);
+      ++n;
+    }
+    if (n) log(r_, "fuse_qdq: " + std::to_string(n) + " QuantizeLinear(DequantizeLinear(q)) pair(s) with equal parameters removed");
+    changes_ += n;
+  }
+
+  // 5. DequantizeLinear nodes whose inputs are all constants become constants.
+  void fold_const_dequantize() {
+    int n = 0;
+    for (Node& node : g_.nodes) {
+      if (node.dead || node.op != "DequantizeLinear") continue;
+      bool all_const = true;
+      for (int v : node.inputs)
+        if (v >= 0 && !g_.values[v].is_const()) all_const = false;
+      if (!all_const) continue;
+      node.dead = true;
+      if (unused(g_, node.outputs[0])) continue;  // weights of a fused op
+      const Value& x = g_.in(node, 0);
+      QuantParams p = const_qparams(g_, node, 1, 2, node.attrs.i("axis", 1), x.shape, x.dtype, g_.describe(node));
+      Value& y = g_.out(node, 0);
+      y.data = dequantize_tensor(x.data, p);
+      y.shape = y.data.shape();
+      y.dtype = DType::f32;
+      y.producer = -1;
+      ++n;
+    }
+    if (n) log(r_, "fuse_qdq: " + std::to_string(n) + " DequantizeLinear of constants folded to float32");
+    changes_ += n;
+  }
+};
 }  // namespace
 
-int fuse_qdq(Graph& g, OptimizeReport& r) {
-  int changes = 0;
-  changes += fold_const_dequantize(g, r);
-  return changes;
-}
+int fuse_qdq(Graph& g, OptimizeReport& r) { return Fuser(g, r).run(); }
 
 }  // namespace ef

@@ -1,9 +1,10 @@
 // The optimizer driver. Order matters:
 //   shapes + constant folding -> remove no-ops -> dead code
 //   -> (full) fold BatchNorm into Conv/Gemm, then fuse activations (so
-//      Conv-BN-Relu becomes one Conv), then QDQ patterns into quantized ops
+//      Conv-BN-Relu becomes one Conv)
 //   -> layout lowering (always: spatial kernels are NHWC only)
-//   -> shapes again (NHWC shapes) -> no-ops the layout pass exposed -> dead code.
+//   -> shapes again (NHWC shapes) -> (full) QDQ patterns into quantized ops
+//   -> no-ops the layout pass exposed -> dead code.
 #include <string>
 
 #include "graph/passes/passes.h"
@@ -24,10 +25,10 @@ void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& r, bool full
   if (full) {
     r.bn_folded += fold_batchnorm(g, r);
     r.act_fused += fuse_activation(g, r);
-    r.quantized += fuse_qdq(g, r);
   }
   r.transposes_inserted += to_nhwc(g, r);
   fold();
+  if (full) r.quantized += fuse_qdq(g, r);  // after the layout pass: fused ops inherit NHWC
   r.removed += remove_identity(g, r);
   r.dead += eliminate_dead(g, r);
   r.nodes_after = int(g.nodes.size());

@@ -1,0 +1,200 @@
+// QLinearConv (NHWC activations, OIHW int8 weights in the IR). XNNPACK
+// convolution2d_nhwc_qc8 for per-channel weights and _qs8 for per-tensor
+// ones (int8 activations, symmetric int8 weights), weights packed once at
+// creation; an own integer reference kernel for everything else (uint8,
+// asymmetric weights, configurations XNNPACK refuses). Both requantize as
+// round_half_even(acc * (x_scale * w_scale[c] / y_scale)) + y_zp.
+#include <algorithm>
+#include <vector>
+
+#include "runtime/kernels/parallel.h"
+#include "runtime/kernels/qkernel.h"
+#include "runtime/kernels/xnn_util.h"
+
+namespace ef {
+namespace {
+
+struct QConvGeom {
+  int64_t n = 1, ih = 1, iw = 1, cin = 1, oh = 1, ow = 1, cout = 1;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0, group = 1;
+};
+
+// Everything a QLinearConv kernel needs, read once from the node.
+struct QConvSpec {
+  QConvGeom g;
+  QScalar x, y;
+  QuantParams w;         // per-tensor or per output channel
+  const Tensor* weights;  // OIHW
+  std::vector<int32_t> bias;
+  int32_t lo = -128, hi = 127;
+  DType xt, wt, yt;
+};
+
+bool read_spec(const KernelContext& c, QConvSpec& s) {
+  const Node& n = c.node;
+  if (n.attrs.s("layout", "") != "NHWC" || c.input(0).shape.size() != 4) return false;
+  s.weights = c.const_input(3);
+  if (!s.weights) throw Error(c.graph.describe(n) + ": weights '" + c.input(3).name + "' must be a constant");
+  s.xt = c.input(0).dtype, s.wt = c.input(3).dtype, s.yt = c.output(0).dtype;
+  s.x = qscalar(c, 1, s.xt, "input");
+  s.y = qscalar(c, 6, s.yt, "output");
+  s.w = const_qparams(c.graph, n, 4, 5, 0, c.input(3).shape, s.wt, c.graph.describe(n) + ": weights");
+  const Shape &x = c.input(0).shape, &w = c.input(3).shape, &y = c.output(0).shape;
+  QConvGeom& g = s.g;
+  g.n = x[0], g.ih = x[1], g.iw = x[2], g.cin = x[3];
+  g.oh = y[1], g.ow = y[2], g.cout = y[3];
+  g.kh = w[2], g.kw = w[3];
+  g.group = n.attrs.i("group", 1);
+  auto st = n.attrs.ints("strides", {1, 1}), dl = n.attrs.ints("dilations", {1, 1}), pd = n.attrs.ints("pads", {0, 0, 0, 0});
+  g.sh = st[0], g.sw = st[1], g.dh = dl[0], g.dw = dl[1];
+  g.pt = pd[0], g.pl = pd[1], g.pb = pd[2], g.pr = pd[3];
+  s.bias.assign(size_t(g.cout), 0);
+  if (const Tensor* b = c.const_input(8)) {
+    std::copy(b->data_as<int32_t>(), b->data_as<int32_t>() + g.cout, s.bias.begin());
+  } else if (Graph::has_input(n, 8)) {
+    throw Error(c.graph.describe(n) + ": bias '" + c.input(8).name + "' must be a constant");
+  }
+  if (!act_range(FusedActivation::from(n), s.y, s.yt, s.lo, s.hi))
+    throw Error(c.graph.describe(n) + ": fused activation '" + n.attrs.s("activation") +
+                "' cannot be applied to a quantized output");
+  return true;
+}
+
+class QConvXnn : public Kernel {
+ public:
+  QConvXnn(const QConvGeom& g, XnnOp op, pthreadpool_t pool) : g_(g), op_(std::move(op)), pool_(pool) {}
+  void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    Kernel::setup(in, out);
+    xnn_status st = per_channel_ ? xnn_setup_convolution2d_nhwc_qc8(op_.get(), g_.n, g_.ih, g_.iw, in[0].as<int8_t>(),
+                                                                    out[0].as<int8_t>(), pool_)
+                                 : xnn_setup_convolution2d_nhwc_qs8(op_.get(), g_.n, g_.ih, g_.iw, in[0].as<int8_t>(),
+                                                                    out[0].as<int8_t>(), pool_);
+    xnn_check(st, "setup_convolution2d_nhwc_qc8/qs8", "QLinearConv");
+  }
+  void run() override { xnn_check(xnn_run_operator(op_.get(), pool_), "run_operator", "QLinearConv"); }
+  const char* impl() const override { return per_channel_ ? "xnnpack-qc8" : "xnnpack-qs8"; }
+  bool per_channel_ = false;
+
+ private:
+  QConvGeom g_;
+  XnnOp op_;
+  pthreadpool_t pool_;
+};
+
+std::unique_ptr<Kernel> make_qconv_xnn(const KernelContext& c) {
+  QConvSpec s;
+  if (!read_spec(c, s) || !xnn_available()) return nullptr;
+  if (s.xt != DType::i8 || s.wt != DType::i8 || s.yt != DType::i8) return nullptr;
+  for (int32_t z : s.w.zero_point)
+    if (z != 0) return nullptr;  // XNNPACK takes symmetric weights only
+  const QConvGeom& g = s.g;
+  const int64_t O = g.cout, I = g.cin / g.group, KH = g.kh, KW = g.kw;
+  std::vector<int8_t> packed(size_t(O * KH * KW * I));  // OIHW -> OHWI
+  const int8_t* src = s.weights->data_as<int8_t>();
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t i = 0; i < I; ++i)
+      for (int64_t kh = 0; kh < KH; ++kh)
+        for (int64_t kw = 0; kw < KW; ++kw)
+          packed[size_t(((o * KH + kh) * KW + kw) * I + i)] = src[((o * I + i) * KH + kh) * KW + kw];
+  const bool per_channel = s.w.scale.size() > 1;
+  xnn_operator_t op = nullptr;
+  xnn_status st;
+  if (per_channel)
+    st = xnn_create_convolution2d_nhwc_qc8(
+        uint32_t(g.pt), uint32_t(g.pr), uint32_t(g.pb), uint32_t(g.pl), uint32_t(KH), uint32_t(KW), uint32_t(g.sh),
+        uint32_t(g.sw), uint32_t(g.dh), uint32_t(g.dw), uint32_t(g.group), size_t(I), size_t(O / g.group),
+        size_t(g.cin), size_t(g.cout), int8_t(s.x.zp), s.x.scale, s.w.scale.data(), packed.data(), s.bias.data(),
+        int8_t(s.y.zp), s.y.scale, int8_t(s.lo), int8_t(s.hi), 0, &op);
+  else
+    st = xnn_create_convolution2d_nhwc_qs8(
+        uint32_t(g.pt), uint32_t(g.pr), uint32_t(g.pb), uint32_t(g.pl), uint32_t(KH), uint32_t(KW), uint32_t(g.sh),
+        uint32_t(g.sw), uint32_t(g.dh), uint32_t(g.dw), uint32_t(g.group), size_t(I), size_t(O / g.group),
+        size_t(g.cin), size_t(g.cout), int8_t(s.x.zp), s.x.scale, s.w.scale[0], packed.data(), s.bias.data(),
+        int8_t(s.y.zp), s.y.scale, int8_t(s.lo), int8_t(s.hi), 0, &op);
+  if (st != xnn_status_success) return nullptr;  // e.g. a requantization scale out of XNNPACK's range
+  auto k = std::make_unique<QConvXnn>(g, XnnOp(op), c.pool);
+  k->per_channel_ = per_channel;
+  return k;
+}
+
+// Integer reference: int32 accumulation of (x - x_zp) * (w - w_zp[c]) + bias.
+template <class X, class W, class Y>
+class QConvRef : public Kernel {
+ public:
+  explicit QConvRef(QConvSpec s, pthreadpool_t pool) : s_(std::move(s)), pool_(pool) {
+    const QConvGeom& g = s_.g;
+    const int64_t O = g.cout, I = g.cin / g.group;
+    w_.resize(size_t(O * g.kh * g.kw * I));  // [O][KH][KW][I], zero point removed
+    const W* src = s_.weights->data_as<W>();
+    for (int64_t o = 0; o < O; ++o) {
+      const int32_t z = s_.w.zero_point[s_.w.scale.size() > 1 ? o : 0];
+      mult_.push_back(s_.x.scale * s_.w.scale[s_.w.scale.size() > 1 ? o : 0] / s_.y.scale);
+      for (int64_t i = 0; i < I; ++i)
+        for (int64_t kh = 0; kh < g.kh; ++kh)
+          for (int64_t kw = 0; kw < g.kw; ++kw)
+            w_[size_t(((o * g.kh + kh) * g.kw + kw) * I + i)] = int16_t(src[((o * I + i) * g.kh + kh) * g.kw + kw] - z);
+    }
+  }
+  void run() override {
+    const QConvGeom g = s_.g;
+    const int64_t O = g.cout, I = g.cin / g.group, Og = O / g.group;
+    const X* x = in_[0].as<X>();
+    Y* y = out_[0].as<Y>();
+    const int32_t xz = s_.x.zp;
+    parallel_for(pool_, size_t(g.n * g.oh), [&](size_t r) {
+      const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
+      std::vector<int32_t> acc(static_cast<size_t>(O));
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        std::copy(s_.bias.begin(), s_.bias.end(), acc.begin());
+        for (int64_t kh = 0; kh < g.kh; ++kh) {
+          const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
+          if (iy < 0 || iy >= g.ih) continue;
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
+            if (ix < 0 || ix >= g.iw) continue;
+            const X* xp = x + ((n * g.ih + iy) * g.iw + ix) * g.cin;
+            for (int64_t o = 0; o < O; ++o) {
+              const X* xg = xp + (o / Og) * I;
+              const int16_t* wk = w_.data() + ((o * g.kh + kh) * g.kw + kw) * I;
+              int32_t sum = 0;
+              for (int64_t i = 0; i < I; ++i) sum += (int32_t(xg[i]) - xz) * int32_t(wk[i]);
+              acc[size_t(o)] += sum;
+            }
+          }
+        }
+        Y* out = y + ((n * g.oh + oy) * g.ow + ox) * O;
+        for (int64_t o = 0; o < O; ++o) out[o] = Y(requantize(acc[size_t(o)], mult_[size_t(o)], s_.y.zp, s_.lo, s_.hi));
+      }
+    });
+  }
+
+ private:
+  QConvSpec s_;
+  pthreadpool_t pool_;
+  std::vector<int16_t> w_;
+  std::vector<float> mult_;
+};
+
+template <class X, class W>
+std::unique_ptr<Kernel> qconv_ref_y(QConvSpec s, pthreadpool_t pool) {
+  if (s.yt == DType::i8) return std::make_unique<QConvRef<X, W, int8_t>>(std::move(s), pool);
+  return std::make_unique<QConvRef<X, W, uint8_t>>(std::move(s), pool);
+}
+template <class X>
+std::unique_ptr<Kernel> qconv_ref_w(QConvSpec s, pthreadpool_t pool) {
+  if (s.wt == DType::i8) return qconv_ref_y<X, int8_t>(std::move(s), pool);
+  return qconv_ref_y<X, uint8_t>(std::move(s), pool);
+}
+
+std::unique_ptr<Kernel> make_qconv_ref(const KernelContext& c) {
+  QConvSpec s;
+  if (!read_spec(c, s)) return nullptr;
+  if (s.xt == DType::i8) return qconv_ref_w<int8_t>(std::move(s), c.pool);
+  return qconv_ref_w<uint8_t>(std::move(s), c.pool);
+}
+
+}  // namespace
+
+EF_REGISTER_KERNEL("QLinearConv", 100, make_qconv_xnn, "xnnpack");
+EF_REGISTER_KERNEL("QLinearConv", 0, make_qconv_ref, "ref");
+}  // namespace ef

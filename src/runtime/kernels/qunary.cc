@@ -1,0 +1,63 @@
+// Quantized elementwise activations by a 256-entry lookup table:
+// QLinearSigmoid, QLinearHardSwish, QLinearLeakyRelu. The table holds
+// Q(f(DQ(q))) for every input code, computed once at creation with the float
+// function and ONNX rounding, so the kernel equals the DQ -> f -> Q
+// reference bit for bit; the per-frame loop is one byte gather.
+#include <cmath>
+
+#include "runtime/kernels/broadcast.h"
+#include "runtime/kernels/qkernel.h"
+
+namespace ef {
+namespace {
+
+template <class X, class Y>
+class QLut : public Kernel {
+ public:
+  QLut(const Y* table, pthreadpool_t pool) : pool_(pool) { std::copy(table, table + 256, lut_); }
+  void run() override {
+    const X* x = in_[0].as<X>();
+    Y* y = out_[0].as<Y>();
+    bcast::parallel_for(pool_, in_[0].numel(), 65536, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) y[i] = lut_[uint8_t(x[i])];
+    });
+  }
+  const char* impl() const override { return "lut"; }
+
+ private:
+  Y lut_[256];
+  pthreadpool_t pool_;
+};
+
+float apply(const Node& n, float v) {
+  if (n.op == "QLinearSigmoid") return 1.f / (1.f + std::exp(-v));
+  if (n.op == "QLinearHardSwish") return v * std::min(std::max(v + 3.f, 0.f), 6.f) * (1.f / 6.f);
+  return v >= 0 ? v : v * n.attrs.f("alpha", 0.01f);  // QLinearLeakyRelu
+}
+
+template <class X, class Y>
+std::unique_ptr<Kernel> lut(const KernelContext& c, QScalar xq, QScalar yq) {
+  int32_t lo, hi;
+  qrange(dtype_of<Y>(), lo, hi);
+  Y table[256];
+  for (int code = 0; code < 256; ++code) {
+    const X q = X(uint8_t(code));  // the byte pattern as X
+    const float v = float(int32_t(q) - xq.zp) * xq.scale;
+    table[code] = Y(quantize_value(apply(c.node, v), yq.scale, yq.zp, lo, hi));
+  }
+  return std::make_unique<QLut<X, Y>>(table, c.pool);
+}
+
+std::unique_ptr<Kernel> make_qlut(const KernelContext& c) {
+  const DType xt = c.input(0).dtype, yt = c.output(0).dtype;
+  const QScalar xq = qscalar(c, 1, xt, "input"), yq = qscalar(c, 3, yt, "output");
+  if (xt == DType::i8) return yt == DType::i8 ? lut<int8_t, int8_t>(c, xq, yq) : lut<int8_t, uint8_t>(c, xq, yq);
+  return yt == DType::i8 ? lut<uint8_t, int8_t>(c, xq, yq) : lut<uint8_t, uint8_t>(c, xq, yq);
+}
+
+}  // namespace
+
+EF_REGISTER_KERNEL("QLinearSigmoid", 0, make_qlut, "lut");
+EF_REGISTER_KERNEL("QLinearHardSwish", 0, make_qlut, "lut");
+EF_REGISTER_KERNEL("QLinearLeakyRelu", 0, make_qlut, "lut");
+}  // namespace ef

@@ -1,0 +1,101 @@
+// The QDQ fusion pass: a QDQ graph (uint8 activations as ONNX Runtime's
+// quantizer writes them, per-channel int8 weights, int32 biases) runs fused
+// into QLinearConv/QLinearAdd/QLinearGlobalAveragePool/QGemm; its outputs
+// are compared with the same graph run unfused (optimize = false: float
+// kernels between DequantizeLinear and QuantizeLinear, the ONNX definition).
+// Tolerance: 2 output steps (each fused op may round its int8 output 1 step
+// differently from float accumulation; the error does not grow because every
+// op requantizes).
+#include <cmath>
+
+#include "unit/ops_tensor/helpers.h"
+
+namespace ef::test {
+namespace {
+
+struct QdqBuilder {
+  Graph g;
+  int n = 0;
+  int scalar(float v) { return g.add_const("c" + std::to_string(n++), scalar_f32(v)); }
+  int zp(uint8_t z) {
+    Tensor t(DType::u8, {});
+    *t.data_as<uint8_t>() = z;
+    return g.add_const("z" + std::to_string(n++), t);
+  }
+  int node(const std::string& op, std::vector<int> ins, Attrs a = {}) {
+    int y = g.add_value("v" + std::to_string(n++));
+    g.add_node(op, "n" + std::to_string(n++), std::move(ins), {y}, std::move(a));
+    return y;
+  }
+  // x -> Q(u8) -> DQ
+  int qdq(int x, float s, uint8_t z) {
+    int sc = scalar(s), zz = zp(z);
+    return node("DequantizeLinear", {node("QuantizeLinear", {x, sc, zz}), sc, zz});
+  }
+  int weights(Shape shape, int64_t axis_len) {
+    Tensor w = rand_int<int8_t>(shape, -127, 127);
+    std::vector<float> s(static_cast<size_t>(axis_len));
+    for (auto& v : s) v = 0.005f + 0.01f * float(rand_between(0, 10)) / 10.f;
+    Attrs a;
+    a.set("axis", int64_t(0));
+    return node("DequantizeLinear", {g.add_const("w" + std::to_string(n++), w),
+                                     g.add_const("ws" + std::to_string(n++), Tensor::from<float>({axis_len}, std::span<const float>(s)))},
+                a);
+  }
+  int bias(int64_t count) { return g.add_const("b" + std::to_string(n++), rand_f32({count}, -0.5f, 0.5f)); }
+};
+
+TEST(FuseQdq, FusedGraphMatchesTheQdqDefinition) {
+  QdqBuilder b;
+  int x = b.g.add_value("x", DType::f32, {1, 3, 10, 10}, true);
+  b.g.inputs = {x};
+  Attrs c3;
+  c3.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  int x0 = b.qdq(x, 0.02f, 128);
+  int c1 = b.node("Relu", {b.node("Conv", {x0, b.weights({8, 3, 3, 3}, 8), b.bias(8)}, c3)});
+  int a = b.qdq(c1, 0.03f, 0);
+  int c2 = b.qdq(b.node("Conv", {a, b.weights({8, 8, 1, 1}, 8), b.bias(8)}), 0.04f, 120);
+  int sum = b.qdq(b.node("Add", {a, c2}), 0.05f, 100);
+  int gap = b.qdq(b.node("GlobalAveragePool", {sum}), 0.02f, 90);
+  int flat = b.qdq(b.node("Flatten", {gap}), 0.02f, 90);
+  Attrs gm;
+  gm.set("transB", int64_t(1));
+  int y = b.qdq(b.node("Gemm", {flat, b.weights({5, 8}, 5), b.bias(5)}, gm), 0.01f, 128);
+  b.g.outputs = {y};
+
+  CompileOptions plain;
+  plain.optimize = false;
+  Session ref(Model::from_graph(b.g), plain), fused(Model::from_graph(b.g));
+  std::map<std::string, int> ops;
+  for (const Node& n : fused.graph().nodes) ++ops[n.op];
+  EXPECT_EQ(ops["QLinearConv"], 2);
+  EXPECT_EQ(ops["QLinearAdd"], 1);
+  EXPECT_EQ(ops["QLinearGlobalAveragePool"], 1);
+  EXPECT_EQ(ops["QGemm"], 1);
+  EXPECT_EQ(ops["Conv"] + ops["Add"] + ops["Gemm"] + ops["GlobalAveragePool"], 0);
+  for (int trial = 0; trial < 3; ++trial) {
+    Tensor in = rand_f32({1, 3, 10, 10}, -2.f, 2.f);
+    Tensor r = ref.run({in})[0].clone();
+    Tensor f = fused.run({in})[0];
+    for (int64_t i = 0; i < r.numel(); ++i)
+      EXPECT_LE(std::fabs(r.data_as<float>()[i] - f.data_as<float>()[i]), 2 * 0.01f + 1e-6f) << i;
+  }
+}
+
+TEST(FuseQdq, OpsWithoutInt8KernelStayFloatAndStillRun) {
+  QdqBuilder b;
+  int x = b.g.add_value("x", DType::f32, {1, 4, 6, 6}, true);
+  b.g.inputs = {x};
+  int t = b.qdq(b.node("Tanh", {b.qdq(x, 0.02f, 128)}), 0.01f, 128);  // no QLinearTanh
+  b.g.outputs = {t};
+  CompileOptions plain;
+  plain.optimize = false;
+  Session ref(Model::from_graph(b.g), plain), fused(Model::from_graph(b.g));
+  Tensor in = rand_f32({1, 4, 6, 6}, -2.f, 2.f);
+  Tensor r = ref.run({in})[0].clone();
+  Tensor f = fused.run({in})[0];
+  for (int64_t i = 0; i < r.numel(); ++i) EXPECT_EQ(r.data_as<float>()[i], f.data_as<float>()[i]);
+}
+
+}  // namespace
+}  // namespace ef::test

@@ -1,0 +1,207 @@
+// Quantized kernels against naive references written here with the same
+// rounding (int32 accumulation, multiplier x_scale * w_scale / y_scale in
+// float, round half to even, saturate). Tolerances:
+//   * QLinearConv (XNNPACK qc8/qs8 and own), QGemm, LUT activations: exact.
+//     (XNNPACK's "fp32" requantization is the same float multiply + round to
+//     nearest even; it could differ by 1 only for |acc| > 2^24, which these
+//     sizes never reach.)
+//   * QLinearAdd/Mul, QLinearGlobalAveragePool on XNNPACK: +-1 LSB: XNNPACK
+//     requantizes them in fixed point (rounded integer multipliers), the
+//     reference in float.
+#include <cmath>
+
+#include "graph/ops/quant_util.h"
+#include "unit/ops_tensor/helpers.h"
+
+namespace ef::test {
+namespace {
+
+Tensor i8(std::vector<int8_t> v, Shape s = {}) { return Tensor::from<int8_t>(s, std::span<const int8_t>(v)); }
+Tensor i32(std::vector<int32_t> v, Shape s) { return Tensor::from<int32_t>(s, std::span<const int32_t>(v)); }
+
+int max_diff_i8(const Tensor& a, const Tensor& b) {
+  int d = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) d = std::max(d, std::abs(int(a.data_as<int8_t>()[i]) - int(b.data_as<int8_t>()[i])));
+  return d;
+}
+
+struct ConvCase {
+  int64_t n, h, w, cin, cout, k, stride, pad, group;
+  bool per_channel;
+};
+
+// Naive NHWC QLinearConv.
+Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tensor& w, const std::vector<float>& ws,
+                const std::vector<int32_t>& bias, float ys, int yz, int64_t oh, int64_t ow, int lo = -128, int hi = 127) {
+  Tensor y(DType::i8, {c.n, oh, ow, c.cout});
+  const int64_t ig = c.cin / c.group, og = c.cout / c.group;
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox)
+        for (int64_t o = 0; o < c.cout; ++o) {
+          int32_t acc = bias[size_t(o)];
+          const int64_t gi = o / og;
+          for (int64_t ky = 0; ky < c.k; ++ky)
+            for (int64_t kx = 0; kx < c.k; ++kx) {
+              const int64_t iy = oy * c.stride - c.pad + ky, ix = ox * c.stride - c.pad + kx;
+              if (iy < 0 || ix < 0 || iy >= c.h || ix >= c.w) continue;
+              for (int64_t i = 0; i < ig; ++i) {
+                const int32_t xv = x.data_as<int8_t>()[((n * c.h + iy) * c.w + ix) * c.cin + gi * ig + i];
+                const int32_t wv = w.data_as<int8_t>()[((o * ig + i) * c.k + ky) * c.k + kx];
+                acc += (xv - xz) * wv;
+              }
+            }
+          const float m = xs * ws[ws.size() > 1 ? size_t(o) : 0] / ys;
+          const float v = std::nearbyint(float(acc) * m) + float(yz);
+          y.data_as<int8_t>()[((n * oh + oy) * ow + ox) * c.cout + o] = int8_t(std::clamp(v, float(lo), float(hi)));
+        }
+  return y;
+}
+
+std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tensor& w,
+                              const std::vector<float>& ws, const std::vector<int32_t>& bias, float ys, int yz,
+                              const std::string& act = "") {
+  Attrs a;
+  a.set("layout", std::string("NHWC"));
+  a.set("kernel_shape", std::vector<int64_t>{c.k, c.k});
+  a.set("strides", std::vector<int64_t>{c.stride, c.stride});
+  a.set("pads", std::vector<int64_t>{c.pad, c.pad, c.pad, c.pad});
+  a.set("group", c.group);
+  if (!act.empty()) a.set("activation", act);
+  Tensor wst = Tensor::from<float>({int64_t(ws.size())}, std::span<const float>(ws));
+  Tensor wz(DType::i8, {int64_t(ws.size())});
+  return run_op("QLinearConv",
+                {In::rt(x), In::k(scalar_f32(xs)), In::k(i8({int8_t(xz)})), In::k(w),
+                 In::k(ws.size() > 1 ? wst : scalar_f32(ws[0])), In::k(ws.size() > 1 ? wz : i8({0})),
+                 In::k(scalar_f32(ys)), In::k(i8({int8_t(yz)})), In::k(i32(bias, {c.cout}))},
+                a, 1, 2);
+}
+
+TEST(QLinearConv, MatchesNaiveReferenceExactly) {
+  const ConvCase cases[] = {
+      {1, 9, 11, 16, 24, 1, 1, 0, 1, true},   // pointwise
+      {2, 10, 9, 8, 12, 3, 2, 1, 1, true},    // 3x3 stride 2
+      {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise
+      {1, 7, 7, 6, 10, 3, 1, 1, 2, false},    // grouped, per-tensor weights (qs8)
+  };
+  for (const auto& c : cases) {
+    Tensor x = rand_int<int8_t>({c.n, c.h, c.w, c.cin}, -128, 127);
+    Tensor w = rand_int<int8_t>({c.cout, c.cin / c.group, c.k, c.k}, -127, 127);
+    std::vector<float> ws;
+    for (int64_t o = 0; o < (c.per_channel ? c.cout : 1); ++o) ws.push_back(0.002f + 0.001f * float(o % 7));
+    std::vector<int32_t> bias;
+    for (int64_t o = 0; o < c.cout; ++o) bias.push_back(int32_t(rand_between(-2000, 2000)));
+    const float xs = 0.05f, ys = 0.4f;
+    const int xz = 3, yz = -5;
+    auto y = run_qconv(c, x, xs, xz, w, ws, bias, ys, yz)[0];
+    const int64_t oh = y.dim(1), ow = y.dim(2);
+    Tensor r = ref_conv(c, x, xs, xz, w, ws, bias, ys, yz, oh, ow);
+    EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " group=" << c.group;
+    // Relu6 fused: clamp at Q(0) and Q(6).
+    auto y6 = run_qconv(c, x, xs, xz, w, ws, bias, ys, yz, "relu6")[0];
+    Tensor r6 = ref_conv(c, x, xs, xz, w, ws, bias, ys, yz, oh, ow, yz, int(std::nearbyint(6.f / ys)) + yz);
+    EXPECT_EQ(max_diff_i8(y6, r6), 0);
+  }
+}
+
+TEST(QGemm, MatchesNaiveReferenceExactly) {
+  const int64_t M = 3, K = 50, N = 17;
+  Tensor a = rand_int<int8_t>({M, K}, -128, 127);
+  Tensor b = rand_int<int8_t>({N, K}, -127, 127);
+  std::vector<float> bs(N);
+  std::vector<int32_t> bias(N);
+  for (int64_t n = 0; n < N; ++n) bs[n] = 0.01f + 0.002f * float(n), bias[n] = int32_t(rand_between(-500, 500));
+  Attrs at;
+  at.set("transB", int64_t(1));
+  Tensor bz(DType::i8, {N});
+  auto y = run_op("QGemm", {In::rt(a), In::k(scalar_f32(0.1f)), In::k(i8({-2})), In::k(b),
+                            In::k(Tensor::from<float>({N}, std::span<const float>(bs))), In::k(bz),
+                            In::k(i32(bias, {N})), In::k(scalar_f32(0.7f)), In::k(i8({1}))},
+                  at)[0];
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      int32_t acc = bias[n];
+      for (int64_t k = 0; k < K; ++k) acc += (a.data_as<int8_t>()[m * K + k] + 2) * b.data_as<int8_t>()[n * K + k];
+      const float v = std::clamp(std::nearbyint(float(acc) * (0.1f * bs[n] / 0.7f)) + 1.f, -128.f, 127.f);
+      EXPECT_EQ(y.data_as<int8_t>()[m * N + n], int8_t(v)) << m << "," << n;
+    }
+}
+
+// Float reference of a quantized binary op (the ONNX definition).
+TEST(QLinearAdd, WithinOneLsbOfFloatReferenceWithBroadcast) {
+  for (const char* op : {"QLinearAdd", "QLinearMul"}) {
+    Tensor a = rand_int<int8_t>({2, 5, 6, 8}, -128, 127), b = rand_int<int8_t>({1, 1, 1, 8}, -128, 127);
+    const float as = 0.03f, bs = 0.05f, ys = std::string(op) == "QLinearAdd" ? 0.07f : 0.2f;
+    const int az = 4, bz = -9, yz = 2;
+    auto y = run_op(op, {In::rt(a), In::k(scalar_f32(as)), In::k(i8({int8_t(az)})), In::rt(b), In::k(scalar_f32(bs)),
+                         In::k(i8({int8_t(bz)})), In::k(scalar_f32(ys)), In::k(i8({int8_t(yz)}))})[0];
+    int worst = 0, exact = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      const float fa = float(a.data_as<int8_t>()[i] - az) * as, fb = float(b.data_as<int8_t>()[i % 8] - bz) * bs;
+      const float f = std::string(op) == "QLinearAdd" ? fa + fb : fa * fb;
+      const int want = int(std::clamp(std::nearbyint(f / ys) + float(yz), -128.f, 127.f));
+      const int d = std::abs(int(y.data_as<int8_t>()[i]) - want);
+      worst = std::max(worst, d);
+      exact += d == 0;
+    }
+    EXPECT_LE(worst, 1) << op;
+    EXPECT_GT(exact, a.numel() * 9 / 10) << op;  // rounding ties aside, the same values
+  }
+}
+
+TEST(QLinearGlobalAveragePool, WithinOneLsb) {
+  Tensor x = rand_int<int8_t>({2, 7, 7, 16}, -128, 127);
+  Attrs a;
+  a.set("layout", std::string("NHWC"));
+  auto y = run_op("QLinearGlobalAveragePool",
+                  {In::rt(x), In::k(scalar_f32(0.1f)), In::k(i8({-3})), In::k(scalar_f32(0.05f)), In::k(i8({7}))}, a)[0];
+  ASSERT_EQ(y.shape(), (Shape{2, 1, 1, 16}));
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 16; ++c) {
+      double s = 0;
+      for (int64_t p = 0; p < 49; ++p) s += (x.data_as<int8_t>()[(n * 49 + p) * 16 + c] + 3) * 0.1;
+      const int want = int(std::clamp(std::nearbyint(s / 49 / 0.05) + 7, -128.0, 127.0));
+      EXPECT_LE(std::abs(y.data_as<int8_t>()[n * 16 + c] - want), 1);
+    }
+}
+
+TEST(QLinearLut, SigmoidAndHardSwishExact) {
+  Tensor x(DType::i8, {256});
+  for (int i = 0; i < 256; ++i) x.data_as<int8_t>()[i] = int8_t(i - 128);
+  for (const char* op : {"QLinearSigmoid", "QLinearHardSwish"}) {
+    auto y = run_op(op, {In::rt(x), In::k(scalar_f32(0.06f)), In::k(i8({10})), In::k(scalar_f32(1.f / 256)),
+                         In::k(i8({-128}))})[0];
+    for (int i = 0; i < 256; ++i) {
+      const float v = float(i - 128 - 10) * 0.06f;
+      const float f = std::string(op) == "QLinearSigmoid" ? 1.f / (1.f + std::exp(-v))
+                                                           : v * std::clamp(v + 3.f, 0.f, 6.f) / 6.f;
+      const int want = int(std::clamp(std::nearbyint(f / (1.f / 256)) - 128.f, -128.f, 127.f));
+      EXPECT_EQ(y.data_as<int8_t>()[i], want) << op << " code " << i;
+    }
+  }
+}
+
+TEST(QLinearConv, BadInputsAreNamed) {
+  Tensor x = rand_int<int8_t>({1, 4, 4, 3}, -5, 5);
+  Attrs a;
+  a.set("layout", std::string("NHWC"));
+  Tensor w = rand_int<int8_t>({2, 3, 1, 1}, -5, 5);
+  // weights as a runtime input
+  std::string e = compile_error("QLinearConv", {In::rt(x), In::k(scalar_f32(1)), In::k(i8({0})), In::rt(w),
+                                                In::k(scalar_f32(1)), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
+                                a);
+  EXPECT_NE(e.find("must be a constant"), std::string::npos) << e;
+  // per-channel scale of the wrong length
+  e = compile_error("QLinearConv", {In::rt(x), In::k(scalar_f32(1)), In::k(i8({0})), In::k(w),
+                                    In::k(f32s({3}, {1, 1, 1})), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
+                    a);
+  EXPECT_NE(e.find("has 3 values but axis 0"), std::string::npos) << e;
+  // float activation
+  e = compile_error("QLinearConv", {In::rt(rand_f32({1, 4, 4, 3})), In::k(scalar_f32(1)), In::k(i8({0})), In::k(w),
+                                    In::k(scalar_f32(1)), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
+                    a);
+  EXPECT_NE(e.find("must be int8 or uint8"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace ef::test
