@@ -1,13 +1,20 @@
-// QLinearConv (NHWC activations, OIHW int8 weights in the IR). XNNPACK
-// convolution2d_nhwc_qc8 for per-channel weights and _qs8 for per-tensor
-// ones (int8 activations, symmetric int8 weights), weights packed once at
-// creation; an own integer reference kernel for everything else (uint8,
-// asymmetric weights, configurations XNNPACK refuses). Both requantize as
-// round_half_even(acc * (x_scale * w_scale[c] / y_scale)) + y_zp.
+// QLinearConv (NHWC activations, OIHW int8 weights in the IR), weights packed
+// once at creation, in order of preference:
+//   * ungrouped convolutions on CPUs with AVX512-VNNI: own int8 GEMM
+//     (qgemm_vnni.h), 1x1 directly on the activations, others on an im2col
+//     buffer made at every run (the Debian XNNPACK build predates its VNNI
+//     kernels);
+//   * XNNPACK convolution2d_nhwc_qc8 (per-channel weights) / _qs8
+//     (per-tensor): depthwise and grouped ones, and CPUs without VNNI;
+//   * an own integer reference kernel for everything else (uint8,
+//     asymmetric weights, configurations XNNPACK refuses).
+// All requantize as round_half_even(acc * (x_scale * w_scale[c] / y_scale)) + y_zp.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "runtime/kernels/parallel.h"
+#include "runtime/kernels/qgemm_vnni.h"
 #include "runtime/kernels/qkernel.h"
 #include "runtime/kernels/xnn_util.h"
 
@@ -117,6 +124,84 @@ std::unique_ptr<Kernel> make_qconv_xnn(const KernelContext& c) {
   return k;
 }
 
+// Own VNNI GEMM: y[pixels, cout] = x_cols[pixels, K] * w[cout, K], with
+// x_cols = x itself for 1x1/stride 1/no padding, else an im2col buffer whose
+// K = kh * kw * cin columns follow the weights' OHWI order.
+class QConvVnni : public Kernel {
+ public:
+  QConvVnni(const QConvSpec& s, std::vector<int8_t> w_ohwi, std::vector<float> mult)
+      : g_(s.g), x_zp_(s.x.zp),
+        gemm_(w_ohwi.data(), s.g.cout, s.g.kh * s.g.kw * s.g.cin, s.bias.data(), mult.data(), s.x.zp, s.y.zp, s.lo,
+              s.hi) {
+    direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
+              g_.pr == 0 && g_.cin % 4 == 0;
+  }
+  void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    Kernel::setup(in, out);
+    if (!direct_) cols_.assign(size_t(g_.n * g_.oh * g_.ow * gemm_.Kp), int8_t(x_zp_));
+  }
+  void run() override {
+    const int8_t* x = in_[0].as<int8_t>();
+    const int64_t M = g_.n * g_.oh * g_.ow;
+    if (!direct_) {
+      im2col(x);
+      x = cols_.data();
+    }
+    gemm_.run(x, direct_ ? g_.cin : gemm_.Kp, M, out_[0].as<int8_t>(), g_.cout, pool_);
+  }
+  const char* impl() const override { return direct_ ? "vnni-1x1" : "vnni-im2col"; }
+  pthreadpool_t pool_ = nullptr;
+
+ private:
+  void im2col(const int8_t* x) {
+    const QConvGeom g = g_;
+    const int64_t Kp = gemm_.Kp;
+    int8_t* cols = cols_.data();
+    const int8_t zp = int8_t(x_zp_);
+    parallel_for(pool_, size_t(g.n * g.oh), [&](size_t r) {
+      const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        int8_t* dst = cols + ((n * g.oh + oy) * g.ow + ox) * Kp;
+        for (int64_t kh = 0; kh < g.kh; ++kh) {
+          const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
+          for (int64_t kw = 0; kw < g.kw; ++kw, dst += g.cin) {
+            const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
+            if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) std::fill(dst, dst + g.cin, zp);
+            else std::memcpy(dst, x + ((n * g.ih + iy) * g.iw + ix) * g.cin, size_t(g.cin));
+          }
+        }
+      }
+    });
+  }
+  QConvGeom g_;
+  int32_t x_zp_;
+  QGemmVnni gemm_;
+  bool direct_ = false;
+  std::vector<int8_t> cols_;
+};
+
+std::unique_ptr<Kernel> make_qconv_vnni(const KernelContext& c) {
+  QConvSpec s;
+  if (!read_spec(c, s) || !vnni_available() || s.g.group != 1) return nullptr;
+  if (s.xt != DType::i8 || s.wt != DType::i8 || s.yt != DType::i8) return nullptr;
+  for (int32_t z : s.w.zero_point)
+    if (z != 0) return nullptr;
+  const QConvGeom& g = s.g;
+  const int64_t O = g.cout, I = g.cin, KH = g.kh, KW = g.kw;
+  std::vector<int8_t> w(size_t(O * KH * KW * I));  // OIHW -> OHWI
+  const int8_t* src = s.weights->data_as<int8_t>();
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t i = 0; i < I; ++i)
+      for (int64_t kh = 0; kh < KH; ++kh)
+        for (int64_t kw = 0; kw < KW; ++kw)
+          w[size_t(((o * KH + kh) * KW + kw) * I + i)] = src[((o * I + i) * KH + kh) * KW + kw];
+  std::vector<float> mult;
+  for (int64_t o = 0; o < O; ++o) mult.push_back(s.x.scale * s.w.scale[s.w.scale.size() > 1 ? o : 0] / s.y.scale);
+  auto k = std::make_unique<QConvVnni>(s, std::move(w), std::move(mult));
+  k->pool_ = c.pool;
+  return k;
+}
+
 // Integer reference: int32 accumulation of (x - x_zp) * (w - w_zp[c]) + bias.
 template <class X, class W, class Y>
 class QConvRef : public Kernel {
@@ -195,6 +280,7 @@ std::unique_ptr<Kernel> make_qconv_ref(const KernelContext& c) {
 
 }  // namespace
 
+EF_REGISTER_KERNEL("QLinearConv", 200, make_qconv_vnni, "vnni");
 EF_REGISTER_KERNEL("QLinearConv", 100, make_qconv_xnn, "xnnpack");
 EF_REGISTER_KERNEL("QLinearConv", 0, make_qconv_ref, "ref");
 }  // namespace ef

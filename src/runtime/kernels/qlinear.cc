@@ -1,5 +1,6 @@
-// QLinearMatMul and QGemm with a constant 2-D int8/uint8 B: an own integer
-// kernel (int32 accumulation of (a - a_zp) * (b - b_zp[n]) + C, then
+// QLinearMatMul and QGemm with a constant 2-D int8/uint8 B: the VNNI int8
+// GEMM (qgemm_vnni.h) for int8 activations and symmetric int8 weights on
+// CPUs that have it, else an own integer kernel (int32 accumulation of (a - a_zp) * (b - b_zp[n]) + C, then
 // round_half_even(acc * a_scale * b_scale[n] / y_scale) + y_zp), weights
 // repacked once to [N][K] int16 without their zero point; rows or output
 // columns split over the thread pool. Per-tensor and per-column B scales.
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "runtime/kernels/broadcast.h"
+#include "runtime/kernels/qgemm_vnni.h"
 #include "runtime/kernels/qkernel.h"
 
 namespace ef {
@@ -64,6 +66,20 @@ void pack(const Tensor& b, bool trans, const QuantParams& q, QLinSpec& s) {
   }
 }
 
+class QLinearVnni : public Kernel {
+ public:
+  QLinearVnni(const QLinSpec& s, const std::vector<int8_t>& w, pthreadpool_t pool)
+      : M_(s.M), K_(s.K), gemm_(w.data(), s.N, s.K, s.bias.data(), s.mult.data(), s.a.zp, s.y.zp, s.lo, s.hi),
+        pool_(pool) {}
+  void run() override { gemm_.run(in_[0].as<int8_t>(), K_, M_, out_[0].as<int8_t>(), gemm_.N, pool_); }
+  const char* impl() const override { return "vnni"; }
+
+ private:
+  int64_t M_, K_;
+  QGemmVnni gemm_;
+  pthreadpool_t pool_;
+};
+
 std::unique_ptr<Kernel> make_qlinear(const KernelContext& c) {
   const Node& node = c.node;
   const bool gemm = node.op == "QGemm";
@@ -92,6 +108,14 @@ std::unique_ptr<Kernel> make_qlinear(const KernelContext& c) {
   for (int64_t n = 0; n < s.N; ++n) s.mult.push_back(s.a.scale * q.scale[q.scale.size() > 1 ? n : 0] / s.y.scale);
   if (!act_range(FusedActivation::from(node), s.y, yt, s.lo, s.hi))
     throw Error(c.graph.describe(node) + ": fused activation cannot be applied to a quantized output");
+  bool symmetric = b->dtype() == DType::i8;
+  for (int32_t z : q.zero_point) symmetric &= z == 0;
+  if (at == DType::i8 && yt == DType::i8 && symmetric && s.K % 4 == 0 && vnni_available()) {
+    std::vector<int8_t> w(size_t(s.N * s.K));  // [N][K]
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t k = 0; k < s.K; ++k) w[size_t(n * s.K + k)] = int8_t(s.w[size_t(n * s.K + k)]);
+    return std::make_unique<QLinearVnni>(s, w, c.pool);
+  }
   if (at == DType::i8 && yt == DType::i8) return std::make_unique<QLinear<int8_t, int8_t>>(std::move(s), c.pool);
   if (at == DType::u8 && yt == DType::u8) return std::make_unique<QLinear<uint8_t, uint8_t>>(std::move(s), c.pool);
   if (at == DType::i8) return std::make_unique<QLinear<int8_t, uint8_t>>(std::move(s), c.pool);

@@ -77,7 +77,12 @@ std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int 
                 a, 1, 2);
 }
 
+// Each case runs on every implementation this CPU has: the own VNNI GEMM
+// (ungrouped convolutions), XNNPACK (EF_DISABLE_VNNI=1; depthwise/grouped
+// always), and the own integer reference (uint8 weights force it).
 TEST(QLinearConv, MatchesNaiveReferenceExactly) {
+ for (const char* vnni_off : {"0", "1"}) {
+  setenv("EF_DISABLE_VNNI", vnni_off, 1);
   const ConvCase cases[] = {
       {1, 9, 11, 16, 24, 1, 1, 0, 1, true},   // pointwise
       {2, 10, 9, 8, 12, 3, 2, 1, 1, true},    // 3x3 stride 2
@@ -102,10 +107,14 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
     Tensor r6 = ref_conv(c, x, xs, xz, w, ws, bias, ys, yz, oh, ow, yz, int(std::nearbyint(6.f / ys)) + yz);
     EXPECT_EQ(max_diff_i8(y6, r6), 0);
   }
+ }
+  unsetenv("EF_DISABLE_VNNI");
 }
 
+// K = 52 takes the VNNI GEMM (where the CPU has it), K = 50 the own kernel.
 TEST(QGemm, MatchesNaiveReferenceExactly) {
-  const int64_t M = 3, K = 50, N = 17;
+ for (const int64_t K : {50, 52}) {
+  const int64_t M = 3, N = 17;
   Tensor a = rand_int<int8_t>({M, K}, -128, 127);
   Tensor b = rand_int<int8_t>({N, K}, -127, 127);
   std::vector<float> bs(N);
@@ -125,6 +134,7 @@ TEST(QGemm, MatchesNaiveReferenceExactly) {
       const float v = std::clamp(std::nearbyint(float(acc) * (0.1f * bs[n] / 0.7f)) + 1.f, -128.f, 127.f);
       EXPECT_EQ(y.data_as<int8_t>()[m * N + n], int8_t(v)) << m << "," << n;
     }
+ }
 }
 
 // Float reference of a quantized binary op (the ONNX definition).

@@ -1,0 +1,127 @@
+#include "runtime/kernels/qgemm_vnni.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace ef {
+
+bool vnni_available() {
+  static const bool cpu = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl");
+  const char* off = std::getenv("EF_DISABLE_VNNI");  // tests and benchmarks of the XNNPACK path
+  return cpu && !(off && *off && *off != '0');
+}
+
+QGemmVnni::QGemmVnni(const int8_t* w_nk, int64_t n, int64_t k, const int32_t* b, const float* m, int32_t x_zp,
+                     int32_t yz, int32_t l, int32_t h)
+    : K(k), Kp((k + 3) / 4 * 4), N(n), Np((n + 15) / 16 * 16), y_zp(yz), lo(l), hi(h) {
+  w.assign(size_t(Np * Kp), 0);
+  bias.assign(size_t(Np), 0);
+  mult.assign(size_t(Np), 0.f);
+  const int64_t K4 = Kp / 4;
+  for (int64_t o = 0; o < N; ++o) {
+    int32_t colsum = 0;
+    for (int64_t i = 0; i < K; ++i) {
+      const int8_t v = w_nk[o * K + i];
+      colsum += v;
+      w[size_t(((o / 16) * K4 + i / 4) * 64 + (o % 16) * 4 + i % 4)] = v;
+    }
+    bias[size_t(o)] = (b ? b[o] : 0) - (128 + x_zp) * colsum;
+    mult[size_t(o)] = m[o];
+  }
+}
+
+namespace {
+
+constexpr int kMR = 8;
+
+// MR rows x NV*16 outputs; x rows at x + r*lda; weights for NV consecutive
+// 16-output blocks; nvalid: outputs to store in the last vector.
+template <int MR, int NV>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const QGemmVnni& g, const int8_t* x,
+                                                                        int64_t lda, int64_t nb, int8_t* y,
+                                                                        int64_t ldc, int nvalid) {
+  __m512i acc[MR][NV];
+  for (int v = 0; v < NV; ++v) {
+    const __m512i b = _mm512_loadu_si512(g.bias.data() + (nb + v) * 16);
+    for (int r = 0; r < MR; ++r) acc[r][v] = b;
+  }
+  const int64_t K4 = g.Kp / 4;
+  const int8_t* wp = g.w.data() + nb * K4 * 64;
+  const __m512i flip = _mm512_set1_epi32(int32_t(0x80808080u));
+  for (int64_t k = 0; k < K4; ++k) {
+    __m512i wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_si512(wp + (v * K4 + k) * 64);
+    for (int r = 0; r < MR; ++r) {
+      int32_t a32;
+      std::memcpy(&a32, x + r * lda + 4 * k, 4);
+      const __m512i a = _mm512_xor_si512(_mm512_set1_epi32(a32), flip);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], a, wv[v]);
+    }
+  }
+  const __m512i zp = _mm512_set1_epi32(g.y_zp), vlo = _mm512_set1_epi32(g.lo), vhi = _mm512_set1_epi32(g.hi);
+  for (int v = 0; v < NV; ++v) {
+    const __m512 m = _mm512_loadu_ps(g.mult.data() + (nb + v) * 16);
+    const __mmask16 mask = v == NV - 1 ? __mmask16((1u << nvalid) - 1) : __mmask16(0xFFFF);
+    for (int r = 0; r < MR; ++r) {
+      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));  // round half to even
+      q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), vlo), vhi);
+      _mm512_mask_cvtsepi32_storeu_epi8(y + r * ldc + v * 16, mask, q);
+    }
+  }
+}
+
+template <int NV>
+void tile_rows(int rows, const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, int8_t* y, int64_t ldc,
+               int nvalid) {
+  switch (rows) {
+    case 8: return tile<8, NV>(g, x, lda, nb, y, ldc, nvalid);
+    case 7: return tile<7, NV>(g, x, lda, nb, y, ldc, nvalid);
+    case 6: return tile<6, NV>(g, x, lda, nb, y, ldc, nvalid);
+    case 5: return tile<5, NV>(g, x, lda, nb, y, ldc, nvalid);
+    case 4: return tile<4, NV>(g, x, lda, nb, y, ldc, nvalid);
+    case 3: return tile<3, NV>(g, x, lda, nb, y, ldc, nvalid);
+    case 2: return tile<2, NV>(g, x, lda, nb, y, ldc, nvalid);
+    default: return tile<1, NV>(g, x, lda, nb, y, ldc, nvalid);
+  }
+}
+
+struct Job {
+  const QGemmVnni* g;
+  const int8_t* x;
+  int64_t lda, M;
+  int8_t* y;
+  int64_t ldc;
+};
+
+// One task: kMR rows x 32 outputs (or the remaining 16).
+void task(void* ctx, size_t mi, size_t ni) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  const QGemmVnni& g = *j.g;
+  const int64_t m0 = int64_t(mi) * kMR, rows = std::min<int64_t>(kMR, j.M - m0);
+  const int64_t nb = int64_t(ni) * 2;  // first 16-block
+  const int64_t n0 = nb * 16;
+  const int64_t left = g.N - n0;
+  const int8_t* x = j.x + m0 * j.lda;
+  int8_t* y = j.y + m0 * j.ldc + n0;
+  if (left > 16) tile_rows<2>(int(rows), g, x, j.lda, nb, y, j.ldc, int(std::min<int64_t>(16, left - 16)));
+  else tile_rows<1>(int(rows), g, x, j.lda, nb, y, j.ldc, int(left));
+}
+
+}  // namespace
+
+void QGemmVnni::run(const int8_t* x, int64_t lda, int64_t M, int8_t* y, int64_t ldc, pthreadpool_t pool) const {
+  Job j{this, x, lda, M, y, ldc};
+  const size_t mt = size_t((M + kMR - 1) / kMR), nt = size_t((N + 31) / 32);
+  if (!pool) {
+    for (size_t a = 0; a < mt; ++a)
+      for (size_t b = 0; b < nt; ++b) task(&j, a, b);
+    return;
+  }
+  pthreadpool_parallelize_2d(pool, task, &j, mt, nt, 0);
+}
+
+}  // namespace ef

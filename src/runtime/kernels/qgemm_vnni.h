@@ -1,0 +1,33 @@
+// An int8 GEMM for CPUs with AVX512-VNNI (vpdpbusd: 64 int8 multiply-adds
+// per instruction), the core of QLinearConv (1x1 directly, others through
+// im2col) and QGemm/QLinearMatMul when weights are symmetric int8:
+//   y[m, n] = clamp(round_half_even((sum_k (x[m,k] - x_zp) * w[n,k] + bias[n]) * mult[n]) + y_zp)
+// Activations are int8; the kernel feeds vpdpbusd x + 128 (unsigned) and
+// removes 128 * sum_k w[n,k] through the bias, so results equal the integer
+// reference exactly.
+#pragma once
+#include <pthreadpool.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace ef {
+
+bool vnni_available();
+
+struct QGemmVnni {
+  int64_t K = 0, Kp = 0, N = 0, Np = 0;  // Kp: K rounded up to 4, Np: N to 16
+  std::vector<int8_t> w;                  // [Np/16][Kp/4][16][4]
+  std::vector<int32_t> bias;              // [Np], zero-point corrections folded in
+  std::vector<float> mult;                // [Np]
+  int32_t y_zp = 0, lo = -128, hi = 127;
+
+  // w_nk: [N][K] int8 (symmetric). bias may be null. mult: one per output.
+  QGemmVnni(const int8_t* w_nk, int64_t N, int64_t K, const int32_t* bias, const float* mult, int32_t x_zp,
+            int32_t y_zp, int32_t lo, int32_t hi);
+  // x: M rows of at least Kp bytes (stride lda; bytes K..Kp-1 are ignored:
+  // their weights are zero). y: M rows of N int8 (stride ldc).
+  void run(const int8_t* x, int64_t lda, int64_t M, int8_t* y, int64_t ldc, pthreadpool_t pool) const;
+};
+
+}  // namespace ef
