@@ -14,7 +14,7 @@ import onnx
 from onnx import helper, numpy_helper, TensorProto
 
 QUANT_OPS = {"Conv", "Gemm", "MatMul", "Add", "Mul", "GlobalAveragePool", "Flatten", "Reshape", "Concat",
-             "MaxPool", "Sigmoid", "HardSwish", "Transpose", "Pad", "Resize", "AveragePool", "ConvTranspose"}
+             "MaxPool", "Sigmoid", "HardSwish", "HardSigmoid", "Pad", "Resize", "AveragePool", "ConvTranspose"}
 
 def fold_batchnorm(g, inits):
     """Conv -> BatchNormalization with constant parameters becomes one Conv

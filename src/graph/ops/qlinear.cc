@@ -1,6 +1,6 @@
 // Shape inference for the quantized operators (ONNX QOperator forms; the
-// com.microsoft ones as ONNX Runtime defines them; QLinearHardSwish is
-// edgeflow's). Every scale/zero-point pair is checked; the output shape is
+// com.microsoft ones as ONNX Runtime defines them; QLinearHardSwish and
+// QLinearHardSigmoid are edgeflow's). Every scale/zero-point pair is checked; the output shape is
 // the float operator's, computed by that operator's own schema on the
 // tensor inputs, so the two never disagree. Activations are int8 or uint8.
 //
@@ -8,7 +8,7 @@
 //   QLinearMatMul a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
 //   QGemm         a, a_scale, a_zp, b, b_scale, b_zp[, C int32], y_scale, y_zp
 //   QLinearAdd / QLinearMul   a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
-//   QLinearGlobalAveragePool / QLinearSigmoid / QLinearHardSwish / QLinearLeakyRelu
+//   QLinearGlobalAveragePool / QLinearSigmoid / QLinearHardSwish / QLinearHardSigmoid / QLinearLeakyRelu
 //                 x, x_scale, x_zp, y_scale, y_zp
 //   QLinearConcat y_scale, y_zp, then (x, x_scale, x_zp) per input
 #include "graph/ops/infer_util.h"
@@ -156,5 +156,6 @@ EF_REGISTER_SCHEMA("QLinearGlobalAveragePool", qunary);
 EF_REGISTER_SCHEMA("QLinearSigmoid", qunary);
 EF_REGISTER_SCHEMA("QLinearHardSwish", qunary);
 EF_REGISTER_SCHEMA("QLinearLeakyRelu", qunary);
+EF_REGISTER_SCHEMA("QLinearHardSigmoid", qunary);
 EF_REGISTER_SCHEMA("QLinearConcat", qconcat);
 }  // namespace ef

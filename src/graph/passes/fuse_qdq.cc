@@ -11,7 +11,8 @@
 //   3. fuses DQ -> op -> Q into one quantized operator where an int8 kernel
 //      exists: Conv (+ relu/relu6/clip) -> QLinearConv, Gemm -> QGemm,
 //      MatMul -> QLinearMatMul, Add/Mul -> QLinearAdd/QLinearMul,
-//      GlobalAveragePool, Sigmoid, HardSwish, LeakyRelu -> QLinear*;
+//      GlobalAveragePool (and AveragePool over the whole image), Sigmoid,
+//      HardSwish, HardSigmoid, LeakyRelu -> QLinear*;
 //   4. drops Q(DQ(q)) pairs with equal parameters;
 //   5. folds DequantizeLinear of constants that are left (weights of ops
 //      that stay float) into float32 constants.
@@ -57,7 +58,9 @@ class Fuser {
       if (op == "Conv") fuse_conv(int(i));
       else if (op == "Gemm" || op == "MatMul") fuse_linear(int(i));
       else if (op == "Add" || op == "Mul") fuse_binary(int(i));
-      else if (op == "GlobalAveragePool" || op == "Sigmoid" || op == "HardSwish" || op == "LeakyRelu") fuse_unary(int(i));
+      else if (op == "GlobalAveragePool" || op == "AveragePool" || op == "Sigmoid" || op == "HardSwish" ||
+               op == "HardSigmoid" || op == "LeakyRelu")
+        fuse_unary(int(i));
     }
     cancel_pairs();
     fold_const_dequantize();
@@ -336,8 +339,21 @@ class Fuser {
     QOperand x, y;
     int qn;
     if (!dq_input(n.inputs[0], x) || !q_output(n.outputs[0], y, qn)) return;
-    if (n.op == "GlobalAveragePool" && n.attrs.s("layout", "") != "NHWC") return;
-    replace(i, qn, "QLinear" + n.op, {x.q, x.scale, x.zp, y.scale, y.zp}, n.attrs, n.op.c_str());
+    std::string op = n.op;
+    if (op == "AveragePool") {  // one window over the whole image: a global average
+      const Shape& xs = g_.values[n.inputs[0]].shape;
+      auto k = n.attrs.ints("kernel_shape", {});
+      auto p = n.attrs.ints("pads", {0, 0, 0, 0});
+      if (xs.size() != 4 || k.size() != 2 || k[0] != xs[1] || k[1] != xs[2] || p != std::vector<int64_t>{0, 0, 0, 0} ||
+          n.attrs.i("ceil_mode", 0))
+        return;
+      op = "GlobalAveragePool";
+    }
+    if (op == "GlobalAveragePool" && n.attrs.s("layout", "") != "NHWC") return;
+    Attrs a;
+    if (op == "GlobalAveragePool") a.set("layout", std::string("NHWC"));
+    else a = n.attrs;
+    replace(i, qn, "QLinear" + op, {x.q, x.scale, x.zp, y.scale, y.zp}, a, n.op.c_str());
   }
 
   // 4. Q(DQ(q)) with equal parameters is q.

@@ -3,7 +3,8 @@
 //   -> (full) fold BatchNorm into Conv/Gemm, then fuse activations (so
 //      Conv-BN-Relu becomes one Conv)
 //   -> layout lowering (always: spatial kernels are NHWC only)
-//   -> shapes again (NHWC shapes) -> (full) QDQ patterns into quantized ops
+//   -> shapes again (NHWC shapes) -> (full) activations again, QDQ patterns
+//      into quantized ops
 //   -> no-ops the layout pass exposed -> dead code.
 #include <string>
 
@@ -28,7 +29,10 @@ void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& r, bool full
   }
   r.transposes_inserted += to_nhwc(g, r);
   fold();
-  if (full) r.quantized += fuse_qdq(g, r);  // after the layout pass: fused ops inherit NHWC
+  if (full) {
+    r.act_fused += fuse_activation(g, r);  // pairs the layout pass brought together (Conv-Transpose-Relu)
+    r.quantized += fuse_qdq(g, r);         // after the layout pass: fused ops inherit NHWC
+  }
   r.removed += remove_identity(g, r);
   r.dead += eliminate_dead(g, r);
   r.nodes_after = int(g.nodes.size());

@@ -298,6 +298,7 @@ class Lowering {
     }
     if (n.attrs.s("layout", "") == "NHWC") return fallback(n, ins);
     if (kSpatial.count(n.op) && spatial(n, ins)) return;
+    if (!any_perm && n.op == "Transpose" && nhwc_to_nchw(n, ins[0])) return;
     if (!any_perm) return;
     bool ok = false;
     if (kUnary.count(n.op)) ok = unary(n, ins);
@@ -581,6 +582,21 @@ class Lowering {
       return true;
     }
     n.attrs.set("perm", q);
+    return true;
+  }
+
+  // Transpose [0,3,1,2] of an NHWC value (ONNX written from channels-last
+  // graphs, e.g. converted TFLite): its output is that value, permuted.
+  bool nhwc_to_nchw(Node& n, In x) {
+    const int y = n.outputs[0];
+    if (n.attrs.ints("perm", {}) != std::vector<int64_t>{0, 3, 1, 2} || !known(x) || lshape(x).size() != 4 ||
+        is_graph_output(g_, y) || g_.values[x.id].is_const())
+      return false;
+    logical_[x.id] = permute(g_.values[x.id].shape, kCF);
+    subst_[y] = {x.id, true};
+    n.dead = true;
+    log(r_, "to_nhwc: " + g_.describe(n) + " only restores NCHW order; removed");
+    ++r_.removed;
     return true;
   }
 

@@ -1,5 +1,5 @@
 // Quantized elementwise activations by a 256-entry lookup table:
-// QLinearSigmoid, QLinearHardSwish, QLinearLeakyRelu. The table holds
+// QLinearSigmoid, QLinearHardSwish, QLinearHardSigmoid, QLinearLeakyRelu. The table holds
 // Q(f(DQ(q))) for every input code, computed once at creation with the float
 // function and ONNX rounding, so the kernel equals the DQ -> f -> Q
 // reference bit for bit; the per-frame loop is one byte gather.
@@ -32,6 +32,8 @@ class QLut : public Kernel {
 float apply(const Node& n, float v) {
   if (n.op == "QLinearSigmoid") return 1.f / (1.f + std::exp(-v));
   if (n.op == "QLinearHardSwish") return v * std::min(std::max(v + 3.f, 0.f), 6.f) * (1.f / 6.f);
+  if (n.op == "QLinearHardSigmoid")
+    return std::min(std::max(n.attrs.f("alpha", 0.2f) * v + n.attrs.f("beta", 0.5f), 0.f), 1.f);
   return v >= 0 ? v : v * n.attrs.f("alpha", 0.01f);  // QLinearLeakyRelu
 }
 
@@ -60,4 +62,5 @@ std::unique_ptr<Kernel> make_qlut(const KernelContext& c) {
 EF_REGISTER_KERNEL("QLinearSigmoid", 0, make_qlut, "lut");
 EF_REGISTER_KERNEL("QLinearHardSwish", 0, make_qlut, "lut");
 EF_REGISTER_KERNEL("QLinearLeakyRelu", 0, make_qlut, "lut");
+EF_REGISTER_KERNEL("QLinearHardSigmoid", 0, make_qlut, "lut");
 }  // namespace ef

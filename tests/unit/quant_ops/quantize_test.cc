@@ -129,3 +129,26 @@ TEST(QuantizeLinear, BadParametersAreNamed) {
 
 }  // namespace
 }  // namespace ef::test
+
+namespace ef::test {
+namespace {
+// Long per-tensor tensors take the 16-lane path: still exactly the scalar rule,
+// ties (x / scale = k + 0.5) included.
+TEST(QuantizeLinear, VectorPathEqualsScalarRule) {
+  Tensor x(DType::f32, {1003});
+  for (int i = 0; i < 1003; ++i) x.data_as<float>()[i] = float(i - 500) * 0.25f;
+  for (DType t : {DType::i8, DType::u8}) {
+    Tensor z(t, {});
+    auto y = run_op("QuantizeLinear", {In::rt(x), In::k(scalar_f32(0.5f)), In::k(z)})[0];
+    auto d = run_op("DequantizeLinear", {In::rt(y), In::k(scalar_f32(0.5f)), In::k(z)})[0];
+    int32_t lo = t == DType::i8 ? -128 : 0, hi = t == DType::i8 ? 127 : 255;
+    for (int i = 0; i < 1003; ++i) {
+      const int32_t want = int32_t(std::clamp(std::nearbyint(x.data_as<float>()[i] / 0.5f), float(lo), float(hi)));
+      const int32_t got = t == DType::i8 ? int32_t(y.data_as<int8_t>()[i]) : int32_t(y.data_as<uint8_t>()[i]);
+      ASSERT_EQ(got, want) << i;
+      ASSERT_EQ(d.data_as<float>()[i], float(want) * 0.5f) << i;
+    }
+  }
+}
+}  // namespace
+}  // namespace ef::test
