@@ -95,16 +95,25 @@ struct MaskRefineOptions {
 // Keeps state between frames (temporal smoothing). Input: mask at model
 // resolution (CV_32F, [0,1]) plus its letterbox; output: CV_32F mask at the
 // frame size.
+// The returned mask is never overwritten while anyone still holds it (each
+// frame's mask comes from a small ring of buffers), so it can be passed on
+// without a copy.
 class MaskRefiner {
  public:
   explicit MaskRefiner(MaskRefineOptions o = {}) : o_(o) {}
-  const cv::Mat& refine(const cv::Mat& small_mask, const Letterbox& lb, const cv::Mat& frame_bgr);
+  cv::Mat refine(const cv::Mat& small_mask, const Letterbox& lb, const cv::Mat& frame_bgr);
   void reset() { prev_.release(); }
 
  private:
   MaskRefineOptions o_;
-  cv::Mat prev_, crop_, up_, out_, guide_, a_, b_, tmp_[8];
+  std::vector<cv::Mat> ring_;
+  cv::Mat prev_, gray_, gray_small_, I_, P_, mI_, mP_, mIP_, mII_, t0_, t1_, a_, b_, up_a_, up_b_;
 };
+// A buffer of `size` x `type` from `ring` that nobody else references (its
+// cv::Mat refcount is 1), so writing into it cannot change a frame still in
+// use downstream; the ring grows up to max_ring buffers. Lets a node reuse
+// its output memory instead of allocating (and page-faulting) every frame.
+cv::Mat& unshared_buffer(std::vector<cv::Mat>& ring, cv::Size size, int type, size_t max_ring = 8);
 // Fast guided filter (He & Sun): edge-aware smoothing of `p` guided by gray `I`
 // (both CV_32F same size), computed at 1/scale resolution.
 void guided_filter(const cv::Mat& I, const cv::Mat& p, cv::Mat& q, int radius, float eps, int scale = 1);
@@ -123,7 +132,8 @@ class BackgroundCompositor {
 
  private:
   BackgroundOptions o_;
-  cv::Mat small_, bg_, resized_bg_, inv_;
+  cv::Mat half_, small_, bg_, resized_bg_;
+  std::vector<uint16_t> a1_, a3_;
 };
 
 // ---------------------------------------------------------------- auto-framing

@@ -43,7 +43,74 @@ void guided_filter(const cv::Mat& I, const cv::Mat& p, cv::Mat& q, int radius, f
   q = a.mul(I) + b;
 }
 
-const cv::Mat& MaskRefiner::refine(const cv::Mat& small_mask, const Letterbox& lb, const cv::Mat& frame) {
+namespace {
+
+// Per-row kernels, written so that GCC vectorizes them (without trapping
+// math the clamps become min/max instructions; nothing here reads FP flags).
+[[gnu::optimize("no-trapping-math")]] void guided_feather_row(const uint8_t* __restrict g, const float* __restrict a,
+                                                               const float* __restrict b, float* __restrict o, int n,
+                                                               float lo, float inv) {
+  const float s255 = 1.f / 255;
+  for (int x = 0; x < n; ++x) {
+    float t = (a[x] * (float(g[x]) * s255) + b[x] - lo) * inv;
+    t = t < 0.f ? 0.f : t;
+    t = t > 1.f ? 1.f : t;
+    o[x] = t * t * (3.f - 2.f * t);
+  }
+}
+[[gnu::optimize("no-trapping-math")]] void feather_row(const float* __restrict u, float* __restrict o, int n, float lo,
+                                                        float inv) {
+  for (int x = 0; x < n; ++x) {
+    float t = (u[x] - lo) * inv;
+    t = t < 0.f ? 0.f : t;
+    t = t > 1.f ? 1.f : t;
+    o[x] = t * t * (3.f - 2.f * t);
+  }
+}
+// out = (frame * a + bg * (256 - a) + 128) >> 8 with a = round(mask * 256):
+// 8-bit fixed point, within 1 of the float blend.
+[[gnu::optimize("no-trapping-math")]] void blend_row(const uint8_t* __restrict f, const uint8_t* __restrict bg,
+                                                      const float* __restrict m, uint16_t* __restrict a1,
+                                                      uint16_t* __restrict a3, uint8_t* __restrict o, int n) {
+  for (int x = 0; x < n; ++x) {
+    float v = m[x] * 256.f + 0.5f;
+    v = v < 0.f ? 0.f : v;
+    v = v > 256.f ? 256.f : v;
+    a1[x] = uint16_t(v);
+  }
+  for (int x = 0; x < n; ++x) a3[3 * x] = a3[3 * x + 1] = a3[3 * x + 2] = a1[x];
+  for (int i = 0; i < 3 * n; ++i) o[i] = uint8_t((f[i] * a3[i] + bg[i] * (256 - a3[i]) + 128) >> 8);
+}
+
+// INTER_AREA downscaling to `size`; when that halves the image (once or
+// more) exactly, as a chain of 2x steps, which OpenCV runs 3x faster than
+// one 4x step, with the same result (to rounding).
+void area_downscale(const cv::Mat& src, cv::Mat& half, cv::Mat& dst, cv::Size size) {
+  if (src.cols == 4 * size.width && src.rows == 4 * size.height) {
+    cv::resize(src, half, cv::Size(2 * size.width, 2 * size.height), 0, 0, cv::INTER_AREA);
+    cv::resize(half, dst, size, 0, 0, cv::INTER_AREA);
+  } else {
+    cv::resize(src, dst, size, 0, 0, cv::INTER_AREA);
+  }
+}
+
+}  // namespace
+
+cv::Mat& unshared_buffer(std::vector<cv::Mat>& ring, cv::Size size, int type, size_t max_ring) {
+  for (auto& m : ring)
+    if (!m.u || __atomic_load_n(&m.u->refcount, __ATOMIC_ACQUIRE) == 1) {
+      m.create(size, type);
+      return m;
+    }
+  // every buffer is still held downstream: add one (or replace the oldest
+  // reference; its holders keep their copy alive)
+  if (ring.size() < max_ring) ring.emplace_back();
+  else std::rotate(ring.begin(), ring.begin() + 1, ring.end()), ring.back() = cv::Mat();
+  ring.back().create(size, type);
+  return ring.back();
+}
+
+cv::Mat MaskRefiner::refine(const cv::Mat& small_mask, const Letterbox& lb, const cv::Mat& frame) {
   CV_Assert(small_mask.type() == CV_32F);
   // 1. the part of the mask that covers the image (undo letterbox)
   int x0 = int(std::lround(lb.pad_left * small_mask.cols));
@@ -57,58 +124,55 @@ const cv::Mat& MaskRefiner::refine(const cv::Mat& small_mask, const Letterbox& l
   } else {
     cv::addWeighted(m, o_.temporal, prev_, 1.f - o_.temporal, 0.0, prev_);
   }
+  // Background probabilities decay towards 0 frame after frame and become
+  // denormal floats, which make every later step twice as slow: flush them.
+  cv::threshold(prev_, prev_, 1e-6, 0, cv::THRESH_TOZERO);
   // 3. edge-aware upsampling: a fast guided filter whose coefficients are
   // computed at 1/scale of the frame (guide from the frame, mask from the
   // model resolution), upsampled, and applied to the full-resolution guide;
   // 4. feathering (smoothstep between edge_lo and edge_hi) in the same pass.
+  // Every buffer keeps its size from frame to frame (no allocation); the
+  // output comes from a ring, so a mask still held downstream is never
+  // overwritten.
   float lo = o_.edge_lo, hi = std::max(o_.edge_hi, o_.edge_lo + 1e-3f);
   float inv = 1.f / (hi - lo);
-  auto feather = [&](float v) {
-    float t = std::clamp((v - lo) * inv, 0.f, 1.f);
-    return t * t * (3.f - 2.f * t);
-  };
-  out_.create(frame.size(), CV_32F);
+  cv::Mat& out = unshared_buffer(ring_, frame.size(), CV_32F);
   if (o_.guided_radius > 0) {
     int scale = std::max(1, o_.guided_scale);
     cv::Size small(std::max(1, frame.cols / scale), std::max(1, frame.rows / scale));
-    cv::cvtColor(frame, tmp_[0], cv::COLOR_BGR2GRAY);                  // full-res guide, 8 bit
-    cv::resize(tmp_[0], tmp_[1], small, 0, 0, cv::INTER_AREA);
-    tmp_[1].convertTo(guide_, CV_32F, 1.0 / 255);                       // I (small)
-    cv::resize(prev_, tmp_[2], small, 0, 0, cv::INTER_LINEAR);          // p (small)
-    const cv::Mat &I = guide_, &P = tmp_[2];
+    cv::cvtColor(frame, gray_, cv::COLOR_BGR2GRAY);                  // full-res guide, 8 bit
+    area_downscale(gray_, t0_, gray_small_, small);
+    gray_small_.convertTo(I_, CV_32F, 1.0 / 255);                    // I (small)
+    cv::resize(prev_, P_, small, 0, 0, cv::INTER_LINEAR);            // p (small)
     int r = std::max(1, o_.guided_radius / scale);
     cv::Size k(2 * r + 1, 2 * r + 1);
-    cv::boxFilter(I, tmp_[3], CV_32F, k);                               // mean I
-    cv::boxFilter(P, tmp_[4], CV_32F, k);                               // mean p
-    cv::multiply(I, P, tmp_[5]);
-    cv::boxFilter(tmp_[5], tmp_[5], CV_32F, k);                         // mean Ip
-    cv::multiply(I, I, tmp_[6]);
-    cv::boxFilter(tmp_[6], tmp_[6], CV_32F, k);                         // mean II
-    cv::Mat cov = tmp_[5] - tmp_[3].mul(tmp_[4]);
-    cv::Mat var = tmp_[6] - tmp_[3].mul(tmp_[3]);
-    a_ = cov / (var + o_.guided_eps);
-    b_ = tmp_[4] - a_.mul(tmp_[3]);
+    cv::boxFilter(I_, mI_, CV_32F, k);                               // mean I
+    cv::boxFilter(P_, mP_, CV_32F, k);                               // mean p
+    cv::multiply(I_, P_, t0_);
+    cv::boxFilter(t0_, mIP_, CV_32F, k);                             // mean Ip
+    cv::multiply(I_, I_, t0_);
+    cv::boxFilter(t0_, mII_, CV_32F, k);                             // mean II
+    // a = cov(I,p) / (var(I) + eps), b = mean p - a mean I
+    cv::multiply(mI_, mP_, t0_);
+    cv::subtract(mIP_, t0_, t0_);                                    // cov
+    cv::multiply(mI_, mI_, t1_);
+    cv::subtract(mII_, t1_, t1_);                                    // var
+    cv::add(t1_, cv::Scalar(o_.guided_eps), t1_);
+    cv::divide(t0_, t1_, a_);
+    cv::multiply(a_, mI_, t0_);
+    cv::subtract(mP_, t0_, b_);
     cv::boxFilter(a_, a_, CV_32F, k);
     cv::boxFilter(b_, b_, CV_32F, k);
-    cv::resize(a_, tmp_[5], frame.size(), 0, 0, cv::INTER_LINEAR);
-    cv::resize(b_, tmp_[6], frame.size(), 0, 0, cv::INTER_LINEAR);
-    const float s255 = 1.f / 255;
-    for (int y = 0; y < frame.rows; ++y) {
-      const uint8_t* g = tmp_[0].ptr<uint8_t>(y);
-      const float* A = tmp_[5].ptr<float>(y);
-      const float* B = tmp_[6].ptr<float>(y);
-      float* o = out_.ptr<float>(y);
-      for (int x = 0; x < frame.cols; ++x) o[x] = feather(A[x] * (g[x] * s255) + B[x]);
-    }
+    cv::resize(a_, up_a_, frame.size(), 0, 0, cv::INTER_LINEAR);
+    cv::resize(b_, up_b_, frame.size(), 0, 0, cv::INTER_LINEAR);
+    for (int y = 0; y < frame.rows; ++y)
+      guided_feather_row(gray_.ptr<uint8_t>(y), up_a_.ptr<float>(y), up_b_.ptr<float>(y), out.ptr<float>(y),
+                         frame.cols, lo, inv);
   } else {
-    cv::resize(prev_, up_, frame.size(), 0, 0, cv::INTER_LINEAR);
-    for (int y = 0; y < frame.rows; ++y) {
-      const float* u = up_.ptr<float>(y);
-      float* o = out_.ptr<float>(y);
-      for (int x = 0; x < frame.cols; ++x) o[x] = feather(u[x]);
-    }
+    cv::resize(prev_, up_a_, frame.size(), 0, 0, cv::INTER_LINEAR);
+    for (int y = 0; y < frame.rows; ++y) feather_row(up_a_.ptr<float>(y), out.ptr<float>(y), frame.cols, lo, inv);
   }
-  return out_;
+  return out;
 }
 
 void BackgroundCompositor::apply(const cv::Mat& frame, const cv::Mat& mask, cv::Mat& out) {
@@ -120,7 +184,7 @@ void BackgroundCompositor::apply(const cv::Mat& frame, const cv::Mat& mask, cv::
   if (o_.mode == "blur") {
     // blur at quarter resolution: same look, 16x fewer pixels
     int f = 4;
-    cv::resize(frame, small_, cv::Size(std::max(1, frame.cols / f), std::max(1, frame.rows / f)), 0, 0, cv::INTER_AREA);
+    area_downscale(frame, half_, small_, cv::Size(std::max(1, frame.cols / f), std::max(1, frame.rows / f)));
     int k = std::max(3, (o_.blur / f) | 1);
     cv::GaussianBlur(small_, small_, cv::Size(k, k), 0);
     cv::resize(small_, bg_, frame.size(), 0, 0, cv::INTER_LINEAR);
@@ -134,9 +198,12 @@ void BackgroundCompositor::apply(const cv::Mat& frame, const cv::Mat& mask, cv::
   } else {
     throw Error("background mode '" + o_.mode + "': expected blur, color, image or none");
   }
-  // out = (frame * m + bg * (1 - m)) / (m + (1 - m)), vectorized by OpenCV
-  cv::subtract(cv::Scalar(1.0), mask, inv_);
-  cv::blendLinear(frame, bg_, mask, inv_, out);
+  out.create(frame.size(), CV_8UC3);
+  a1_.resize(frame.cols);
+  a3_.resize(3 * size_t(frame.cols));
+  for (int y = 0; y < frame.rows; ++y)
+    blend_row(frame.ptr<uint8_t>(y), bg_.ptr<uint8_t>(y), mask.ptr<float>(y), a1_.data(), a3_.data(),
+              out.ptr<uint8_t>(y), frame.cols);
 }
 
 }  // namespace ef::vision

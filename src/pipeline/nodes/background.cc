@@ -29,13 +29,14 @@ class Background : public Node {
     const cv::Mat& img = in["image"].as<cv::Mat>();
     const cv::Mat& m = in["mask"].as<cv::Mat>();
     if (m.size() != img.size()) throw Error("mask and image sizes differ");
-    cv::Mat o;
+    cv::Mat& o = vision::unshared_buffer(ring_, img.size(), CV_8UC3);
     comp_.apply(img, m, o);
     out.emit("image", o);
   }
 
  private:
   vision::BackgroundCompositor comp_;
+  std::vector<cv::Mat> ring_;
 };
 
 NodeType type() {

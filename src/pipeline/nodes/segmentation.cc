@@ -31,7 +31,7 @@ class Segmentation : public Node {
     else throw Error("expected a one-channel mask output, got " + shape_str(t.shape()));
     if (t.dtype() != DType::f32) throw Error("expected a float mask output");
     cv::Mat small(h, w, CV_32F, const_cast<void*>(t.data()));
-    out.emit("mask", refiner_.refine(small, tp.letterbox, img).clone());
+    out.emit("mask", refiner_.refine(small, tp.letterbox, img));  // a fresh buffer per frame in flight, no copy
   }
 
  private:

@@ -60,6 +60,28 @@ TEST(MaskRefiner, CropsLetterboxSmoothsAndFeathers) {
   EXPECT_NEAR(out.at<float>(20, 40), 0.352f, 1e-5);
 }
 
+TEST(MaskRefiner, AMaskStillHeldIsNeverOverwritten) {
+  // refine() hands out its buffers without copying: one held by a consumer
+  // must keep its values while later frames are refined; released ones are reused.
+  MaskRefineOptions o;
+  o.temporal = 1.f;
+  MaskRefiner r(o);
+  cv::Mat frame(36, 64, CV_8UC3, cv::Scalar(90, 90, 90)), m(9, 16, CV_32F, cv::Scalar(1.f));
+  cv::Mat held = r.refine(m, {}, frame);
+  const uchar* held_data = held.data;
+  m.setTo(0.f);
+  for (int i = 0; i < 20; ++i) {
+    cv::Mat next = r.refine(m, {}, frame);
+    EXPECT_NE(next.data, held_data);
+    EXPECT_NEAR(cv::mean(next)[0], 0.0, 1e-6);
+  }
+  EXPECT_NEAR(cv::mean(held)[0], 1.0, 1e-6);
+  held.release();
+  bool reused = false;
+  for (int i = 0; i < 3; ++i) reused |= r.refine(m, {}, frame).data == held_data;
+  EXPECT_TRUE(reused);
+}
+
 TEST(Compositor, BlendsFrameAndBackground) {
   cv::Mat frame(4, 6, CV_8UC3, cv::Scalar(200, 100, 50)), mask(4, 6, CV_32F, cv::Scalar(1.f)), out;
   mask.col(0).setTo(0.f);
