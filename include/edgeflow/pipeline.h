@@ -134,8 +134,13 @@ class Outputs {
   void emit_any(const std::string& port, std::shared_ptr<const std::any> v);
   // For sources: the timestamp of the frame being emitted.
   void set_time(int64_t ts, int64_t seq) { ts_ = ts; seq_ = seq; }
+  // For sources: the moment the frame arrived (after waiting for a camera or
+  // a paced file); end-to-end latency counts from here. Default: the start
+  // of generate().
+  void set_captured(Clock::time_point t = Clock::now()) { captured_ = t; }
   std::function<void(const std::string&, std::shared_ptr<const std::any>)> sink_;
   int64_t ts_ = -1, seq_ = -1;
+  Clock::time_point captured_{};
 };
 
 // A node type: one class derived from Node plus one registration
@@ -224,7 +229,8 @@ PipelineConfig load_pipeline(const std::string& path, const std::map<std::string
 struct NodeStats {
   std::string id, type;
   int64_t in = 0, out = 0, dropped = 0, join_dropped = 0;
-  double p50_ms = 0, p95_ms = 0, mean_ms = 0;
+  double p50_ms = 0, p95_ms = 0, mean_ms = 0;  // wall time per frame
+  double cpu_ms = 0;  // mean CPU time per frame of the node's thread (robust to a busy machine)
 };
 struct RunSummary {
   int64_t frames_in = 0;      // frames emitted by sources

@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <yaml-cpp/yaml.h>
 
@@ -101,22 +102,28 @@ PipelineConfig parse_pipeline(const std::string& text, const std::string& file,
   }
   cfg.settings = c.settings;
 
+  // options (+ overrides `--set options.KEY=V`)
+  std::vector<std::tuple<std::string, std::string, std::string, std::string>> opts;  // key, value, key loc, value loc
   if (auto o = root["options"]) {
     expect_map(c, o, "options");
     for (auto it : o) {
       std::string k = it.first.Scalar();
-      std::string v = c.scalar(it.second, "options." + k);
-      try {
-        if (k == "max_in_flight") cfg.max_in_flight = std::stoi(v);
-        else if (k == "stats_every") cfg.stats_every = std::stod(v);
-        else if (k == "opencv_threads") cfg.opencv_threads = std::stoi(v);
-        else if (k == "progress") cfg.progress = (v == "true" || v == "yes" || v == "on" || v == "1");
-        else throw Error(c.loc(it.first) + ": unknown option '" + k + "' (options: max_in_flight, stats_every, progress, opencv_threads)");
-      } catch (const std::logic_error&) {
-        throw Error(c.loc(it.second) + ": options." + k + ": bad value '" + v + "'");
-      }
+      opts.emplace_back(k, c.scalar(it.second, "options." + k), c.loc(it.first), c.loc(it.second));
     }
-    if (cfg.max_in_flight < 1) throw Error(c.loc(o) + ": options.max_in_flight must be >= 1");
+  }
+  for (auto& [k, v] : param_overrides["options"]) opts.emplace_back(k, v, "--set options." + k, "--set options." + k);
+  param_overrides.erase("options");
+  for (auto& [k, v, kloc, vloc] : opts) {
+    try {
+      if (k == "max_in_flight") cfg.max_in_flight = std::stoi(v);
+      else if (k == "stats_every") cfg.stats_every = std::stod(v);
+      else if (k == "opencv_threads") cfg.opencv_threads = std::stoi(v);
+      else if (k == "progress") cfg.progress = (v == "true" || v == "yes" || v == "on" || v == "1");
+      else throw Error(kloc + ": unknown option '" + k + "' (options: max_in_flight, stats_every, progress, opencv_threads)");
+    } catch (const std::logic_error&) {
+      throw Error(vloc + ": options." + k + ": bad value '" + v + "'");
+    }
+    if (k == "max_in_flight" && cfg.max_in_flight < 1) throw Error(vloc + ": options.max_in_flight must be >= 1");
   }
 
   auto nodes = root["nodes"];

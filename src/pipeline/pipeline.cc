@@ -4,12 +4,15 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <ctime>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <pthread.h>
 
 #include "edgeflow/pipeline.h"
 
@@ -33,6 +36,12 @@ struct FrameTicket {
 };
 
 namespace {
+
+double thread_cpu_ms() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
 
 double percentile(std::vector<float> v, double q) {
   if (v.empty()) return 0;
@@ -71,6 +80,7 @@ struct Runner {
   std::vector<float> times_ms;
   std::vector<float> latency_ms;  // sinks: source -> here
   int64_t in = 0, out = 0, join_dropped = 0, source_dropped = 0;
+  double cpu_ms = 0;  // sum over frames
   std::shared_ptr<FlightState> flight = std::make_shared<FlightState>();
   int64_t frame_count = -1;
   bool is_sink() const { return type->outputs.empty(); }
@@ -185,14 +195,19 @@ void Pipeline::Impl::run_source(Runner& r) {
     }
     staged.clear();
     stage.ts_ = stage.seq_ = -1;
+    stage.captured_ = {};
     auto t0 = Clock::now();
+    double c0 = thread_cpu_ms();
     if (!r.node->generate(*this, stage)) break;
     auto t1 = Clock::now();
+    double c1 = thread_cpu_ms();
+    if (stage.captured_ != Clock::time_point{}) t0 = stage.captured_;  // not the wait for the frame
     ++seq;
     ts = stage.ts_ >= 0 ? stage.ts_ : seq;
     {
       std::lock_guard<std::mutex> lk(r.sm);
       r.times_ms.push_back(std::chrono::duration<float, std::milli>(t1 - t0).count());
+      r.cpu_ms += c1 - c0;
       ++r.in;
     }
     {
@@ -275,10 +290,13 @@ void Pipeline::Impl::run_node(Runner& r) {
     in.ts_ = primary->ts;
     in.seq_ = primary->seq;
     auto t0 = Clock::now();
+    double c0 = thread_cpu_ms();
     r.node->process(*this, in, out);
     auto t1 = Clock::now();
+    double c1 = thread_cpu_ms();
     std::lock_guard<std::mutex> lk(r.sm);
     r.times_ms.push_back(std::chrono::duration<float, std::milli>(t1 - t0).count());
+    r.cpu_ms += c1 - c0;
     ++r.in;
     if (r.is_sink()) r.latency_ms.push_back(std::chrono::duration<float, std::milli>(t1 - primary->born).count());
   }
@@ -286,6 +304,7 @@ void Pipeline::Impl::run_node(Runner& r) {
 
 void Pipeline::Impl::thread_main(Runner& r) {
   current = &r;
+  pthread_setname_np(pthread_self(), r.cfg.id.substr(0, 15).c_str());  // node ids in top -H, perf, gdb
   bool opened = false;
   try {
     r.node->open(*this);
@@ -545,6 +564,7 @@ RunSummary Pipeline::run() {
     double sum = 0;
     for (float t : r->times_ms) sum += t;
     n.mean_ms = r->times_ms.empty() ? 0 : sum / r->times_ms.size();
+    n.cpu_ms = r->in > 0 ? r->cpu_ms / r->in : 0;
     if (r->type->source) {
       s.frames_in += r->in;
       s.source_dropped += r->source_dropped;
@@ -566,12 +586,17 @@ RunSummary Pipeline::run() {
 std::string RunSummary::text() const {
   std::ostringstream os;
   char buf[256];
-  os << "node                 type                    frames    p50 ms    p95 ms   drops\n";
+  os << "node                 type                    frames    p50 ms    p95 ms    cpu ms   drops\n";
+  double cpu = 0;
   for (auto& n : nodes) {
-    std::snprintf(buf, sizeof buf, "%-20s %-20s %9lld %9.2f %9.2f %7lld\n", n.id.c_str(), n.type.c_str(),
-                  (long long)n.in, n.p50_ms, n.p95_ms, (long long)(n.dropped + n.join_dropped));
+    std::snprintf(buf, sizeof buf, "%-20s %-20s %9lld %9.2f %9.2f %9.2f %7lld\n", n.id.c_str(), n.type.c_str(),
+                  (long long)n.in, n.p50_ms, n.p95_ms, n.cpu_ms, (long long)(n.dropped + n.join_dropped));
     os << buf;
+    cpu += n.cpu_ms * n.in;
   }
+  std::snprintf(buf, sizeof buf, "(wall p50/p95 per frame and mean CPU per frame of each node; all nodes: %.1f ms CPU per frame out)\n",
+                frames_out > 0 ? cpu / frames_out : 0.0);
+  os << buf;
   std::snprintf(buf, sizeof buf,
                 "pipeline: %lld frames in, %lld out in %.2f s = %.1f FPS; latency p50 %.1f ms p95 %.1f ms; "
                 "dropped %lld at sources, %lld in queues",

@@ -29,6 +29,7 @@ class ImageFolder : public Node {
   bool generate(Context&, Outputs& out) override {
     if (!loop_ && n_ >= int64_t(files_.size())) return false;
     if (pacer_) pacer_->wait();
+    out.set_captured();
     const std::string& f = files_[n_ % files_.size()];
     cv::Mat img = cv::imread(f, cv::IMREAD_COLOR);
     if (img.empty()) throw Error("'" + f + "': cannot decode image");

@@ -26,6 +26,7 @@ class TestPattern : public Node {
   bool generate(Context&, Outputs& out) override {
     if (frames_ >= 0 && n_ >= frames_) return false;
     pacer_.wait();
+    out.set_captured();
     cv::Mat img = base_.clone();
     int s = std::max(8, size_.height / 8);
     int x = int((n_ * 7) % std::max(1, size_.width - s));

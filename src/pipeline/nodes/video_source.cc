@@ -39,15 +39,26 @@ class VideoSource : public Node {
     }
     fps_ = cap_.get(cv::CAP_PROP_FPS);
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 30;
+    if (p.has("fps") && !device_) {  // e.g. play a 24 fps clip as a 30 fps camera
+      fps_ = p.f("fps", fps_);
+      if (!(fps_ > 0 && fps_ < 1000)) throw Error(p.where("fps") + ": must be in (0, 1000)");
+    }
     if (live_ && !device_) pacer_ = std::make_unique<Pacer>(fps_);
   }
   bool live() const override { return live_; }
   int64_t frame_count() const override { return loop_ ? -1 : count_; }
   bool generate(Context&, Outputs& out) override {
     if (max_frames_ > 0 && n_ >= max_frames_) return false;
-    if (pacer_) pacer_->wait();
-    cv::Mat f;
-    if (!cap_.read(f) || f.empty()) {
+    if (pacer_) {  // a file played like a camera: the frame "arrives" now and is decoded
+      pacer_->wait();
+      out.set_captured();
+    }
+    bool got = cap_.grab();  // a camera: waits for the next frame
+    if (device_) out.set_captured();
+    // decode into memory nobody downstream holds any more (no allocation per frame)
+    const bool resizing = resize_.width > 0;
+    cv::Mat& f = resizing ? raw_ : vision::unshared_buffer(ring_, last_size_, CV_8UC3);
+    if (!got || !cap_.retrieve(f) || f.empty()) {
       if (loop_ && n_ > 0 && !device_) {
         cap_.set(cv::CAP_PROP_POS_FRAMES, 0);
         if (!cap_.read(f) || f.empty()) return false;
@@ -63,13 +74,14 @@ class VideoSource : public Node {
       else f.convertTo(c, CV_8UC3);
       f = c;
     }
-    if (resize_.width > 0 && f.size() != resize_) {
-      cv::Mat r;
-      cv::resize(f, r, resize_, 0, 0, cv::INTER_LINEAR);
-      f = r;
+    last_size_ = f.size();
+    cv::Mat frame = f;
+    if (resizing && f.size() != resize_) {
+      frame = vision::unshared_buffer(ring_, resize_, CV_8UC3);
+      cv::resize(f, frame, resize_, 0, 0, cv::INTER_LINEAR);
     }
     out.set_time(int64_t(n_ * 1e6 / fps_), n_);
-    out.emit("image", f);
+    out.emit("image", frame);
     ++n_;
     return true;
   }
@@ -81,6 +93,9 @@ class VideoSource : public Node {
   double fps_ = 30;
   cv::Size resize_{0, 0};
   cv::VideoCapture cap_;
+  cv::Mat raw_;  // decoded frame before resizing
+  cv::Size last_size_;
+  std::vector<cv::Mat> ring_;
   std::unique_ptr<Pacer> pacer_;
 };
 
@@ -94,6 +109,7 @@ NodeType type() {
               {"live", "bool", "auto", "drop frames when busy (default: true for cameras; files are paced to their fps)"},
               {"max_frames", "int", "0", "stop after N frames (0 = all)"},
               {"loop", "bool", "false", "restart a file at its end"},
+              {"fps", "float", "the file's", "frame rate of a file (timestamps, and pacing when live)"},
               {"resize", "string", "", "resize frames to WxH (e.g. 1280x720)"}};
   t.create = [](const Params& p) { return std::make_unique<VideoSource>(p); };
   return t;

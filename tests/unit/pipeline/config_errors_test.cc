@@ -171,6 +171,21 @@ TEST(PipelineConfig, SettingsAndOverrides) {
   EXPECT_HAS(m, "unknown setting '${x}'");
 }
 
+TEST(PipelineConfig, OptionsFromTheCommandLine) {
+  const char* yaml = "options: {max_in_flight: 3}\nnodes:\n  src: {type: test_pattern_source}\n  out: {type: test_collect, inputs: {in: src.image}}\n";
+  EXPECT_EQ(parse_pipeline(yaml, "ok.yaml").max_in_flight, 3);
+  EXPECT_EQ(parse_pipeline(yaml, "ok.yaml", {{"options.max_in_flight", "1"}}).max_in_flight, 1);
+  auto m = error_of(yaml, {{"options.max_inflight", "1"}});
+  EXPECT_HAS(m, "--set options.max_inflight");
+  EXPECT_HAS(m, "unknown option 'max_inflight'");
+  m = error_of(yaml, {{"options.max_in_flight", "0"}});
+  EXPECT_HAS(m, "--set options.max_in_flight");
+  EXPECT_HAS(m, "must be >= 1");
+  m = error_of("options: {max_in_flight: lots}\nnodes:\n  src: {type: test_pattern_source}\n");
+  EXPECT_HAS(m, "bad.yaml:1");
+  EXPECT_HAS(m, "bad value 'lots'");
+}
+
 TEST(PipelineConfig, ShippedPipelinesParse) {
   // meeting.yaml must at least parse and name only known node types (the
   // models may be missing on a fresh checkout).
