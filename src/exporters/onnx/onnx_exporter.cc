@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -45,7 +46,7 @@ bool is_spatial(const std::string& op) {
   static const std::unordered_set<std::string> s = {
       "Conv",          "ConvTranspose", "MaxPool",      "AveragePool",  "GlobalAveragePool", "GlobalMaxPool",
       "BatchNormalization", "Resize",   "DepthToSpace", "SpaceToDepth", "LpPool",            "GlobalLpPool",
-      "InstanceNormalization", "LRN",   "Upsample"};
+      "InstanceNormalization", "LRN",   "Upsample",     "QLinearConv",  "QLinearGlobalAveragePool", "QLinearAveragePool"};
   return s.count(op) != 0;
 }
 
@@ -113,6 +114,11 @@ class Exporter {
       value_info(gp_->add_output(), v, name_[v]);
     }
     drop_unused_initializers();
+    for (const std::string& d : domains_) {
+      auto* od = m_.add_opset_import();
+      od->set_domain(d);
+      od->set_version(1);
+    }
     fill_output_shapes();
     try {
       onnx::checker::check_model(m_);
@@ -129,6 +135,17 @@ class Exporter {
   std::vector<std::string> name_;
   std::unordered_set<std::string> used_, node_names_;
   std::unordered_map<int, std::string> nchw_;  // NHWC value -> name of its NCHW copy
+  std::set<std::string> domains_;               // non-default operator domains used
+
+  // ONNX Runtime's quantized operators live in com.microsoft; edgeflow's own in ai.edgeflow.
+  static const char* op_domain(const std::string& op) {
+    static const std::unordered_set<std::string> ms = {"QLinearAdd",     "QLinearMul",       "QLinearGlobalAveragePool",
+                                                       "QLinearSigmoid", "QLinearLeakyRelu", "QLinearConcat",
+                                                       "QGemm",          "QLinearAveragePool"};
+    if (ms.count(op)) return "com.microsoft";
+    if (op == "QLinearHardSwish" || op == "QLinearHardSigmoid") return "ai.edgeflow";
+    return nullptr;
+  }
   std::vector<char> need_ir_;
 
   // Constants an emitted node replaced by a rewritten copy (e.g. Resize sizes
@@ -384,6 +401,9 @@ class Exporter {
     std::string act_out = y >= 0 ? outs[0] : "";
     if (!act.empty() && y >= 0) outs[0] = fresh(act_out + "/preact");
 
+    if (!act.empty() && (n.op.rfind("QLinear", 0) == 0 || n.op == "QGemm"))
+      throw Error("ONNX export: " + g_.describe(n) + " is quantized with a fused " + act +
+                  " (export the model before optimization: its QDQ form carries the activation)");
     if (n.op == "HardSwish") {
       if (ins.empty() || outs.empty()) throw Error("ONNX export: " + g_.describe(n) + " needs one input and output");
       hardswish(n.name, ins[0], outs[0]);
@@ -391,6 +411,10 @@ class Exporter {
       auto* np = node(n.op, n.name, ins, outs);
       for (const auto& [k, v] : n.attrs.all())
         if (!is_edgeflow_attr(k)) set_attr(np, k, v);
+      if (const char* d = op_domain(n.op)) {
+        np->set_domain(d);
+        domains_.insert(d);
+      }
     }
     if (!act.empty() && y >= 0) activation(n, act, outs[0], act_out, g_.values[y].dtype);
     if (y >= 0 && is_nhwc && need_ir_[y]) {

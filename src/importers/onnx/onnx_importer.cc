@@ -7,6 +7,8 @@
 // Operators edgeflow does not know are kept: shape inference reports them.
 #include "importers/onnx/onnx_importer.h"
 
+#include "importers/onnx/qoperator.h"
+
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
@@ -396,7 +398,8 @@ class Importer {
   void add_node(const onnx::NodeProto& np, int i) {
     const std::string w = where(i, np);
     const bool default_domain = np.domain().empty() || np.domain() == "ai.onnx";
-    if (!default_domain)
+    const bool qop = is_qoperator(np.op_type(), np.domain());
+    if (!default_domain && !qop)
       fail("unsupported operator '" + np.op_type() + "' (domain " + np.domain() + ") in node '" + node_names_[i] +
            "'");
     if (np.op_type() == "Constant") return;  // already a constant value
@@ -419,6 +422,16 @@ class Importer {
       ins.push_back(it->second);
     }
     while (!ins.empty() && ins.back() < 0) ins.pop_back();
+    if (qop) {
+      QOperatorSink sink{g_, [&](const std::string& b) { return new_value(b); },
+                         [&](const std::string& b, Tensor t) { return new_const(b, std::move(t)); },
+                         [&](const std::string& b) { return new_node_name(b); }};
+      wrap([&] {
+        expand_qoperator(sink, np.op_type(), node_names_[i], ins, out_ids_[i], std::move(attrs));
+        return 0;
+      });
+      return;
+    }
     normalize(np.op_type(), node_names_[i], w, std::move(ins), out_ids_[i], std::move(attrs));
   }
 
