@@ -57,7 +57,14 @@ RunResult run_conv(const ConvP& p, const Tensor& x, const Tensor& w, const Tenso
   return run_op("Conv", ins, a, threads);
 }
 
+// Sets EF_CONV_GEMM (which dense-conv path is chosen) for one test.
+struct ConvGemmMode {
+  explicit ConvGemmMode(const char* mode) { setenv("EF_CONV_GEMM", mode, 1); }
+  ~ConvGemmMode() { unsetenv("EF_CONV_GEMM"); }
+};
+
 TEST(Conv, RandomConfigurationsMatchReference) {
+  ConvGemmMode xnnpack_only("0");
   std::mt19937 rng(42);
   auto pick = [&](int lo, int hi) { return int64_t(std::uniform_int_distribution<int>(lo, hi)(rng)); };
   for (int iter = 0; iter < 40; ++iter) {
@@ -90,6 +97,54 @@ TEST(Conv, RandomConfigurationsMatchReference) {
     auto r2 = run_conv(p, x, w, b, conv_attrs(p), threads, /*const_w=*/false);
     EXPECT_EQ(r2.impl, "ref");
     EXPECT_TRUE(close(to_nchw(r2.y), want));
+  }
+}
+
+// The own AVX-512 implicit GEMM (EF_CONV_GEMM=all forces it for every dense
+// conv): channel counts around its 64-channel panels, 16-lane masks and
+// 128-deep K blocks (whole taps below, slices of one tap above), few pixels
+// (threads split channels) and many (threads split pixels), fused clamps and
+// a separate activation pass. Weights in [-0.2, 0.2] keep sums near 1, so the
+// folder's tolerance holds for K up to ~1400.
+TEST(Conv, OwnGemmMatchesReference) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "CPU without AVX-512F: the GEMM path is not used";
+  ConvGemmMode gemm_everywhere("all");
+  std::mt19937 rng(7);
+  auto pick = [&](int lo, int hi) { return int64_t(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  const int64_t channels[] = {1, 3, 16, 17, 63, 64, 65, 127, 128, 129, 150, 200, 256, 300};
+  const char* acts[] = {"", "relu", "relu6", "hardswish"};
+  for (int iter = 0; iter < 36; ++iter) {
+    ConvP p;
+    p.n = pick(1, 2);
+    p.c = channels[pick(0, 13)], p.m = channels[pick(0, 13)];
+    p.kh = pick(1, 3), p.kw = pick(1, 3);
+    p.sh = pick(1, 2), p.sw = pick(1, 2);
+    p.dh = pick(1, 2), p.dw = pick(1, 2);
+    p.pt = pick(0, 2), p.pl = pick(0, 2), p.pb = pick(0, 2), p.pr = pick(0, 2);
+    const int64_t big = iter % 3 == 0 ? 13 : 5;  // many pixels, or few
+    p.h = pick((p.kh - 1) * p.dh + 1, big), p.w = pick((p.kw - 1) * p.dw + 1, big + 1);
+    p.bias = iter % 4 != 1;
+    const std::string act = acts[iter % 4];
+    Tensor x = random_tensor({p.n, p.c, p.h, p.w}, 500 + iter);
+    Tensor w = random_tensor({p.m, p.c, p.kh, p.kw}, 600 + iter, -0.2f, 0.2f);
+    Tensor b = random_tensor({p.m}, 700 + iter);
+    Tensor want = conv_ref(x, w, p.bias ? &b : nullptr, p);
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      float& v = want.data_as<float>()[i];
+      if (act == "relu") v = std::max(v, 0.f);
+      if (act == "relu6") v = std::min(std::max(v, 0.f), 6.f);
+      if (act == "hardswish") v = v * std::min(std::max(v + 3.f, 0.f), 6.f) / 6.f;
+    }
+    Attrs a = conv_attrs(p);
+    if (!act.empty()) a.set("activation", act);
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE("iter " + std::to_string(iter) + " c " + std::to_string(p.c) + " m " + std::to_string(p.m) +
+                   " hw " + std::to_string(p.h) + "x" + std::to_string(p.w) + " k " + std::to_string(p.kh) + "x" +
+                   std::to_string(p.kw) + " threads " + std::to_string(threads) + " act " + act);
+      auto r = run_conv(p, x, w, b, a, threads);
+      EXPECT_EQ(r.impl, "gemm-avx512");
+      EXPECT_TRUE(close(to_nchw(r.y), want));
+    }
   }
 }
 

@@ -1,0 +1,225 @@
+#include "runtime/kernels/conv_gemm_f32.h"
+
+// GCC 12 warns about _mm512_undefined_ps inside _mm512_{min,max}_ps.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace ef {
+namespace {
+
+// Pixels per microkernel tile for a panel of nv vectors: about 24 accumulators.
+constexpr int tile_rows(int nv) { return nv >= 4 ? 6 : 8; }
+constexpr int kPanel = 64;    // output channels per weight panel (4 zmm)
+constexpr int64_t kKBlock = 128;   // K per block: a 128x64 weight block (32 KB) stays in L1
+constexpr int64_t kMBlock = 192;  // a multiple of every tile_rows()   // pixels per block: their input rows stay in L2
+
+struct UkArgs {
+  const float* const* ind;  // row pointers of the tile's first pixel, [pixel][tap]
+  int64_t ind_stride;       // taps per pixel
+  int64_t t0, t1, c0, len;
+  const float* b;           // packed weights at (t0, c0) of this panel
+  int64_t b_tap_stride;     // floats per tap in the panel
+  float* c;
+  int64_t ldc;
+  const float* bias;  // first block: initial value (padded), may be null
+  bool first, last;
+  float mn, mx;
+  __mmask16 mask;  // valid lanes of the panel's last vector
+};
+
+#define EF_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+template <int MR, int NV>
+EF_AVX512 void ukernel(const UkArgs& p) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      if (p.first)
+        acc[i][v] = p.bias ? _mm512_loadu_ps(p.bias + 16 * v) : _mm512_setzero_ps();
+      else if (v == NV - 1)
+        acc[i][v] = _mm512_maskz_loadu_ps(p.mask, p.c + i * p.ldc + 16 * v);
+      else
+        acc[i][v] = _mm512_loadu_ps(p.c + i * p.ldc + 16 * v);
+    }
+  for (int64_t t = p.t0; t < p.t1; ++t) {
+    const float* a[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) a[i] = p.ind[i * p.ind_stride + t] + p.c0;
+    const float* b = p.b + (t - p.t0) * p.b_tap_stride;
+    for (int64_t k = 0; k < p.len; ++k) {
+      __m512 bv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+      b += 16 * NV;
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m512 av = _mm512_set1_ps(a[i][k]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+      }
+    }
+  }
+  if (p.last) {
+    const __m512 lo = _mm512_set1_ps(p.mn), hi = _mm512_set1_ps(p.mx);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_min_ps(_mm512_max_ps(acc[i][v], lo), hi);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      if (v == NV - 1)
+        _mm512_mask_storeu_ps(p.c + i * p.ldc + 16 * v, p.mask, acc[i][v]);
+      else
+        _mm512_storeu_ps(p.c + i * p.ldc + 16 * v, acc[i][v]);
+    }
+}
+
+using Ukernel = void (*)(const UkArgs&);
+
+template <int MR>
+constexpr Ukernel row_of(int nv) {
+  return nv == 1 ? ukernel<MR, 1> : nv == 2 ? ukernel<MR, 2> : nv == 3 ? ukernel<MR, 3> : ukernel<MR, 4>;
+}
+
+Ukernel pick(int mr, int nv) {
+  switch (mr) {
+    case 1: return row_of<1>(nv);
+    case 2: return row_of<2>(nv);
+    case 3: return row_of<3>(nv);
+    case 4: return row_of<4>(nv);
+    case 5: return row_of<5>(nv);
+    case 6: return row_of<6>(nv);
+    case 7: return row_of<7>(nv);
+    default: return row_of<8>(nv);
+  }
+}
+
+}  // namespace
+
+bool ConvGemmF32::supported() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  return ok;
+}
+
+ConvGemmF32::ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bias, float out_min, float out_max)
+    : g_(g), min_(out_min), max_(out_max) {
+  taps_ = g.kh * g.kw;
+  k_ = taps_ * g.cin;
+  m_ = g.n * g.oh * g.ow;
+  panels_ = (g.cout + kPanel - 1) / kPanel;
+  // Weights: OIHW -> per panel [tap][ci][width], zero-padded lanes.
+  int64_t total = 0;
+  for (int64_t j = 0; j < panels_; ++j) {
+    const int64_t width = std::min<int64_t>(kPanel, g.cout - j * kPanel);
+    panel_nv_.push_back((width + 15) / 16);
+    panel_off_.push_back(total);
+    total += k_ * panel_nv_.back() * 16;
+  }
+  const size_t bytes = (size_t(total) * sizeof(float) + 63) / 64 * 64;
+  packed_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+  std::memset(packed_, 0, bytes);
+  for (int64_t j = 0; j < panels_; ++j) {
+    const int64_t width = panel_nv_[j] * 16;
+    for (int64_t o = j * kPanel; o < std::min<int64_t>(g.cout, (j + 1) * kPanel); ++o)
+      for (int64_t ci = 0; ci < g.cin; ++ci)
+        for (int64_t t = 0; t < taps_; ++t)
+          packed_[panel_off_[j] + (t * g.cin + ci) * width + (o - j * kPanel)] = w[(o * g.cin + ci) * taps_ + t];
+  }
+  bias_.assign(size_t(panels_ * kPanel), 0.f);
+  if (bias) std::copy(bias, bias + g.cout, bias_.begin());
+  zeros_.assign(size_t(g.cin), 0.f);
+  // K blocks: whole taps while they fit kKBlock, else slices of one tap's channels.
+  if (g.cin >= kKBlock) {
+    const int64_t pieces = (g.cin + kKBlock - 1) / kKBlock;
+    for (int64_t t = 0; t < taps_; ++t)
+      for (int64_t p = 0; p < pieces; ++p) {
+        const int64_t c0 = g.cin * p / pieces, c1 = g.cin * (p + 1) / pieces;
+        kblocks_.push_back({t, t + 1, c0, c1 - c0});
+      }
+  } else {
+    const int64_t per = std::max<int64_t>(1, kKBlock / g.cin);
+    for (int64_t t = 0; t < taps_; t += per) kblocks_.push_back({t, std::min(taps_, t + per), 0, g.cin});
+  }
+}
+
+ConvGemmF32::~ConvGemmF32() { std::free(packed_); }
+
+void ConvGemmF32::setup(const float* x, float* y, size_t threads) {
+  y_ = y;
+  ind_.resize(size_t(m_ * taps_));
+  for (int64_t m = 0; m < m_; ++m) {
+    const int64_t n = m / (g_.oh * g_.ow), oy = m / g_.ow % g_.oh, ox = m % g_.ow;
+    for (int64_t ky = 0; ky < g_.kh; ++ky)
+      for (int64_t kx = 0; kx < g_.kw; ++kx) {
+        const int64_t iy = oy * g_.sh - g_.pt + ky * g_.dh, ix = ox * g_.sw - g_.pl + kx * g_.dw;
+        const bool inside = iy >= 0 && iy < g_.ih && ix >= 0 && ix < g_.iw;
+        ind_[size_t(m * taps_ + ky * g_.kw + kx)] = inside ? x + ((n * g_.ih + iy) * g_.iw + ix) * g_.cin : zeros_.data();
+      }
+  }
+  // Split: weight-heavy layers (more output channels than pixels) over panels,
+  // so each thread streams only its share of the weights; else over pixel tiles.
+  const int64_t T = int64_t(std::max<size_t>(1, threads));
+  tasks_.clear();
+  const int64_t unit = 24, tiles = (m_ + unit - 1) / unit;  // pixel split aligned to every tile_rows()
+  if (T > 1 && g_.cout >= m_ && panels_ >= T) {
+    for (int64_t t = 0; t < T; ++t) tasks_.push_back({0, m_, panels_ * t / T, panels_ * (t + 1) / T});
+  } else {
+    for (int64_t t = 0; t < T; ++t)
+      tasks_.push_back({std::min(m_, tiles * t / T * unit), std::min(m_, tiles * (t + 1) / T * unit), 0, panels_});
+  }
+}
+
+void ConvGemmF32::run_task(size_t ti) {
+  const Task& task = tasks_[ti];
+  UkArgs a;
+  a.ind_stride = taps_;
+  a.ldc = g_.cout;
+  a.mn = min_;
+  a.mx = max_;
+  for (int64_t mb = task.m0; mb < task.m1; mb += kMBlock) {
+    const int64_t me = std::min(task.m1, mb + kMBlock);
+    for (size_t kb = 0; kb < kblocks_.size(); ++kb) {
+      const KBlock& blk = kblocks_[kb];
+      a.t0 = blk.t0, a.t1 = blk.t1, a.c0 = blk.c0, a.len = blk.len;
+      a.first = kb == 0;
+      a.last = kb + 1 == kblocks_.size();
+      for (int64_t j = task.j0; j < task.j1; ++j) {
+        const int nv = int(panel_nv_[j]);
+        const int64_t width = nv * 16;
+        const int64_t valid = std::min<int64_t>(16, g_.cout - j * kPanel - (nv - 1) * 16);
+        a.mask = __mmask16((1u << valid) - 1);
+        a.b = packed_ + panel_off_[j] + (blk.t0 * g_.cin + blk.c0) * width;
+        a.b_tap_stride = g_.cin * width;
+        a.bias = bias_.data() + j * kPanel;
+        const int mr = tile_rows(nv);
+        const Ukernel full = pick(mr, nv);
+        for (int64_t m = mb; m < me; m += mr) {
+          const int64_t rows = std::min<int64_t>(mr, me - m);
+          a.ind = ind_.data() + m * taps_;
+          a.c = y_ + m * g_.cout + j * kPanel;
+          (rows == mr ? full : pick(int(rows), nv))(a);
+        }
+      }
+    }
+  }
+}
+
+void ConvGemmF32::run(pthreadpool_t pool) {
+  if (tasks_.size() == 1 || !pool) {
+    for (size_t t = 0; t < tasks_.size(); ++t) run_task(t);
+    return;
+  }
+  pthreadpool_parallelize_1d(
+      pool, [](void* self, size_t t) { static_cast<ConvGemmF32*>(self)->run_task(t); }, this, tasks_.size(), 0);
+}
+
+}  // namespace ef

@@ -1,0 +1,57 @@
+// Own float32 convolution as an implicit GEMM with AVX-512 (groups == 1,
+// NHWC): weights packed once into 64-channel panels, an indirection buffer
+// of input-row pointers (no im2col copy), a 6x64 (8x48, 8x32...)
+// register-blocked microkernel, blocked over K so a weight block stays in L1 across pixel
+// tiles, and each weight byte streamed once per pixel block. Threads split
+// the output channels when the layer is weight-heavy (few pixels: XNNPACK's
+// igemm re-streams all weights per row tile there), else the pixels.
+#pragma once
+#include <pthreadpool.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace ef {
+
+struct ConvGemmGeom {
+  int64_t n = 1, ih = 1, iw = 1, cin = 1, oh = 1, ow = 1, cout = 1;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
+};
+
+class ConvGemmF32 {
+ public:
+  // The CPU runs the AVX-512F microkernels.
+  static bool supported();
+  // w: OIHW [cout][cin][kh][kw]; bias may be null. Output clamped to [out_min, out_max].
+  ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bias, float out_min, float out_max);
+  ~ConvGemmF32();
+  // Bind input/output (NHWC) and build the indirection buffer. threads: the
+  // pool's thread count (the work is split once, statically).
+  void setup(const float* x, float* y, size_t threads);
+  void run(pthreadpool_t pool);
+
+  // One thread's share: output pixels [m0, m1) x weight panels [j0, j1).
+  struct Task {
+    int64_t m0, m1, j0, j1;
+  };
+
+ private:
+  void run_task(size_t t);
+  struct KBlock {
+    int64_t t0, t1, c0, len;  // taps [t0, t1), input channels [c0, c0 + len)
+  };
+  ConvGemmGeom g_;
+  int64_t taps_ = 1, k_ = 1, m_ = 1, panels_ = 1;
+  float min_, max_;
+  float* packed_ = nullptr;  // [panel][tap][ci][width], width = 16 * panel_nv_[panel]
+  std::vector<int64_t> panel_off_, panel_nv_;
+  std::vector<float> bias_;  // padded to panels_ * 64
+  std::vector<float> zeros_;
+  std::vector<const float*> ind_;  // [pixel][tap]
+  std::vector<KBlock> kblocks_;
+  std::vector<Task> tasks_;
+  float* y_ = nullptr;
+};
+
+}  // namespace ef
