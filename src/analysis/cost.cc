@@ -107,6 +107,17 @@ ModelCost model_cost(const Graph& g) {
   return m;
 }
 
+std::string compute_precision(const Graph& g, const Node& n) {
+  bool f16 = false;
+  for (int v : n.inputs) {
+    if (v < 0) continue;
+    DType t = g.values[v].dtype;
+    if (t == DType::i8 || t == DType::u8) return "int8";
+    f16 = f16 || t == DType::f16;
+  }
+  return f16 ? "fp16" : "fp32";
+}
+
 std::string human_count(double v) {
   char b[32];
   if (std::fabs(v) >= 1e9) std::snprintf(b, sizeof b, "%.2f G", v / 1e9);

@@ -14,5 +14,6 @@ void add_bench(CLI::App& app, Action& action);
 void add_convert(CLI::App& app, Action& action);  // convert.cc
 void add_audio(CLI::App& app, Action& action);    // audio.cc (edgeflow audio doa|features)
 void add_pipeline(CLI::App& app, Action& action);
+void add_analyze(CLI::App& app, Action& action);  // analyze.cc (cost, roofline, machine, blocks)
 
 }  // namespace ef::cli

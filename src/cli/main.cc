@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   ef::cli::add_bench(app, action);
   ef::cli::add_convert(app, action);
   ef::cli::add_audio(app, action);
+  ef::cli::add_analyze(app, action);
 #ifdef HAVE_EDGEFLOW_VISION
   ef::cli::add_pipeline(app, action);
 #endif

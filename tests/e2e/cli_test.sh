@@ -51,6 +51,10 @@ printf 'this is not an onnx file\n' >"$T/junk.onnx"
 expect_fail "inspect: junk file" "junk\.onnx" - -- "$EF" inspect "$T/junk.onnx"
 : >"$T/empty.onnx"
 expect_fail "inspect: empty file" "empty\.onnx" - -- "$EF" inspect "$T/empty.onnx"
+expect_fail "analyze: nothing to do" "model file.*--measure-machine.*--compare-blocks" - -- "$EF" analyze
+expect_fail "analyze: --block-size 2" "block-size" - -- "$EF" analyze --compare-blocks --block-size 2
+expect_fail "analyze: unwritable machine file" "/proc/nope/machine\.json: cannot write" - -- \
+  "$EF" analyze --measure-machine --machine /proc/nope/machine.json
 
 M="$MODELS/segnet.onnx"
 X="$MODELS/segnet.input.npy"
@@ -96,6 +100,41 @@ if grep -qE '^\{.*"model".*"threads": ?1.*"runs": ?3.*"median_ms".*"min_ms".*"ma
   ok "bench --json prints one JSON object with model/threads/runs/median_ms/min_ms/max_ms"
 else
   bad "bench --json format" "got: $(head -c 300 "$T/out")"
+fi
+
+# --- analyze: bad machine files and input shapes, then the good path on a synthetic machine
+cat >"$T/machine.json" <<'EOF2'
+{"version": 1, "cpu": "synthetic", "isa": "avx512f", "threads": 2,
+ "fp32_gflops_1t": 100, "fp32_gflops_all": 180, "triad_gbs_1t": 10, "triad_gbs_all": 16,
+ "read_gbs_1t": 12, "read_gbs_all": 20, "copy_gbs_1t": 11, "copy_gbs_all": 18}
+EOF2
+head -c 60 "$T/machine.json" >"$T/cut.json"
+expect_fail "analyze: truncated machine file" "cut\.json.*not a machine file" - -- "$EF" analyze "$M" --machine "$T/cut.json" --runs 1
+printf 'not json' >"$T/junk.json"
+expect_fail "analyze: junk machine file" "junk\.json.*not a machine file" - -- "$EF" analyze "$M" --machine "$T/junk.json" --runs 1
+expect_fail "analyze: missing machine file" "/nonexistent/m\.json: cannot read.*--measure-machine" - -- \
+  "$EF" analyze "$M" --machine /nonexistent/m.json --runs 1
+expect_fail "analyze: bad --input-shape" "--shape input.*bad dimension 'y'" - -- \
+  "$EF" analyze "$M" --machine "$T/machine.json" --input-shape input=1xyx8x8 --runs 1
+expect_fail "analyze: --input-shape without =" "--shape: expected NAME=VALUE" - -- \
+  "$EF" analyze "$M" --machine "$T/machine.json" --input-shape 1x3x8x8 --runs 1
+expect_fail "analyze: --input-shape unknown input" "no input named 'nosuch'" - -- \
+  "$EF" analyze "$M" --machine "$T/machine.json" --input-shape nosuch=1x3x8x8 --runs 1
+expect_fail "analyze: --input-shape wrong rank" "input 'input'.*rank" - -- \
+  "$EF" analyze "$M" --machine "$T/machine.json" --input-shape input=1x3x8 --runs 1
+expect_fail "analyze: unwritable roofline" "/nonexistent/r\.svg" - -- \
+  "$EF" analyze "$M" --machine "$T/machine.json" --runs 1 --roofline /nonexistent/r.svg
+expect_ok "analyze segnet --json --roofline" -- "$EF" analyze "$M" --machine "$T/machine.json" --runs 2 --json \
+  --roofline "$T/roof.svg"
+layers=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(1 for l in d["layers"] if l["flops"]>0 and l["ms"]>0))' "$T/out" 2>/dev/null)
+circles=$(grep -o '<circle class="layer"' "$T/roof.svg" 2>/dev/null | wc -l)
+if [ -n "$layers" ] && [ "$layers" -gt 0 ] && [ "$layers" = "$circles" ]; then
+  ok "analyze --json parses; the SVG has one point per arithmetic layer ($circles)"
+else
+  bad "analyze --json / SVG points" "layers=$layers circles=$circles"
+fi
+if command -v xmllint >/dev/null; then
+  if xmllint --noout "$T/roof.svg" 2>"$T/err"; then ok "roofline SVG is well-formed XML"; else bad "roofline SVG XML" "xmllint"; fi
 fi
 
 echo "$pass passed, $fail failed"
