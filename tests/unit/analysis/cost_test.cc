@@ -61,4 +61,57 @@ TEST(Cost, GemmMacs) {
   EXPECT_EQ(cost.total.params, 1000LL * 1280 + 1000);
 }
 
+TEST(Cost, QuantizedConvCostsWhatItsFloatConvDoes) {
+  // QLinearConv x u8[1,16,8,8], w i8[32,16,3,3] per-channel, bias i32[32], pad 1.
+  Graph g;
+  auto scalar = [&](const char* name, DType t) { return g.add_const(name, Tensor(t, {})); };
+  int x = g.add_value("x", DType::u8, {1, 16, 8, 8}, true);
+  Tensor xs(DType::f32, {}), ws(DType::f32, {32}), ys(DType::f32, {});
+  xs.data_as<float>()[0] = 0.02f;
+  ys.data_as<float>()[0] = 0.05f;
+  for (int i = 0; i < 32; ++i) ws.data_as<float>()[i] = 0.01f;
+  std::vector<int> in = {x, g.add_const("xs", xs), scalar("xz", DType::u8), g.add_const("w", Tensor(DType::i8, {32, 16, 3, 3})),
+                         g.add_const("ws", ws), g.add_const("wz", Tensor(DType::i8, {32})), g.add_const("ys", ys),
+                         scalar("yz", DType::u8), g.add_const("b", Tensor(DType::i32, {32}))};
+  int y = g.add_value("y");
+  Attrs a;
+  a.set("kernel_shape", std::vector<int64_t>{3, 3});
+  a.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  g.add_node("QLinearConv", "qconv", in, {y}, a);
+  g.inputs = {x};
+  g.outputs = {y};
+  infer_shapes(g);
+  NodeCost c = node_cost(g, g.nodes[0]);
+  EXPECT_EQ(c.params, 32 * 16 * 9 + 32);  // weights + bias; scales and zero points are not parameters
+  EXPECT_EQ(c.macs, 64 * 32 * 144);
+  EXPECT_EQ(c.flops, 2 * 64 * 32 * 144 + 64 * 32);
+  EXPECT_EQ(c.in_bytes, 1024);   // one byte per activation
+  EXPECT_EQ(c.out_bytes, 2048);
+  // 4,608 B int8 weights + 128 B bias + scales/zero points (4 + 1 + 128 + 32 + 4 + 1)
+  EXPECT_EQ(c.weight_bytes, 4608 + 128 + 170);
+  EXPECT_EQ(compute_precision(g, g.nodes[0]), "int8");
+}
+
+TEST(Cost, DequantizedWeightsAreParameters) {
+  // QDQ form: DequantizeLinear(int8 constant [64,32,1,1]) feeding a Conv counts 2,048 parameters.
+  Graph g;
+  Tensor s(DType::f32, {});
+  s.data_as<float>()[0] = 0.1f;
+  int w = g.add_value("wf");
+  g.add_node("DequantizeLinear", "dq", {g.add_const("wq", Tensor(DType::i8, {64, 32, 1, 1})), g.add_const("s", s)}, {w});
+  int x = g.add_value("x", DType::f32, {1, 32, 4, 4}, true);
+  int y = g.add_value("y");
+  Attrs a;
+  a.set("kernel_shape", std::vector<int64_t>{1, 1});
+  g.add_node("Conv", "conv", {x, w}, {y}, a);
+  g.inputs = {x};
+  g.outputs = {y};
+  infer_shapes(g);
+  ModelCost c = model_cost(g);
+  EXPECT_EQ(c.nodes[0].params, 2048);
+  EXPECT_EQ(c.nodes[0].flops, 2048);  // one scale per element
+  EXPECT_EQ(c.nodes[1].macs, 16 * 64 * 32);
+  EXPECT_EQ(c.total.params, 2048);
+}
+
 }  // namespace ef
