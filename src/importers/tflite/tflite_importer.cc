@@ -5,7 +5,9 @@
 // Conv, -> IOHW for ConvTranspose); TF's SAME/VALID padding becomes explicit
 // pads from the static shapes stored in the file. Float16 weights behind
 // DEQUANTIZE and sparse weights behind DENSIFY are folded into float32 / dense
-// constants at load.
+// constants at load. Quantized (int8/uint8) operators come in QDQ form
+// (DequantizeLinear -> float op -> QuantizeLinear), which the optimizer's
+// fuse_qdq pass runs as int8 operators.
 #include "importers/tflite/tflite_importer.h"
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <unordered_set>
 
 #include "importers/tflite/tflite_schema.h"
@@ -60,6 +63,10 @@ class Importer {
   int node(const std::string& op, std::vector<int> ins, std::vector<int> outs, Attrs a = {});
   int temp(const std::string& base);  // a fresh runtime value
   std::vector<int64_t> const_ints_of(int t, const char* what) const;
+  bool quantized_tensor(int t) const;  // int8/uint8 with quantization parameters
+  int qparam_scale(const Value& v);     // scale / zero point constants of a quantized value
+  int qparam_zp(const Value& v);
+  int dequantized(int v);               // DequantizeLinear(v), made once
 
   // ---- ops ----
   void import_op(size_t index);
@@ -82,6 +89,7 @@ class Importer {
   std::vector<int> value_of_;  // tensor index -> value id (-1: not yet)
   std::unordered_set<std::string> used_names_;
   std::string op_context_;  // for messages
+  std::map<int, int> dequantized_;  // quantized value -> its DequantizeLinear output
   Verifier* verifier_ = nullptr;
 };
 
@@ -430,10 +438,87 @@ void Importer::import_op(size_t index) {
   if (outs.empty()) fail("operator " + std::to_string(index) + " (" + info.name() + ") has no outputs");
   op_context_ = "operator " + std::to_string(index) + " " + info.name() + " (version " +
                 std::to_string(info.version) + ") producing tensor '" + tname(outs[0]) + "': ";
+  // Quantized operators (int8/uint8 activations) are imported in their QDQ
+  // form: DequantizeLinear on quantized inputs and constants, the float
+  // operator, QuantizeLinear into the quantized output; the fuse_qdq pass
+  // turns that back into one int8 operator where there is an int8 kernel.
+  const bool qdq = info.code != QUANTIZE && info.code != DEQUANTIZE && info.code != DENSIFY;
+  std::vector<std::pair<int, int>> qins;  // tensor, its quantized value
+  std::vector<int> qouts;
+  if (qdq) {
+    for (int t : ins)
+      if (t >= 0 && !is_const(t) && quantized_tensor(t) &&
+          std::find_if(qins.begin(), qins.end(), [&](auto& p) { return p.first == t; }) == qins.end()) {
+        const int q = val(t);
+        qins.push_back({t, q});
+        value_of_[t] = dequantized(q);
+      }
+    for (int t : outs)
+      if (value_of_[t] < 0 && !has_data(t) && quantized_tensor(t)) {
+        value_of_[t] = temp(tname(t) + "_float");
+        qouts.push_back(t);
+      }
+  }
+  const size_t first_node = g_.nodes.size();
   if (info.code == CUSTOM)
     map_custom(info, op.vec<uint8_t>(op::custom_options), ins, outs);
   else
     map_builtin(info, op, ins, outs);
+  if (!qdq) return;
+  for (auto& [t, q] : qins) value_of_[t] = q;
+  for (int t : qouts) {
+    const int f = value_of_[t];
+    const int q = g_.add_value(tname(t), tdtype(t));
+    g_.values[q].quant = tquant(t, tshape(t));
+    value_of_[t] = q;
+    node("QuantizeLinear", {f, qparam_scale(g_.values[q]), qparam_zp(g_.values[q])}, {q});
+  }
+  for (size_t i = first_node; i < g_.nodes.size(); ++i) {
+    if (g_.nodes[i].op == "QuantizeLinear" || g_.nodes[i].op == "DequantizeLinear") continue;
+    for (int& v : g_.nodes[i].inputs) {
+      if (v < 0) continue;
+      const Value& c = g_.values[v];
+      if (c.is_const() && !c.quant.empty() &&
+          (c.dtype == DType::i8 || c.dtype == DType::u8 || c.dtype == DType::i32))
+        v = dequantized(v);
+    }
+  }
+}
+
+bool Importer::quantized_tensor(int t) const {
+  const DType d = tdtype(t);
+  return (d == DType::i8 || d == DType::u8) && !tquant(t, tshape(t)).empty();
+}
+
+int Importer::qparam_scale(const Value& v) {
+  const QuantParams& q = v.quant;
+  return q.axis >= 0 ? const_f32(v.name + "_scale", q.scale, {int64_t(q.scale.size())})
+                     : const_f32(v.name + "_scale", {q.scale[0]});
+}
+
+int Importer::qparam_zp(const Value& v) {
+  const QuantParams& q = v.quant;
+  Tensor z(v.dtype, q.axis >= 0 ? Shape{int64_t(q.zero_point.size())} : Shape{});
+  for (size_t i = 0; i < size_t(z.numel()); ++i) {
+    if (v.dtype == DType::i8) z.data_as<int8_t>()[i] = int8_t(q.zero_point[i]);
+    else if (v.dtype == DType::u8) z.data_as<uint8_t>()[i] = uint8_t(q.zero_point[i]);
+    else z.data_as<int32_t>()[i] = q.zero_point[i];
+  }
+  return g_.add_const(unique_in(used_names_, v.name + "_zero_point"), std::move(z));
+}
+
+// DequantizeLinear of a quantized value (made once per value).
+int Importer::dequantized(int v) {
+  auto it = dequantized_.find(v);
+  if (it != dequantized_.end()) return it->second;
+  const Value& x = g_.values[v];
+  Attrs a;
+  if (x.quant.axis >= 0) a.set("axis", int64_t(x.quant.axis));
+  const int s = qparam_scale(x), z = qparam_zp(g_.values[v]);
+  const int f = temp(g_.values[v].name + "_dequantized");
+  node("DequantizeLinear", {v, s, z}, {f}, a);
+  dequantized_[v] = f;
+  return f;
 }
 
 void Importer::map_custom(const OpInfo& info, const flatbuffers::Vector<uint8_t>* copts, const std::vector<int>& in,
@@ -763,7 +848,9 @@ void Importer::map_builtin(const OpInfo& info, TableRef op, const std::vector<in
       if (dt == DType::i8) z.data_as<int8_t>()[0] = int8_t(zpv);
       else z.data_as<uint8_t>()[0] = uint8_t(zpv);
       int zp = g_.add_const(unique_in(used_names_, tname(y) + "_zero_point"), z);
-      node("QuantizeLinear", {val(in[0]), s, zp}, {yv});
+      int x = val(in[0]);
+      if (g_.values[x].dtype != DType::f32 && !g_.values[x].quant.empty()) x = dequantized(x);  // requantize
+      node("QuantizeLinear", {x, s, zp}, {yv});
       return;
     }
   }

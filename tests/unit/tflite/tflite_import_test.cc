@@ -321,7 +321,16 @@ TEST(TFLiteImport, PerChannelQuantizationIsRead) {
   m.inputs = {tin};
   m.outputs = {tout};
   Graph g = load(m.build());
-  const Value& w = g.in(g.nodes[0], 1);
+  // Quantized ADD comes in QDQ form: DequantizeLinear(x), DequantizeLinear(wq) -> Add -> QuantizeLinear.
+  ASSERT_GE(g.find_value("wq"), 0);
+  const Value& w = g.values[g.find_value("wq")];
+  int adds = 0;
+  for (const Node& n : g.nodes) {
+    if (n.op != "Add") continue;
+    ++adds;
+    for (int v : n.inputs) EXPECT_EQ(g.values[v].dtype, DType::f32);
+  }
+  EXPECT_EQ(adds, 1);
   EXPECT_EQ(w.dtype, DType::i8);
   EXPECT_EQ(w.quant.axis, 3);
   EXPECT_EQ(w.quant.scale, (std::vector<float>{0.5f, 0.25f, 0.125f}));
