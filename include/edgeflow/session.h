@@ -16,16 +16,25 @@ namespace ef {
 
 enum class Precision { fp32, fp16, int8 };
 
-// Temporal delta execution for video (see src/runtime/delta/): convolutions
-// keep the input they last integrated and their output, and between frames
-// convolve only the residual where it is significant.
+// Temporal delta execution for video (see src/runtime/delta/): every op
+// recomputes only the output pixels its changed inputs reach; gates on the
+// inputs of convolutions publish a change only where it is significant and
+// keep the integrated input elsewhere, so small changes accumulate instead of
+// drifting.
 struct DeltaOptions {
   bool enabled = false;
-  // Gate: a tile of the residual counts when ||residual tile||_2 times the
-  // largest per-output-channel weight norm exceeds this (output units).
+  // Gate: a tile of a convolution input counts as changed when
+  // ||change over the tile||_2 times the largest per-output-channel weight
+  // norm of its convolutions exceeds this (output units). 0 = exact.
   float threshold = 0.f;
+  // The same gate on the model inputs (the frame itself: camera noise);
+  // negative = `threshold`.
+  float input_threshold = -1.f;
+  // Gate on global values (pooled channel scales, 1x1 maps): published when
+  // the largest absolute change exceeds this. 0 = exact.
+  float global_threshold = 0.f;
   int refresh_every = 0;      // full dense recompute every N frames (0 = never)
-  float dense_above = 0.45f;  // a layer with a larger changed fraction runs densely
+  float dense_above = 0.5f;   // a convolution reaching a larger fraction of its output runs its dense kernel
   // Skip the whole network (reuse the last outputs) when the mean absolute
   // input change is below this; negative = never skip.
   float frame_skip = -1.f;
@@ -55,7 +64,8 @@ struct DeltaLayerStats {
   double changed_fraction = 0;  // summed over frames (divide by frames)
   int dense_runs = 0;           // frames this layer ran densely (first, refresh, fallback)
   size_t state_bytes = 0;       // extra memory held between frames
-  bool delta = false;           // false: the op runs densely every frame
+  bool delta = false;           // false: the op runs densely whenever an input changed
+  double ms = 0;                // wall-clock summed over delta frames (when profiling)
 };
 struct DeltaStats {
   int frames = 0, frames_skipped = 0;

@@ -105,11 +105,19 @@ void add_bench(CLI::App& app, Action& action) {
   cmd->add_option("--video", v.video, "Run on the frames of this video (dense vs --delta, same frames)");
   cmd->add_flag("--delta", v.use_delta, "Compare delta execution against dense execution (needs --video)");
   cmd->add_option("--threshold", v.delta.threshold, "Delta gate threshold (output units; 0 = exact)");
+  cmd->add_option("--input-threshold", v.delta.input_threshold,
+                  "Delta gate threshold on the model input (camera noise); default: --threshold");
+  cmd->add_option("--global-threshold", v.delta.global_threshold,
+                  "Delta gate on global values (pooled channel scales): largest |change| to ignore");
   cmd->add_option("--refresh", v.delta.refresh_every, "Dense refresh every N frames (0 = never)");
   cmd->add_option("--dense-above", v.delta.dense_above, "Changed fraction above which a layer runs densely");
   cmd->add_option("--tile", v.delta.tile, "Gate tile size in pixels")->check(CLI::Range(1, 256));
   cmd->add_option("--frame-skip", v.delta.frame_skip, "Skip the whole frame below this mean |input change|");
   cmd->add_option("--frames", v.frames, "Use at most N frames of the video");
+  cmd->add_flag("--calibrate", v.calibrate, "With --delta: pick the thresholds for --target-error/--target-iou on the clip");
+  cmd->add_option("--target-error", v.target_error, "Calibration: mean |dense - delta| of the outputs to stay under");
+  cmd->add_option("--target-iou", v.target_iou, "Calibration: mean mask IoU against dense to stay above");
+  cmd->add_option("--save-masks", v.save_masks, "Write frame | dense | delta | difference PNGs of mask outputs here");
   cmd->add_flag("!--no-fallback", v.delta.auto_fallback, "Never fall back to dense when delta is slower");
   cmd->add_option("--mean", v.image.mean, "Frame preprocessing: per-channel mean after scaling");
   cmd->add_option("--std", v.image.std, "Frame preprocessing: per-channel std");

@@ -14,7 +14,17 @@ struct VideoBenchArgs {
   int frames = 0;  // 0 = all
   int top = 15;
   bool json = false;
+  bool calibrate = false;     // pick thresholds instead (bench_calibrate.cc)
+  double target_error = 0;    // calibration: mean |dense - delta| of the outputs
+  double target_iou = 0;      // calibration: mean mask IoU against dense
+  std::string save_masks;  // folder: frame | dense mask | delta mask | |difference| PNGs every 25 frames
 };
 int bench_video(const VideoBenchArgs& a);
+int calibrate_delta(const VideoBenchArgs& a);
+
+// Helpers shared by the two.
+bool is_mask_tensor(const Tensor& t);  // float values in [0,1], one channel
+double mask_iou(const Tensor& a, const Tensor& b);  // masks thresholded at 0.5
+int64_t model_cost_macs(const Session& s);
 
 }  // namespace ef::cli

@@ -154,7 +154,13 @@ PipelineConfig parse_pipeline(const std::string& text, const std::string& file,
         for (auto kv : p) {
           std::string k = kv.first.Scalar();
           locs[k] = c.loc(kv.first);
-          if (kv.second.IsSequence()) {
+          if (kv.second.IsMap()) {  // a parameter block, e.g. delta: {threshold: 1}: keys "delta.threshold"
+            for (auto e : kv.second) {
+              const std::string sub = k + "." + e.first.Scalar();
+              locs[sub] = c.loc(e.first);
+              values[sub] = c.scalar(e.second, "param '" + sub + "'");
+            }
+          } else if (kv.second.IsSequence()) {
             std::vector<std::string> l;
             for (auto e : kv.second) l.push_back(c.scalar(e, "param '" + k + "'"));
             lists[k] = l;

@@ -8,7 +8,7 @@
 
 #include "edgeflow/session.h"
 #include "runtime/kernel.h"
-#include "runtime/delta/delta_kernel.h"
+#include "runtime/delta/delta_program.h"
 #include "runtime/memory_planner.h"
 
 namespace ef {
@@ -30,17 +30,16 @@ struct Session::Impl {
   std::vector<double> prof_ms;
   std::vector<int> prof_runs;
 
-  // Delta execution: the delta kernel of each step (nullptr: runs densely),
-  // per-step statistics, and the last inputs for frame-level skipping.
-  std::vector<DeltaKernel*> delta;
+  // Delta execution: the program (its own persistent activations, the plain
+  // kernels reused for dense steps), statistics, the last inputs for
+  // frame-level skipping, and the auto-fallback state (plain frames left,
+  // delta frames since the last (re)start).
+  std::unique_ptr<DeltaProgram> dprog;
   DeltaStats dstats;
   std::vector<Tensor> last_inputs;
   bool have_last_inputs = false;
-  // Auto fallback: plain kernels of the delta steps, and the mode.
-  std::vector<std::unique_ptr<Kernel>> plain;
-  bool use_plain = false;
-  int dense_window = 0;      // frames left to run with the plain kernels
-  int delta_run_frames = 0;  // delta frames since the last (re)start
+  int dense_window = 0;
+  int delta_run_frames = 0;
 
   void setup_delta();
   void run_all();  // run every step (with frame skipping in delta mode)

@@ -81,13 +81,6 @@ void Session::Impl::compile() {
   // they are: neither may share bytes with anything.
   for (int v : g.outputs) last[v] = nsteps;
   for (int v : g.inputs) last[v] = nsteps;
-  // Delta convolutions rewrite only changed pixels: their outputs keep bytes of their own.
-  if (opts.delta.enabled)
-    for (int i = 0; i < nsteps; ++i) {
-      KernelContext ctx{g, g.nodes[i], opts, nullptr};
-      if (delta_conv_supported(ctx))
-        for (int v : g.nodes[i].outputs) first[v] = 0, last[v] = nsteps;
-    }
   std::vector<BufferRequest> req;
   std::vector<int> req_value;
   for (size_t v = 0; v < g.values.size(); ++v) {
@@ -126,14 +119,6 @@ void Session::Impl::compile() {
     std::vector<TensorView> ins, outs;
     for (int v : n.inputs) ins.push_back(view(v));
     for (int v : n.outputs) outs.push_back(view(v));
-    if (opts.delta.enabled) plain.emplace_back();
-    if (opts.delta.enabled && n.op == "Conv") {
-      if (auto dk = make_delta_conv(ctx, opts.delta)) {
-        k->setup(ins, outs);
-        plain.back() = std::move(k);
-        k = std::move(dk);
-      }
-    }
     k->setup(ins, outs);
     kernels.push_back(std::move(k));
   }
@@ -153,28 +138,20 @@ void Session::Impl::compile() {
 }
 
 void Session::Impl::setup_delta() {
-  delta.assign(kernels.size(), nullptr);
+  dprog = std::make_unique<DeltaProgram>(g, opts, pool.get(), kernels, ptr);
   dstats = DeltaStats{};
-  std::map<std::string, int> dense_ops;
   for (size_t i = 0; i < kernels.size(); ++i) {
-    const Node& n = g.nodes[i];
+    const DeltaStepInfo& info = dprog->steps()[i];
     DeltaLayerStats l;
-    l.name = n.name;
-    l.op = n.op;
-    if (auto* dk = dynamic_cast<DeltaKernel*>(kernels[i].get())) {
-      delta[i] = dk;
-      l.delta = true;
-      l.dense_macs = dk->dense_macs();
-      l.state_bytes = dk->state_bytes();
-    } else {
-      l.dense_macs = node_cost(g, n).macs;
-      ++dense_ops[n.op];
-    }
+    l.name = g.nodes[i].name;
+    l.op = g.nodes[i].op;
+    l.delta = info.sparse;
+    l.dense_macs = info.dense_macs;
+    l.state_bytes = info.state_bytes;
     dstats.dense_macs_per_frame += l.dense_macs;
     dstats.layers.push_back(std::move(l));
   }
-  for (auto& [op, count] : dense_ops)
-    dstats.notes.push_back(std::to_string(count) + " " + op + " node(s) run densely every frame");
+  dstats.notes = dprog->notes();
   for (int v : g.inputs)
     if (g.values[v].dtype == DType::f32) last_inputs.emplace_back(DType::f32, g.values[v].shape);
 }
@@ -207,17 +184,15 @@ void Session::Impl::run_all() {
   const bool fallback = opts.delta.auto_fallback;
   if (fallback && dstats.frames == 1) dense_window = 3;
   const bool dense_frame = fallback && dense_window > 0;
-  use_plain = dense_frame;
   auto t0 = std::chrono::steady_clock::now();
-  run_range(0, kernels.size());
+  if (dense_frame) run_range(0, kernels.size());
+  else dprog->run(opts.profile);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  use_plain = false;
   if (dense_frame) {
     dstats.dense_ms = dstats.dense_ms > 0 ? 0.7 * dstats.dense_ms + 0.3 * ms : ms;
     ++dstats.frames_dense_fallback;
     if (--dense_window == 0) {  // try delta again from a fresh state
-      for (auto* d : delta)
-        if (d) d->reset();
+      dprog->reset();
       delta_run_frames = 0;
     }
   } else if (fallback) {
@@ -230,17 +205,13 @@ void Session::Impl::run_all() {
   }
   for (size_t i = 0; i < kernels.size(); ++i) {
     auto& l = dstats.layers[i];
-    if (delta[i] && !dense_frame) {
-      l.executed_macs += delta[i]->last_macs();
-      l.changed_fraction += delta[i]->last_changed();
-      l.dense_runs += delta[i]->last_dense();
-      dstats.executed_macs += delta[i]->last_macs();
-    } else {
-      l.executed_macs += l.dense_macs;
-      l.changed_fraction += 1.0;
-      ++l.dense_runs;
-      dstats.executed_macs += l.dense_macs;
-    }
+    const DeltaStepInfo& info = dprog->steps()[i];
+    const int64_t macs = dense_frame ? l.dense_macs : info.last_macs;
+    l.executed_macs += macs;
+    l.changed_fraction += dense_frame ? 1.0 : info.last_changed;
+    l.dense_runs += dense_frame || info.last_dense;
+    if (!dense_frame) l.ms += info.last_ms;
+    dstats.executed_macs += macs;
   }
 }
 
@@ -248,14 +219,13 @@ void Session::Impl::run_range(size_t begin, size_t end) {
   if (end > kernels.size() || begin > end)
     throw Error("run_range(" + std::to_string(begin) + ", " + std::to_string(end) + "): the session has " +
                 std::to_string(kernels.size()) + " steps");
-  auto kernel = [&](size_t i) { return use_plain && plain[i] ? plain[i].get() : kernels[i].get(); };
   if (!opts.profile) {
-    for (size_t i = begin; i < end; ++i) kernel(i)->run();
+    for (size_t i = begin; i < end; ++i) kernels[i]->run();
     return;
   }
   for (size_t i = begin; i < end; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    kernel(i)->run();
+    kernels[i]->run();
     auto t1 = std::chrono::steady_clock::now();
     prof_ms[i] += std::chrono::duration<double, std::milli>(t1 - t0).count();
     ++prof_runs[i];
@@ -282,8 +252,7 @@ DeltaStats Session::delta_stats() const {
 }
 
 void Session::reset_delta() {
-  for (auto* d : impl_->delta)
-    if (d) d->reset();
+  if (impl_->dprog) impl_->dprog->reset();
   impl_->delta_run_frames = 0;
   impl_->have_last_inputs = false;
 }

@@ -9,6 +9,22 @@
 namespace ef::pipe {
 namespace {
 
+// The `delta:` block: temporal delta execution of the model (see the README).
+DeltaOptions delta_options(const Params& p) {
+  DeltaOptions d;
+  d.enabled = p.b("delta.enabled", p.has("delta.threshold"));
+  d.threshold = float(p.f("delta.threshold", d.threshold));
+  d.input_threshold = float(p.f("delta.input_threshold", d.input_threshold));
+  d.global_threshold = float(p.f("delta.global_threshold", d.global_threshold));
+  d.refresh_every = int(p.i("delta.refresh", d.refresh_every));
+  d.dense_above = float(p.f("delta.dense_above", d.dense_above));
+  d.frame_skip = float(p.f("delta.frame_skip", d.frame_skip));
+  d.auto_fallback = p.b("delta.fallback", d.auto_fallback);
+  if (d.threshold < 0) throw Error(p.where("delta.threshold") + ": must be >= 0");
+  if (d.refresh_every < 0) throw Error(p.where("delta.refresh") + ": must be >= 0");
+  return d;
+}
+
 class Inference : public Node {
  public:
   explicit Inference(const Params& p) {
@@ -18,14 +34,15 @@ class Inference : public Node {
     if (mode != "stretch" && mode != "letterbox") throw Error(p.where("mode") + ": expected stretch or letterbox, got '" + mode + "'");
     auto range = p.floats("range", {0.0, 1.0});
     if (range.size() != 2) throw Error(p.where("range") + ": expected [lo, hi]");
-    int threads = int(p.i("threads", 1));
+    CompileOptions copts{.threads = int(p.i("threads", 1))};
+    copts.delta = delta_options(p);
     for (auto& path : models) {
       if (!std::filesystem::exists(path))
         throw Error(p.where("model") + ": model file '" + path + "' does not exist (run tools/fetch_models.sh)");
       Entry e;
       e.path = path;
       try {
-        e.session = std::make_unique<Session>(Model::load(path), CompileOptions{.threads = threads});
+        e.session = std::make_unique<Session>(Model::load(path), copts);
       } catch (const Error& err) {
         throw Error(p.where("model") + ": " + err.what());
       }
@@ -97,7 +114,15 @@ NodeType type() {
               {"threads", "int", "1", "threads of the session"},
               {"mode", "string", "stretch", "stretch | letterbox"},
               {"range", "strings", "[0, 1]", "input value range [lo, hi]"},
-              {"rgb", "bool", "true", "RGB channel order (false: BGR)"}};
+              {"rgb", "bool", "true", "RGB channel order (false: BGR)"},
+              {"delta.enabled", "bool", "false", "temporal delta execution (on when delta.threshold is given)"},
+              {"delta.threshold", "float", "0", "delta gate on convolution inputs (output units; 0 = exact)"},
+              {"delta.input_threshold", "float", "-1", "delta gate on the frame itself (-1 = delta.threshold)"},
+              {"delta.global_threshold", "float", "0", "delta gate on pooled channel scales (largest |change|)"},
+              {"delta.refresh", "int", "0", "dense refresh every N frames (0 = never)"},
+              {"delta.dense_above", "float", "0.5", "reached fraction above which a convolution runs densely"},
+              {"delta.frame_skip", "float", "-1", "skip frames whose mean |input change| is below this"},
+              {"delta.fallback", "bool", "true", "run densely while delta frames are slower"}};
   t.create = [](const Params& p) { return std::make_unique<Inference>(p); };
   return t;
 }

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "runtime/kernel.h"
+#include "runtime/kernels/resize.h"
 #include "runtime/kernels/parallel.h"
 #include "runtime/kernels/nchw_adapter.h"
 #include "runtime/kernels/xnn_util.h"
@@ -231,6 +231,17 @@ std::unique_ptr<Kernel> make_resize_ref(const KernelContext& c) {
 }
 
 }  // namespace
+
+ResizeTables resize_tables(const KernelContext& c) {
+  ResizeCfg r = resize_cfg(c);
+  Axis ay = build_axis(r, r.scale_h, r.ih, r.oh), ax = build_axis(r, r.scale_w, r.iw, r.ow);
+  ResizeTables t;
+  t.ih = r.ih, t.iw = r.iw, t.oh = r.oh, t.ow = r.ow, t.c = r.c;
+  t.y0 = std::move(ay.i0), t.y1 = std::move(ay.i1), t.wy = std::move(ay.w);
+  t.x0 = std::move(ax.i0), t.x1 = std::move(ax.i1), t.wx = std::move(ax.w);
+  return t;
+}
+
 EF_REGISTER_KERNEL("Resize", 100, make_resize_xnn, "xnnpack");
 EF_REGISTER_KERNEL("Resize", 0, make_resize_ref, "ref");
 }  // namespace ef

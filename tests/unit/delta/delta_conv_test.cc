@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "edgeflow/session.h"
@@ -203,6 +204,100 @@ TEST(Delta, AutoFallbackStartsDenseAndStaysExact) {
   DeltaStats s = delta.delta_stats();
   EXPECT_GT(s.dense_ms, 0);
   EXPECT_GE(s.frames_dense_fallback, 3);
+}
+}  // namespace
+}  // namespace ef
+
+namespace ef {
+namespace {
+Attrs nhwc() {
+  Attrs a;
+  a.set("layout", std::string("NHWC"));
+  return a;
+}
+int rand_const(Graph& g, const std::string& name, Shape s, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 0.3f);
+  Tensor t(DType::f32, s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = nd(rng);
+  return g.add_const(name, t);
+}
+
+// conv -> SE block (global pool, 1x1 convs on the pooled vector, channel
+// scale) -> residual add -> bilinear x2 resize -> transposed conv (k2 s2)
+// -> Elu (no sparse form: runs densely, said once).
+Graph mixed_graph(const ConvCfg& c) {
+  Graph g;
+  int x = g.add_value("x", DType::f32, {1, c.h, c.w, c.cin}, true);
+  auto conv = [&](const std::string& name, int in, int64_t cin, int64_t cout, int64_t k, const std::string& act) {
+    Attrs a = nhwc();
+    a.set("kernel_shape", std::vector<int64_t>{k, k});
+    a.set("pads", std::vector<int64_t>{k / 2, k / 2, k / 2, k / 2});
+    if (!act.empty()) a.set("activation", act);
+    int y = g.add_value(name);
+    g.add_node("Conv", name, {in, rand_const(g, name + "_w", {cout, cin, k, k}, 1), rand_const(g, name + "_b", {cout}, 2)},
+               {y}, a);
+    return y;
+  };
+  int y = conv("c1", x, c.cin, 8, 3, "relu");
+  int p = g.add_value("pool");
+  g.add_node("GlobalAveragePool", "gap", {y}, {p}, nhwc());
+  int s = conv("se", conv("sq", p, 8, 4, 1, "relu"), 4, 8, 1, "sigmoid");
+  int m = g.add_value("m"), r = g.add_value("r"), u = g.add_value("u"), t = g.add_value("t"), o = g.add_value("o");
+  g.add_node("Mul", "scale", {y, s}, {m});
+  g.add_node("Add", "res", {m, y}, {r});
+  Attrs ra = nhwc();
+  ra.set("mode", std::string("linear"));
+  Tensor scales(DType::f32, {4});
+  float sv[4] = {1, 2, 2, 1};
+  std::memcpy(scales.data(), sv, sizeof sv);
+  g.add_node("Resize", "up", {r, -1, g.add_const("scales", scales)}, {u}, ra);
+  Attrs ta = nhwc();
+  ta.set("kernel_shape", std::vector<int64_t>{2, 2});
+  ta.set("strides", std::vector<int64_t>{2, 2});
+  g.add_node("ConvTranspose", "deconv", {u, rand_const(g, "tw", {8, 3, 2, 2}, 3), rand_const(g, "tb", {3}, 4)}, {t}, ta);
+  g.add_node("Elu", "elu", {t}, {o});
+  g.inputs = {x};
+  g.outputs = {o};
+  return g;
+}
+
+TEST(Delta, EveryOpOfAMixedGraphEqualsDenseAtThreshold0) {
+  ConvCfg c{13, 17, 3, 8, 3, 1, 1, 1, 1, ""};
+  Graph g = mixed_graph(c);
+  Session dense(Model::from_graph(g));
+  CompileOptions o;
+  o.delta.enabled = true;
+  o.delta.auto_fallback = false;
+  o.delta.dense_above = 1.1f;
+  Session delta(Model::from_graph(g), o);
+  for (int t = 0; t < 10; ++t) {
+    Tensor f = frame(c, t, 0, 11);
+    Tensor want = dense.run({f})[0].clone();
+    EXPECT_LT(max_abs_diff(want, delta.run({f})[0]), 1e-5f) << "frame " << t;
+  }
+  DeltaStats s = delta.delta_stats();
+  ASSERT_EQ(s.notes.size(), 2u);  // the unsupported op, and the 1x1 convolutions of the SE block
+  EXPECT_NE(s.notes[0].find("Elu"), std::string::npos) << s.notes[0];
+  for (auto& l : s.layers)
+    if (l.op == "Mul" || l.op == "Add" || l.op == "Resize" || l.op == "ConvTranspose" || l.op == "GlobalAveragePool" ||
+        l.name == "c1")
+      EXPECT_TRUE(l.delta) << l.name;
+}
+
+// Gates on the SE scale: a global threshold larger than any change keeps the
+// integrated scale, so only the moving square's pixels are recomputed.
+TEST(Delta, GlobalGateKeepsTheIntegratedChannelScale) {
+  ConvCfg c{24, 24, 3, 8, 3, 1, 1, 1, 1, ""};
+  Graph g = mixed_graph(c);
+  CompileOptions o;
+  o.delta.enabled = true;
+  o.delta.auto_fallback = false;
+  o.delta.global_threshold = 10.f;
+  Session delta(Model::from_graph(g), o);
+  for (int t = 0; t < 6; ++t) delta.run({frame(c, t, 0, 11)});
+  for (auto& l : delta.delta_stats().layers)
+    if (l.name == "scale") EXPECT_LT(l.changed_fraction / 6, 0.6) << "the channel scale change spread everywhere";
 }
 }  // namespace
 }  // namespace ef

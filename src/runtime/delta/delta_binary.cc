@@ -1,0 +1,121 @@
+// Sparse elementwise binary ops (Add, Sub, Mul, Div, Max, Min, with a fused
+// activation) for delta execution: recompute only the union of the changed
+// pixels of the same-shaped inputs. An operand broadcast along the channels
+// (a pooled channel scale [1,1,1,C], a per-channel or scalar constant) that
+// changed makes every pixel change.
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/delta/delta_op.h"
+
+namespace ef {
+namespace {
+
+enum class BinOp { add, sub, mul, div, max, min };
+
+struct Operand {
+  DValue* v = nullptr;       // runtime value (nullptr: constant)
+  bool per_pixel = false;    // same shape as the output: advance c floats per pixel
+  std::vector<float> konst;  // constant, expanded to c floats (or the whole tensor)
+  const float* at(int64_t p, int64_t c) const {
+    const float* base = v ? v->pub : konst.data();
+    return per_pixel ? base + p * c : base;
+  }
+};
+
+class DeltaBinary : public DeltaOp {
+ public:
+  DeltaBinary(const DeltaOpCtx& c, BinOp op, Operand a, Operand b)
+      : DeltaOp(c), op_(op), a_(std::move(a)), b_(std::move(b)), act_(FusedActivation::from(c.kc.node)) {}
+
+  int64_t run(bool all) override {
+    Region& r = out_[0]->raw;
+    bool whole = all;
+    for (const Operand* o : {&a_, &b_})
+      if (o->v && !o->per_pixel && !o->v->changed().empty()) whole = true;
+    if (whole) r.mark_all();
+    else
+      for (const Operand* o : {&a_, &b_})
+        if (o->v && o->per_pixel)
+          for (int32_t p : o->v->changed().list()) r.mark(p);
+    r.finalize();
+    last_dense_ = r.all();
+    const int64_t c = out_[0]->c;
+    float* y = out_[0]->buf;
+    if (r.all()) {
+      const int64_t n = out_[0]->h * out_[0]->w;
+      if (a_.per_pixel && b_.per_pixel) compute(y, a_.at(0, c), b_.at(0, c), n * c);
+      else
+        for (int64_t p = 0; p < n; ++p) compute(y + p * c, a_.at(p, c), b_.at(p, c), c);
+    } else {
+      for (int32_t p : r.list()) compute(y + int64_t(p) * c, a_.at(p, c), b_.at(p, c), c);
+    }
+    return 0;
+  }
+
+ private:
+  void compute(float* y, const float* a, const float* b, int64_t n) const {
+    switch (op_) {
+      case BinOp::add: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i]; break;
+      case BinOp::sub: for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i]; break;
+      case BinOp::mul: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i]; break;
+      case BinOp::div: for (int64_t i = 0; i < n; ++i) y[i] = a[i] / b[i]; break;
+      case BinOp::max: for (int64_t i = 0; i < n; ++i) y[i] = std::max(a[i], b[i]); break;
+      case BinOp::min: for (int64_t i = 0; i < n; ++i) y[i] = std::min(a[i], b[i]); break;
+    }
+    act_.apply(y, size_t(n));
+  }
+
+  BinOp op_;
+  Operand a_, b_;
+  FusedActivation act_;
+};
+
+// How input i broadcasts against the output; false if not supported here.
+bool operand(const DeltaOpCtx& c, size_t i, Operand& o) {
+  const Value& v = c.kc.input(i);
+  const Shape& out = c.kc.output(0).shape;
+  const int64_t C = out.back();
+  if (v.dtype != DType::f32) return false;
+  const int64_t n = numel(v.shape);
+  // per channel: [..., 1, C] (all leading dims 1) or a scalar
+  const bool per_channel = n == 1 || (v.shape.back() == C && n == C);
+  if (v.shape == out) {
+    o.per_pixel = true;
+    if (c.in[i]) o.v = c.in[i];
+    else if (v.is_const()) o.konst.assign(v.data.data_as<float>(), v.data.data_as<float>() + n);
+    else return false;
+    return true;
+  }
+  if (!per_channel) return false;
+  if (c.in[i]) {
+    if (n != C) return false;
+    o.v = c.in[i];
+    return true;
+  }
+  if (!v.is_const()) return false;
+  const float* d = v.data.data_as<float>();
+  o.konst.resize(size_t(C));
+  for (int64_t k = 0; k < C; ++k) o.konst[size_t(k)] = d[n == 1 ? 0 : k];
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<DeltaOp> make_delta_binary(const DeltaOpCtx& c) {
+  static const std::pair<const char*, BinOp> ops[] = {{"Add", BinOp::add}, {"Sub", BinOp::sub}, {"Mul", BinOp::mul},
+                                                      {"Div", BinOp::div}, {"Max", BinOp::max}, {"Min", BinOp::min}};
+  const Node& n = c.kc.node;
+  if (n.inputs.size() != 2 || !c.out[0] || c.kc.output(0).dtype != DType::f32) return nullptr;
+  if (c.kc.output(0).shape.size() != 4 || c.out[0]->h * c.out[0]->w <= 1) return nullptr;
+  for (auto& [name, op] : ops) {
+    if (n.op != name) continue;
+    Operand a, b;
+    if (!operand(c, 0, a) || !operand(c, 1, b)) return nullptr;
+    if (!a.per_pixel && !b.per_pixel) return nullptr;
+    return std::make_unique<DeltaBinary>(c, op, std::move(a), std::move(b));
+  }
+  return nullptr;
+}
+
+}  // namespace ef

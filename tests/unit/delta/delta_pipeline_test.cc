@@ -1,0 +1,43 @@
+// The pipeline switch: a `delta:` block on an inference node.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "edgeflow/pipeline.h"
+
+namespace {
+
+std::string yaml(const std::string& model, const std::string& delta) {
+  return "nodes:\n  src: {type: test_pattern_source}\n  infer:\n    type: inference\n    inputs: {image: src.image}\n"
+         "    params:\n      model: " + model + "\n      delta: " + delta + "\n";
+}
+
+std::string error_of(const std::string& y) {
+  try {
+    ef::pipe::Pipeline p(ef::pipe::parse_pipeline(y, "d.yaml"));
+  } catch (const ef::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const std::string kModel = std::string(EF_SOURCE_DIR) + "/models/cache/selfie_segmentation.tflite";
+
+TEST(DeltaPipeline, BlockIsAccepted) {
+  if (!std::filesystem::exists(kModel)) GTEST_SKIP() << "no " << kModel;
+  EXPECT_EQ(error_of(yaml(kModel, "{threshold: 0.5, input_threshold: 2, global_threshold: 0.01, refresh: 30}")), "");
+}
+
+TEST(DeltaPipeline, UnknownKeyIsNamed) {
+  auto m = error_of(yaml(kModel, "{treshold: 0.5}"));
+  EXPECT_NE(m.find("delta.treshold"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown parameter"), std::string::npos) << m;
+}
+
+TEST(DeltaPipeline, BadValueIsNamed) {
+  if (!std::filesystem::exists(kModel)) GTEST_SKIP() << "no " << kModel;
+  auto m = error_of(yaml(kModel, "{threshold: -1}"));
+  EXPECT_NE(m.find("delta.threshold"), std::string::npos) << m;
+}
+
+}  // namespace
