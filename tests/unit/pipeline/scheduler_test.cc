@@ -120,6 +120,53 @@ nodes:
   for (size_t i = 0; i < collected().seqs.size(); ++i) EXPECT_EQ(collected().seqs[i], int64_t(i));
 }
 
+TEST(Scheduler, ErrorWhileUpstreamWaitsOnAFullQueueStopsCleanly) {
+  // The source blocks on slow's full capacity-1 queue (and on the flight
+  // limit) while 'bad' fails: run() must wake every waiting thread and
+  // report the failure instead of hanging (ctest's timeout would catch that).
+  for (int max_in_flight : {1, 4}) {
+    std::string yaml = "options: {max_in_flight: " + std::to_string(max_in_flight) + R"(}
+nodes:
+  src: {type: test_pattern_source, params: {size: 32x32, frames: -1}}
+  slow: {type: test_slow, inputs: {image: {from: src.image, capacity: 1}}, params: {ms: 30}}
+  bad: {type: test_slow, inputs: {image: {from: src.image, capacity: 1}}, params: {ms: 0, fail_at: 3}}
+  j: {type: test_join, inputs: {a: slow.image, b: bad.image}}
+  out: {type: test_collect, inputs: {in: j.image}}
+)";
+    try {
+      run_yaml(yaml);
+      FAIL() << "expected an error";
+    } catch (const ef::Error& e) {
+      std::string m = e.what();
+      EXPECT_NE(m.find("test.yaml:5"), std::string::npos) << m;
+      EXPECT_NE(m.find("node 'bad'"), std::string::npos) << m;
+      EXPECT_NE(m.find("synthetic failure at frame 3"), std::string::npos) << m;
+    }
+    EXPECT_LE(collected().seqs.size(), 3u);
+  }
+}
+
+TEST(Scheduler, SourceErrorMidStreamStopsAndNamesTheSource) {
+  try {
+    run_yaml(R"(
+nodes:
+  cam: {type: test_failing_source, params: {fail_at: 7}}
+  mid: {type: test_slow, inputs: {image: cam.image}, params: {ms: 1}}
+  out: {type: test_collect, inputs: {in: mid.image}}
+)");
+    FAIL() << "expected an error";
+  } catch (const ef::Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("test.yaml:3"), std::string::npos) << m;
+    EXPECT_NE(m.find("node 'cam'"), std::string::npos) << m;
+    EXPECT_NE(m.find("synthetic source failure at frame 7"), std::string::npos) << m;
+  }
+  // what arrived is in order, and nothing after the failure
+  auto& seqs = collected().seqs;
+  EXPECT_LE(seqs.size(), 7u);
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], int64_t(i));
+}
+
 TEST(Scheduler, NoDeadlockWithFullQueuesInADiamond) {
   // capacity-1 blocking queues, one slow branch, a join: the source must not
   // block on a full queue that the join waits behind.

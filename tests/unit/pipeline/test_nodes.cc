@@ -45,6 +45,34 @@ class Join : public Node {
   }
 };
 
+// A source of 32x32 frames that throws at frame fail_at (a camera unplugged
+// mid-stream, a truncated file).
+class FailingSource : public Node {
+ public:
+  explicit FailingSource(const Params& p) : fail_at_(p.i("fail_at", 5)) {}
+  bool generate(Context&, Outputs& out) override {
+    if (n_ == fail_at_) throw ef::Error("synthetic source failure at frame " + std::to_string(n_));
+    out.set_time(n_ * 1000, n_);
+    out.emit("image", cv::Mat(32, 32, CV_8UC3, cv::Scalar::all(0)));
+    ++n_;
+    return true;
+  }
+
+ private:
+  int64_t fail_at_, n_ = 0;
+};
+
+NodeType failing_source_type() {
+  NodeType t;
+  t.name = "test_failing_source";
+  t.source = true;
+  t.outputs = {{"image", types::image, false, ""}};
+  t.params = {{"fail_at", "int", "5", ""}};
+  t.create = [](const Params& p) { return std::make_unique<FailingSource>(p); };
+  return t;
+}
+EF_REGISTER_PIPELINE_NODE(failing_source_type);
+
 NodeType collect_type() {
   NodeType t;
   t.name = "test_collect";
