@@ -13,8 +13,10 @@
 #   3. the baseline, ORT with 1 and with 2 intra-op threads, as fast as it goes
 #      (its per-frame time is its latency).
 #
-# Prints medians over the rounds, peak RSS, and the ratios edgeflow/baseline
-# (the baseline's better thread count).
+# Prints medians over the rounds: FPS, latency p50/p95, drops, peak RSS, CPU
+# time per frame and (edgeflow) the critical path's CPU time (the latency an
+# idle machine would give), and the ratios edgeflow/baseline (the baseline's
+# better thread count).
 #
 #   bench/pipeline/bench_meeting.sh [--frames N] [--rounds R] [--threads T]
 #
@@ -41,26 +43,32 @@ mkdir -p "$OUT"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "input: $INPUT resized to 1280x720, $frames frames, $rounds rounds"
 
-run_ef() {  # label, extra --set ...: appends "fps p50 p95 drops frames_out rss_mib" to $OUT/$label.txt
+# Each run appends "fps p50 p95 drops frames_out rss_mib cpu_ms_per_frame critical_path_cpu_ms" to $OUT/LABEL.txt.
+# CPU per frame = the process's user + sys time (start-up included) / frames out: a
+# busy machine stretches wall times but hardly the CPU a frame costs.
+record() {  # label, "fps p50 p95 drops frames_out", critical path
+  local label="$1" rss user sys
+  read -r rss user sys <"$OUT/$label.time"
+  echo "$2" | awk -v rss="$((rss / 1024))" -v cpu="$(echo "$user $sys" | awk '{print ($1 + $2) * 1000}')" -v cp="$3" \
+    '{printf "%s %s %.1f %s\n", $0, rss, cpu / $5, cp}' >>"$OUT/$label.txt"
+}
+run_ef() {  # label, extra --set ...
   local label="$1"; shift
-  /usr/bin/time -f '%M' -o "$OUT/$label.rss" "$BUILD/edgeflow" pipeline run "$ROOT/pipelines/meeting.yaml" \
+  /usr/bin/time -f '%M %U %S' -o "$OUT/$label.time" "$BUILD/edgeflow" pipeline run "$ROOT/pipelines/meeting.yaml" \
     --set input="$INPUT" --set resize=1280x720 --set debug=false --set threads="$threads" --set models="$MODELS" \
     --set output="$OUT/$label.mp4" --set results="$OUT/$label.jsonl" --set camera.max_frames="$frames" \
     --set options.progress=false "$@" 2>/dev/null >"$OUT/$label.log"
-  local line rss
-  line=$(grep '^pipeline:' "$OUT/$label.log")
-  rss=$(($(cat "$OUT/$label.rss") / 1024))
-  echo "$line" | sed -E 's/.*, ([0-9]+) out in .* = ([0-9.]+) FPS; latency p50 ([0-9.]+) ms p95 ([0-9.]+) ms; dropped ([0-9]+) at sources.*/\2 \3 \4 \5 \1/' |
-    awk -v rss="$rss" '{print $0, rss}' >>"$OUT/$label.txt"
+  record "$label" "$(grep '^pipeline:' "$OUT/$label.log" |
+    sed -E 's/.*, ([0-9]+) out in .* = ([0-9.]+) FPS; latency p50 ([0-9.]+) ms p95 ([0-9.]+) ms; dropped ([0-9]+) at sources.*/\2 \3 \4 \5 \1/')" \
+    "$(grep -o 'critical path: [0-9.]*' "$OUT/$label.log" | awk '{print $3}')"
 }
-run_base() {  # ort threads
+run_base() {  # ORT intra-op threads
   local label="baseline_t$1"
-  /usr/bin/time -f '%M' -o "$OUT/$label.rss" "$BASELINE" --lib "$ORT_LIB" --threads "$1" \
+  /usr/bin/time -f '%M %U %S' -o "$OUT/$label.time" "$BASELINE" --lib "$ORT_LIB" --threads "$1" \
     --seg "$OUT/selfie_segmentation_landscape.onnx" --face "$OUT/face_detection_short_range.onnx" \
     --input "$INPUT" --resize 1280x720 --frames "$frames" --output "$OUT/$label.mp4" --results "$OUT/$label.jsonl" \
     >"$OUT/$label.log"
-  sed -E 's/.*: ([0-9]+) frames in .* = ([0-9.]+) FPS; latency p50 ([0-9.]+) ms p95 ([0-9.]+) ms.*/\2 \3 \4 0 \1/' "$OUT/$label.log" |
-    awk -v rss="$(($(cat "$OUT/$label.rss") / 1024))" '{print $0, rss}' >>"$OUT/$label.txt"
+  record "$label" "$(sed -E 's/.*: ([0-9]+) frames in .* = ([0-9.]+) FPS; latency p50 ([0-9.]+) ms p95 ([0-9.]+) ms.*/\2 \3 \4 0 \1/' "$OUT/$label.log")" "-"
 }
 median() {  # file, column -> median
   awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
@@ -84,9 +92,10 @@ for ((r = 1; r <= rounds; ++r)); do
 done
 
 echo
-printf '%-44s %8s %8s %8s %8s %8s\n' "median of $rounds rounds" FPS "p50 ms" "p95 ms" drops "RSS MiB"
+printf '%-44s %7s %7s %7s %6s %8s %9s %8s\n' "median of $rounds rounds" FPS "p50 ms" "p95 ms" drops "RSS MiB" "CPU ms/f" "crit. ms"
 row() {
-  printf '%-44s %8s %8s %8s %8s %8s\n' "$1" "$(median "$2" 1)" "$(median "$2" 2)" "$(median "$2" 3)" "$(median "$2" 4)" "$(median "$2" 6)"
+  printf '%-44s %7s %7s %7s %6s %8s %9s %8s\n' "$1" "$(median "$2" 1)" "$(median "$2" 2)" "$(median "$2" 3)" \
+    "$(median "$2" 4)" "$(median "$2" 6)" "$(median "$2" 7)" "$(median "$2" 8)"
 }
 row "edgeflow meeting.yaml, file, every frame" "$OUT/ef_file.txt"
 row "edgeflow meeting.yaml, live 30 FPS camera" "$OUT/ef_live.txt"

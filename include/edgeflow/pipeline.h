@@ -239,6 +239,9 @@ struct RunSummary {
   int64_t queue_dropped = 0;  // dropped by keep_newest queues and joins
   double seconds = 0, fps = 0;
   double latency_p50_ms = 0, latency_p95_ms = 0;  // source -> sink
+  // The longest source -> sink chain of nodes by mean CPU time per frame: the
+  // latency an idle machine would give, for comparing runs on a busy one.
+  double critical_path_cpu_ms = 0;
   std::vector<NodeStats> nodes;
   std::string text() const;  // multi-line report, last line "pipeline: N frames ... FPS"
 };

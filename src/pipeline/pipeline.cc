@@ -577,6 +577,20 @@ RunSummary Pipeline::run() {
     }
     s.nodes.push_back(n);
   }
+  // critical path: longest chain of synchronized links by mean CPU per frame
+  std::map<const Runner*, double> longest;
+  std::function<double(const Runner*)> chain = [&](const Runner* r) {
+    auto it = longest.find(r);
+    if (it != longest.end()) return it->second;
+    double up = 0;
+    for (auto& q : r->queues)
+      for (auto& from : I.runners)
+        if (q.link->sync && from->cfg.id == q.link->from_node) up = std::max(up, chain(from.get()));
+    double cpu = r->in > 0 ? r->cpu_ms / r->in : 0;
+    return longest[r] = up + cpu;
+  };
+  for (auto& r : I.runners)
+    if (r->is_sink()) s.critical_path_cpu_ms = std::max(s.critical_path_cpu_ms, chain(r.get()));
   s.fps = s.seconds > 0 ? s.frames_out / s.seconds : 0;
   s.latency_p50_ms = percentile(lat, 0.5);
   s.latency_p95_ms = percentile(lat, 0.95);
@@ -594,8 +608,10 @@ std::string RunSummary::text() const {
     os << buf;
     cpu += n.cpu_ms * n.in;
   }
-  std::snprintf(buf, sizeof buf, "(wall p50/p95 per frame and mean CPU per frame of each node; all nodes: %.1f ms CPU per frame out)\n",
-                frames_out > 0 ? cpu / frames_out : 0.0);
+  std::snprintf(buf, sizeof buf,
+                "(wall p50/p95 and mean CPU per frame of each node; all nodes: %.1f ms CPU per frame out; "
+                "critical path: %.1f ms CPU)\n",
+                frames_out > 0 ? cpu / frames_out : 0.0, critical_path_cpu_ms);
   os << buf;
   std::snprintf(buf, sizeof buf,
                 "pipeline: %lld frames in, %lld out in %.2f s = %.1f FPS; latency p50 %.1f ms p95 %.1f ms; "

@@ -183,6 +183,25 @@ nodes:
   EXPECT_EQ(s.queue_dropped, 0);
 }
 
+TEST(Scheduler, CpuTimePerNodeAndTheCriticalPath) {
+  // a (3 ms CPU) -> b (2 ms) and c (1 ms) joined: the longest chain by CPU
+  // is src -> a -> b -> j -> out = 5 ms plus the small nodes; per-node CPU
+  // is measured on the node's thread, so a busy machine does not change it.
+  auto s = run_yaml(R"(
+nodes:
+  src: {type: test_pattern_source, params: {size: 16x16, frames: 20}}
+  a: {type: test_slow, inputs: {image: src.image}, params: {ms: 0, cpu_ms: 3}}
+  b: {type: test_slow, inputs: {image: a.image}, params: {ms: 0, cpu_ms: 2}}
+  c: {type: test_slow, inputs: {image: src.image}, params: {ms: 0, cpu_ms: 1}}
+  j: {type: test_join, inputs: {a: b.image, b: c.image}}
+  out: {type: test_collect, inputs: {in: j.image}}
+)");
+  EXPECT_NEAR(node(s, "a").cpu_ms, 3.0, 0.3);
+  EXPECT_NEAR(node(s, "c").cpu_ms, 1.0, 0.3);
+  EXPECT_GE(s.critical_path_cpu_ms, 5.0);
+  EXPECT_LT(s.critical_path_cpu_ms, 6.0);
+}
+
 TEST(Scheduler, StopEndsAnEndlessPipeline) {
   collected().clear();
   Pipeline p(parse_pipeline(R"(

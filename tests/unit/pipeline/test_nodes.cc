@@ -1,6 +1,7 @@
 #include "test_nodes.h"
 
 #include <chrono>
+#include <ctime>
 
 namespace eftest {
 
@@ -24,16 +25,27 @@ class Collect : public Node {
 
 class Slow : public Node {
  public:
-  explicit Slow(const Params& p) : ms_(int(p.i("ms", 10))), fail_at_(p.i("fail_at", -1)), drop_every_(p.i("drop_every", 0)) {}
+  explicit Slow(const Params& p)
+      : ms_(int(p.i("ms", 10))), cpu_ms_(p.f("cpu_ms", 0)), fail_at_(p.i("fail_at", -1)), drop_every_(p.i("drop_every", 0)) {}
   void process(Context&, const Inputs& in, Outputs& out) override {
     if (in.seq() == fail_at_) throw ef::Error("synthetic failure at frame " + std::to_string(in.seq()));
     if (ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms_));
+    if (cpu_ms_ > 0) {  // burn this much CPU time of this thread
+      auto cpu = [] {
+        timespec t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+      };
+      for (double end = cpu() + cpu_ms_; cpu() < end;) {
+      }
+    }
     if (drop_every_ > 0 && in.seq() % drop_every_ == 0) return;
     out.emit_any("image", in["image"].data);
   }
 
  private:
   int ms_;
+  double cpu_ms_;
   int64_t fail_at_, drop_every_;
 };
 
@@ -85,7 +97,7 @@ NodeType slow_type() {
   t.name = "test_slow";
   t.inputs = {{"image", types::image, false, ""}};
   t.outputs = {{"image", types::image, false, ""}};
-  t.params = {{"ms", "int", "10", ""}, {"fail_at", "int", "-1", ""}, {"drop_every", "int", "0", ""}};
+  t.params = {{"ms", "int", "10", ""}, {"cpu_ms", "float", "0", ""}, {"fail_at", "int", "-1", ""}, {"drop_every", "int", "0", ""}};
   t.create = [](const Params& p) { return std::make_unique<Slow>(p); };
   return t;
 }
