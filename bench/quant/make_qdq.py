@@ -173,6 +173,10 @@ def main():
         nodes = rest
     g.ClearField("node")
     g.node.extend(order)
+    used = {x for n in g.node for x in n.input}
+    keep = [t for t in g.initializer if t.name in used]  # originals of folded/quantized weights
+    g.ClearField("initializer")
+    g.initializer.extend(keep)
     onnx.checker.check_model(m)
     onnx.save(m, dst)
     print(f"{dst}: {sum(1 for n in g.node if n.op_type == 'QuantizeLinear')} QuantizeLinear, "

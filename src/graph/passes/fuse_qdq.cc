@@ -3,6 +3,7 @@
 // write it, and as the importers express QOperator ONNX and int8 TFLite)
 // would run float kernels between dequantize and quantize. This pass, run
 // after the layout pass (so every op already carries its NHWC layout):
+//   0. merges QuantizeLinear nodes of one value with equal parameters;
 //   1. uint8 activations become int8 (q - 128, zero point - 128: exact), the
 //      form XNNPACK's int8 kernels take;
 //   2. sinks DequantizeLinear below data-movement ops (Reshape, Transpose,
@@ -18,6 +19,7 @@
 //      that stay float) into float32 constants.
 // Ops with no int8 kernel stay float between their DQ and Q.
 #include <cmath>
+#include <map>
 #include <set>
 #include <string>
 
@@ -45,6 +47,7 @@ class Fuser {
 
   int run() {
     g_.topo_sort();
+    merge_duplicate_quantize();
     to_int8();
     const size_t n0 = g_.nodes.size();
     for (size_t i = 0; i < n0; ++i) {
@@ -131,6 +134,33 @@ class Fuser {
     if (t == DType::i8) *z.data_as<int8_t>() = int8_t(v);
     else *z.data_as<uint8_t>() = uint8_t(v);
     return const_like(base, z);
+  }
+
+  // 0. QuantizeLinear nodes of one value with equal parameters become one
+  // (quantizers that quantize a tensor and its transposed copy separately
+  // leave such pairs once the layout pass has removed the transposes).
+  void merge_duplicate_quantize() {
+    int n = 0;
+    std::map<int, std::vector<int>> by_input;
+    for (size_t i = 0; i < g_.nodes.size(); ++i)
+      if (!g_.nodes[i].dead && g_.nodes[i].op == "QuantizeLinear") by_input[g_.nodes[i].inputs[0]].push_back(int(i));
+    for (auto& [v, qs] : by_input)
+      for (size_t a = 0; a < qs.size(); ++a) {
+        Node& keep = g_.nodes[qs[a]];
+        QOperand ka;
+        if (keep.dead || !read_operand(keep, keep.outputs[0], ka)) continue;
+        for (size_t b = a + 1; b < qs.size(); ++b) {
+          Node& dup = g_.nodes[qs[b]];
+          QOperand kb;
+          if (dup.dead || !read_operand(dup, dup.outputs[0], kb) || !ka.same(kb) || is_graph_output(g_, dup.outputs[0]))
+            continue;
+          dup.dead = true;
+          g_.replace_uses(dup.outputs[0], keep.outputs[0]);
+          ++n;
+        }
+      }
+    if (n) log(r_, "fuse_qdq: " + std::to_string(n) + " duplicate QuantizeLinear node(s) merged");
+    changes_ += n;
   }
 
   // 1. uint8 Q -> int8 (q - 128) when every reader is a DequantizeLinear.

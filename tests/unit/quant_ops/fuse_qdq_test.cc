@@ -99,3 +99,33 @@ TEST(FuseQdq, OpsWithoutInt8KernelStayFloatAndStillRun) {
 
 }  // namespace
 }  // namespace ef::test
+
+namespace ef::test {
+namespace {
+// A tensor quantized twice with equal parameters (a quantizer that saw the
+// tensor and its transposed copy) is quantized once, so its producer fuses.
+TEST(FuseQdq, DuplicateQuantizeNodesMerge) {
+  QdqBuilder b;
+  int x = b.g.add_value("x", DType::f32, {1, 2, 3, 4}, true);
+  b.g.inputs = {x};
+  int a = b.qdq(x, 0.02f, 128);
+  int s = b.node("Add", {a, a});
+  int y1 = b.qdq(s, 0.04f, 128), y2 = b.qdq(s, 0.04f, 128);
+  b.g.outputs = {y1, y2};
+  CompileOptions plain;
+  plain.optimize = false;
+  Session ref(Model::from_graph(b.g), plain), fused(Model::from_graph(b.g));
+  std::map<std::string, int> ops;
+  for (const Node& n : fused.graph().nodes) ++ops[n.op];
+  EXPECT_EQ(ops["QLinearAdd"], 1);
+  EXPECT_EQ(ops["Add"], 0);
+  Tensor in = rand_f32({1, 2, 3, 4}, -2.f, 2.f);
+  auto r = ref.run({in});
+  std::vector<Tensor> rr = {r[0].clone(), r[1].clone()};
+  auto f = fused.run({in});
+  for (int k = 0; k < 2; ++k)
+    for (int64_t i = 0; i < rr[k].numel(); ++i)
+      EXPECT_LE(std::fabs(rr[k].data_as<float>()[i] - f[k].data_as<float>()[i]), 0.04f + 1e-6f);
+}
+}  // namespace
+}  // namespace ef::test
