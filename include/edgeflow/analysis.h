@@ -61,7 +61,9 @@ struct MachineRoofs {
   Rate cache_read;        // read bandwidth from a buffer half the size of L2 (optional)
   double buffer_mib = 0;  // footprint of the bandwidth buffers
   std::string measured;   // UTC time of the measurement
-  double load = 0;        // 1-minute load average when measured
+  double load = 0;        // Median (mean of the middle two for an even count); 0 for none.
+double median_of(std::vector<double> v);
+// 1-minute load average when measured
 
   // Roofs for a run on `threads` threads (linear between 1 and `threads`,
   // capped at the all-threads value). Precision "fp16"/"int8"/"bf16" falls
@@ -80,6 +82,8 @@ std::string machine_to_json(const MachineRoofs& m);
 MachineRoofs machine_from_json(const std::string& text, const std::string& source);
 void save_machine(const MachineRoofs& m, const std::string& path);  // creates parent directories
 MachineRoofs load_machine(const std::string& path);
+// Median (mean of the middle two for an even count); 0 for none.
+double median_of(std::vector<double> v);
 // 1-minute load average (/proc/loadavg; 0 where unknown): every number we report carries it.
 double load_average();
 // $XDG_CACHE_HOME/edgeflow/machine.json, else ~/.cache/edgeflow/machine.json.

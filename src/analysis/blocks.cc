@@ -105,11 +105,6 @@ double process_cpu_ms() {
   return 1e3 * double(ts.tv_sec) + 1e-6 * double(ts.tv_nsec);
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
 }  // namespace
 
 std::vector<EdgeBlock> edge_blocks(int64_t hw) {
@@ -185,6 +180,12 @@ std::vector<EdgeBlock> edge_blocks(int64_t hw) {
   return out;
 }
 
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
 BlockMeasure measure_block(const EdgeBlock& blk, int threads, int runs) {
   BlockMeasure m;
   ModelCost c = model_cost(blk.graph);
@@ -208,8 +209,8 @@ BlockMeasure measure_block(const EdgeBlock& blk, int threads, int runs) {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     cpu.push_back(process_cpu_ms() - c0);
   }
-  m.median_ms = median(ms);
-  m.median_cpu_ms = median(cpu);
+  m.median_ms = median_of(ms);
+  m.median_cpu_ms = median_of(cpu);
   return m;
 }
 

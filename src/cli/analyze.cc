@@ -148,12 +148,17 @@ int analyze(const AnalyzeArgs& a) {
     s.run();
     total_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::sort(total_ms.begin(), total_ms.end());
-  const double median = total_ms[total_ms.size() / 2];
-  s.set_profiling(true);
-  for (int i = 0; i < runs; ++i) s.run();
-  s.set_profiling(false);
-  const auto prof = s.profile();
+  const double median = median_of(total_ms);
+  // Per layer: each step timed on its own, median over the runs (robust to
+  // the preemptions of a shared machine, unlike a mean).
+  const size_t steps = s.num_steps();
+  std::vector<std::vector<double>> step_ms(steps);
+  for (int r = 0; r < runs; ++r)
+    for (size_t i = 0; i < steps; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      s.run_range(i, i + 1);
+      step_ms[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
 
   const int th = opts.threads;
   const double bw = machine.bandwidth_gbs(th);
@@ -161,7 +166,7 @@ int analyze(const AnalyzeArgs& a) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     const std::string prec = compute_precision(g, n);
-    double ms = prof[i].runs ? prof[i].total_ms / prof[i].runs : 0;
+    const double ms = median_of(step_ms[i]);
     RooflinePoint p = place_on_roofline(cost.nodes[i], ms, machine.peak_gflops(prec, th), bw);
     p.name = n.name;
     p.op = op_label(g, n);
@@ -200,7 +205,7 @@ int analyze(const AnalyzeArgs& a) {
     }
     std::printf("]}\n");
   } else {
-    std::printf("model: %s  threads: %d  runs: %d (+%d profiled)  load: %.2f\n", a.model.c_str(), th, runs, runs,
+    std::printf("model: %s  threads: %d  runs: %d (+%d timing each layer; medians)  load: %.2f\n", a.model.c_str(), th, runs, runs,
                 load);
     std::printf("roofs at %d thread(s): fp32 %.1f GFLOP/s", th, machine.peak_gflops("fp32", th));
     if (machine.fp16.one > 0) std::printf(", fp16 %.1f", machine.peak_gflops("fp16", th));
@@ -226,7 +231,7 @@ int analyze(const AnalyzeArgs& a) {
                 human_bytes(double(cost.total.weight_bytes)).c_str(), human_bytes(double(cost.total.in_bytes)).c_str(),
                 human_bytes(double(cost.total.out_bytes)).c_str(), human_bytes(double(cost.total.bytes_moved())).c_str(),
                 cost.total.intensity());
-    std::printf("latency: median %.3f ms end to end (%.3f ms summed over profiled layers); achieved %.1f GFLOP/s, "
+    std::printf("latency: median %.3f ms end to end (%.3f ms summed over the layers' medians); achieved %.1f GFLOP/s, "
                 "%.1f GB/s\n",
                 median, layer_ms, double(cost.total.flops) / (median * 1e6),
                 double(cost.total.bytes_moved()) / (median * 1e6));

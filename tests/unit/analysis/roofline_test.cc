@@ -226,6 +226,13 @@ TEST(Roofline, SvgIsWellFormedWithOnePointPerLayer) {
   EXPECT_NE(svg.find("memory 10 GB/s"), std::string::npos);
 }
 
+TEST(Roofline, MedianOf) {
+  EXPECT_EQ(median_of({}), 0);
+  EXPECT_EQ(median_of({3, 1, 2}), 2);
+  EXPECT_EQ(median_of({4, 1, 3, 2}), 2.5);
+  EXPECT_EQ(median_of({1, 1, 100}), 1);  // one preempted run does not move it
+}
+
 TEST(Microkernels, CountAndComputeWhatTheyClaim) {
   const analysis::Isa isa = analysis::detect_isa();
   // fp32 always exists: 16 accumulators x vector width x 2 ops per FMA per iteration.
