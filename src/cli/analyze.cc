@@ -221,8 +221,10 @@ int analyze(const AnalyzeArgs& a) {
     for (size_t i = 0; i < pts.size(); ++i) {
       const auto& p = pts[i];
       const bool arith = p.cost.flops > 0;
-      std::printf("%-3zu %-28.28s %-16.16s %-4s %8s %8s %8s %8s %8s %8s %7.2f %8.4f %7.2f %6.2f %-7s %5.0f\n", i,
-                  p.name.c_str(), p.op.c_str(), p.precision.c_str(), human_count(double(p.cost.params)).c_str(),
+      // the end of a long name tells layers apart ("/features/features.3/conv/conv.0/conv.0.0/Conv")
+      const std::string name = p.name.size() > 28 ? "..." + p.name.substr(p.name.size() - 25) : p.name;
+      std::printf("%-3zu %-28s %-16.16s %-4s %8s %8s %8s %8s %8s %8s %7.2f %8.4f %7.2f %6.2f %-7s %5.0f\n", i,
+                  name.c_str(), p.op.c_str(), p.precision.c_str(), human_count(double(p.cost.params)).c_str(),
                   human_count(double(p.cost.macs)).c_str(), human_bytes(double(p.cost.in_bytes)).c_str(),
                   human_bytes(double(p.cost.out_bytes)).c_str(), human_bytes(double(p.cost.weight_bytes)).c_str(),
                   human_bytes(double(p.cost.bytes_moved())).c_str(), p.cost.intensity(), p.ms, p.gflops, p.gbs,
@@ -235,10 +237,10 @@ int analyze(const AnalyzeArgs& a) {
                 human_bytes(double(cost.total.weight_bytes)).c_str(), human_bytes(double(cost.total.in_bytes)).c_str(),
                 human_bytes(double(cost.total.out_bytes)).c_str(), human_bytes(double(cost.total.bytes_moved())).c_str(),
                 cost.total.intensity());
-    std::printf("latency: median %.3f ms end to end (%.3f ms summed over the layers' medians); achieved %.1f GFLOP/s, "
-                "%.1f GB/s\n",
+    std::printf("latency: median %.3f ms end to end, %.3f ms summed over the layers' medians; achieved %.1f GFLOP/s, "
+                "%.1f GB/s at the end-to-end median (%.1f GFLOP/s at the summed medians)\n",
                 median, layer_ms, double(cost.total.flops) / (median * 1e6),
-                double(cost.total.bytes_moved()) / (median * 1e6));
+                double(cost.total.bytes_moved()) / (median * 1e6), double(cost.total.flops) / (layer_ms * 1e6));
     std::printf("%d of %d arithmetic layers are memory-bound (%.0f%% of layer time)\n", mem_layers, arith_layers,
                 layer_ms > 0 ? 100 * mem_ms / layer_ms : 0.0);
   }
