@@ -84,6 +84,11 @@ std::unique_ptr<DeltaOp> make_delta_binary(const DeltaOpCtx& c);
 std::unique_ptr<DeltaOp> make_delta_resize(const DeltaOpCtx& c);
 std::unique_ptr<DeltaOp> make_delta_conv_transpose(const DeltaOpCtx& c);
 std::unique_ptr<DeltaOp> make_delta_global_pool(const DeltaOpCtx& c);
+std::unique_ptr<DeltaOp> make_delta_window_pool(const DeltaOpCtx& c);
+std::unique_ptr<DeltaOp> make_delta_pointwise(const DeltaOpCtx& c);
+std::unique_ptr<DeltaOp> make_delta_pad(const DeltaOpCtx& c);
+std::unique_ptr<DeltaOp> make_delta_depth_space(const DeltaOpCtx& c);
+std::unique_ptr<DeltaOp> make_delta_concat(const DeltaOpCtx& c);
 std::unique_ptr<DeltaOp> make_delta_dense(const DeltaOpCtx& c);  // any node
 
 }  // namespace ef

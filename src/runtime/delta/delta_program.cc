@@ -72,7 +72,8 @@ DeltaProgram::DeltaProgram(const Graph& g, const CompileOptions& copts, pthreadp
   // Ops: the sparse form where there is one, else dense.
   using Factory = std::unique_ptr<DeltaOp> (*)(const DeltaOpCtx&);
   const Factory factories[] = {make_delta_conv, make_delta_binary, make_delta_resize, make_delta_conv_transpose,
-                               make_delta_global_pool};
+                               make_delta_global_pool, make_delta_window_pool, make_delta_pointwise,
+                               make_delta_pad, make_delta_depth_space, make_delta_concat};
   std::map<std::string, int> dense_big, dense_small;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "edgeflow/session.h"
+#include "delta_test_util.h"
 
 namespace ef {
 namespace {
@@ -210,18 +211,8 @@ TEST(Delta, AutoFallbackStartsDenseAndStaysExact) {
 
 namespace ef {
 namespace {
-Attrs nhwc() {
-  Attrs a;
-  a.set("layout", std::string("NHWC"));
-  return a;
-}
-int rand_const(Graph& g, const std::string& name, Shape s, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.f, 0.3f);
-  Tensor t(DType::f32, s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = nd(rng);
-  return g.add_const(name, t);
-}
+using delta_test::nhwc;
+using delta_test::rand_const;
 
 // conv -> SE block (global pool, 1x1 convs on the pooled vector, channel
 // scale) -> residual add -> bilinear x2 resize -> transposed conv (k2 s2)

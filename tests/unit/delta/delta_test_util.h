@@ -1,0 +1,24 @@
+// Graph-building helpers shared by the delta tests.
+#pragma once
+#include <random>
+#include <string>
+
+#include "edgeflow/graph.h"
+
+namespace ef::delta_test {
+
+inline Attrs nhwc(Attrs a = {}) {
+  a.set("layout", std::string("NHWC"));
+  return a;
+}
+
+// A constant of normal(0, 0.3) values.
+inline int rand_const(Graph& g, const std::string& name, Shape s, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 0.3f);
+  Tensor t(DType::f32, s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = nd(rng);
+  return g.add_const(name, t);
+}
+
+}  // namespace ef::delta_test
