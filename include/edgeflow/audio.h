@@ -14,7 +14,11 @@
 //    x = (i - (M-1)/2) * spacing.
 //  * The coarse DOA grid has 37 bins: bin k <-> -90 + 5k degrees.
 #pragma once
+#include <array>
+#include <complex>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -119,9 +123,15 @@ struct DoaParams {
   int sample_rate = 16000;
   int n_fft = 512;
   int hop = 256;          // 16 ms per DOA frame at 16 kHz
-  double f_lo = 200, f_hi = 4000;  // analysed band (Hz); f_hi is capped below spatial aliasing
+  // Analysed band (Hz). Above spatial aliasing (c / 2d = 4.3 kHz for 4 cm)
+  // each frequency has grating lobes, but they move with frequency and
+  // average out over the band, while the sharper high-frequency beams
+  // separate the direct path from floor/ceiling/back-wall reflections.
+  double f_lo = 200, f_hi = 7500;
+  double alias_factor = 2.0;  // f_hi is capped at alias_factor * c / (2 * smallest spacing)
   int average_frames = 6; // SRP maps averaged over this many frames (~100 ms)
   double phat_beta = 1.0;  // spectral whitening exponent (1 = full PHAT)
+  double freq_weight_exp = 2.0;  // bin weight (f / 1 kHz)^exp: > 0 favours the sharper high-frequency beams
   // Onset (precedence) weighting: a bin's weight is 1 - d * P_prev / P with
   // d = 10^(-onset_decay_db/10); 0 disables. Reverberant tails decay, the
   // direct path arrives with rising power.
@@ -142,24 +152,48 @@ struct DoaSource {
   double strength = 0;    // 0..1 peak height over the map's floor
 };
 
+// Up to 3 sources without heap allocation (the streaming path allocates
+// nothing per frame).
+struct DoaSources {
+  static constexpr int kMax = 3;
+  std::array<DoaSource, kMax> v{};
+  int n = 0;
+  size_t size() const { return size_t(n); }
+  bool empty() const { return n == 0; }
+  void clear() { n = 0; }
+  void push_back(const DoaSource& s) { if (n < kMax) v[size_t(n++)] = s; }
+  DoaSource& operator[](size_t i) { return v[i]; }
+  const DoaSource& operator[](size_t i) const { return v[i]; }
+  const DoaSource* begin() const { return v.data(); }
+  const DoaSource* end() const { return v.data() + n; }
+  DoaSource* begin() { return v.data(); }
+  DoaSource* end() { return v.data() + n; }
+};
+
 struct DoaFrame {
   double time = 0;                 // centre of the frame, seconds
-  std::vector<float> spectrum;     // kNumBins normalised SRP-PHAT values (0..1)
+  std::array<float, kNumBins> spectrum{};  // normalised SRP-PHAT values (0..1), or CNN probabilities
   bool voice = false;              // VAD decision
   double energy_db = 0, noise_db = 0;
   double confidence = 0;           // 0..1
-  std::vector<DoaSource> sources;  // empty when !voice; strongest first
+  DoaSources sources;              // empty when !voice; strongest first
 };
 
 // Streaming SRP-PHAT + VAD. push() takes planar blocks of any length and
 // emits one DoaFrame per hop. No allocation in push() after construction
-// except for growing the output vector.
+// except for growing the output vector (reuse it: clear() keeps capacity).
 class DoaEstimator {
  public:
   DoaEstimator(const ArrayGeometry& g, const DoaParams& p = {});
   ~DoaEstimator();
   DoaEstimator(DoaEstimator&&) noexcept;
   void push(const std::vector<const float*>& chans, size_t n, std::vector<DoaFrame>& out);
+  void push(const float* const* chans, int channels, size_t n, std::vector<DoaFrame>& out);
+  // Called for every frame, before it is emitted, with the Hann-windowed
+  // one-sided spectra [mic][n_fft/2 + 1]; the learned estimator uses it to
+  // put its own direction into the frame (the VAD stays).
+  using FrameHook = std::function<void(const std::complex<float>* spectra, int n_freq, DoaFrame& frame)>;
+  void set_frame_hook(FrameHook hook);
   // SRP-PHAT value (pairwise GCC-PHAT sum, normalised) at an arbitrary
   // azimuth for the current averaged map; for tests.
   double srp_at(double azimuth_deg) const;
@@ -170,6 +204,57 @@ class DoaEstimator {
   Impl* impl_;
 };
 
+// ---------------------------------------------------------------- learned DOA
+// Input of the learned estimator, from the same STFT frames as SRP-PHAT
+// (n_fft 512, hop 256 at 16 kHz): for every mic pair i < j the
+// PHAT-normalised cross-spectrum X_i conj(X_j) / |X_i X_j| averaged over the
+// last `frames` frames and over `pool` adjacent bins, for `bins` bins from
+// bin0 (218..7531 Hz by default, above spatial aliasing on purpose: the
+// network learns the grating lobes away). Laid out [1, 2 * pairs, 1, F]:
+// real parts of all pairs, then the imaginary parts.
+struct CnnFeatureParams {
+  int n_fft = 512;
+  int bin0 = 7, bins = 234, pool = 2;
+  int frames = 6;
+};
+class CnnFeatures {
+ public:
+  CnnFeatures(int mics, const CnnFeatureParams& p = {});
+  void add(const std::complex<float>* spectra, int n_freq);  // one frame [mic][n_freq]
+  void get(float* out) const;                                 // numel(shape()) values
+  Shape shape() const;
+ private:
+  CnnFeatureParams p_;
+  int M_ = 0, P_ = 0, F_ = 0, pos_ = 0, count_ = 0;
+  std::vector<std::complex<float>> ring_;  // [frames][P][bins]
+  std::vector<std::complex<float>> xn_;    // [M][bins] normalised spectra
+};
+
+// The learned estimator: DoaEstimator's framing and VAD, a small CNN (ONNX,
+// run by ef::Session on one thread) for the direction: 37 probabilities in
+// `spectrum`, the refined angle from the probability-weighted mean around the
+// peak, a second source when another peak holds >= secondary_prob.
+struct CnnDoaParams {
+  std::string model = ".cache/models/doa_cnn.onnx";
+  double secondary_prob = 0.3;
+};
+class CnnDoaEstimator {
+ public:
+  CnnDoaEstimator(const ArrayGeometry& g, const CnnDoaParams& cp, const DoaParams& p = {});
+  ~CnnDoaEstimator();
+  CnnDoaEstimator(CnnDoaEstimator&&) noexcept;
+  void push(const float* const* chans, int channels, size_t n, std::vector<DoaFrame>& out);
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+// Training data for train/doa: features of voiced frames (ground truth from
+// the simulation) of `scenes` random single-talker rooms (SNR 0..30 dB, RT60
+// 0.1..0.9 s) with the given speech; seeds from seed0 up (the benchmark uses
+// 5000.. , training must use others). X [n, 2P, 1, F], y [n] degrees.
+void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const ArrayGeometry& g, int scenes,
+                      unsigned seed0, int threads, std::vector<float>* X, std::vector<float>* y, Shape* x_shape);
+
 // Whole-file convenience: checks channels against the array, resamples to
 // p.sample_rate if needed (warning recorded), runs the estimator.
 struct DoaResult {
@@ -177,8 +262,9 @@ struct DoaResult {
   std::vector<std::string> warnings;
   SignalStats stats;
 };
+// With `cnn` set, the learned estimator gives the directions.
 DoaResult estimate_doa(const Audio& a, const ArrayGeometry& g, const DoaParams& p = {},
-                       const std::string& source_name = "input");
+                       const std::string& source_name = "input", const CnnDoaParams* cnn = nullptr);
 
 // Pairwise GCC-PHAT delay (seconds, x2 relative to x1: positive = x2 later)
 // over whole signals, with parabolic sub-sample refinement.
@@ -192,7 +278,8 @@ struct TrackerParams {
   int birth_hits = 4;           // hits within birth_window_s to confirm a track
   double birth_window_s = 0.4;
   double death_s = 2.0;         // silent this long -> track dies
-  double switch_s = 0.25;       // a new active speaker must lead this long
+  double switch_s = 0.25;       // a new active speaker must lead this long...
+  double quiet_switch_s = 0.12; // ...unless the active one has been silent this long (turn taking)
   double active_hold_s = 0.6;   // active speaker is kept through pauses this long
 };
 
@@ -332,7 +419,12 @@ struct SceneScore {
   int frame_ok = 0;        // frame estimate within +-5 degrees
   int track_ok = 0;        // tracked active speaker within +-5 degrees
   int frames = 0, quiet_ok = 0, quiet_track_ok = 0;  // noise-only: no speaker reported
+  std::vector<double> errors;  // signed frame error (deg) on voiced frames with an estimate
 };
+// Ground truth voice activity: per DOA frame (frame t covers samples
+// t*hop .. t*hop+n_fft) the talker whose dry signal is loudest there, if its
+// energy is within voiced_db of that talker's loudest frame; else -1.
+std::vector<int> talker_frames(const BenchScene& s, int hop, int n_fft, size_t frames, double voiced_db = 20.0);
 SceneScore score_scene(const BenchScene& s, const std::vector<DoaFrame>& frames, int hop, int n_fft,
                        double tol_deg = 5.0);
 

@@ -12,7 +12,6 @@
 #include <cmath>
 #include <complex>
 #include <cstring>
-#include <deque>
 
 #include "edgeflow/audio.h"
 
@@ -43,11 +42,18 @@ struct DoaEstimator::Impl {
   std::vector<cf> hist;
   std::vector<double> hist_num;  // [K][37]
   std::vector<double> hist_den;  // [K]
-  // VAD
-  std::deque<double> energy_hist;
+  // VAD: ring of smoothed energies over the minimum-statistics window
+  std::vector<double> energy_hist;
+  size_t eh_pos = 0, eh_count = 0;
   double smooth_e = -200;
   double last_voice_t = -1e9;
   std::vector<double> omega;  // [nb] rad/s
+  std::vector<double> fw;     // [nb] frequency weight (amplitude)
+  std::vector<double> map;    // [37] averaged map
+  std::vector<int> peaks;     // candidate peaks (capacity 37)
+  FrameHook hook;
+  mutable std::vector<cf> rot;  // [M][nb] steering for one refinement angle
+  std::vector<cf> Xf;         // [M][F] full spectra for the hook
 
   double tau(int m, double az_deg) const {  // arrival time at mic m relative to origin
     const double a = az_deg * M_PI / 180.0;
@@ -56,8 +62,6 @@ struct DoaEstimator::Impl {
 
   // sum over frames in the ring of [|sum_m Xw e^{jw tau}|^2 - sum_m |Xw|^2]
   double srp_num(double az) const {
-    thread_local std::vector<cf> rot;
-    rot.resize(size_t(M) * nb);
     for (int m = 0; m < M; ++m) {
       const double t = tau(m, az);
       for (int k = 0; k < nb; ++k) {
@@ -88,7 +92,8 @@ struct DoaEstimator::Impl {
   }
 
   void process_frame(std::vector<DoaFrame>& out) {
-    DoaFrame fr;
+    out.emplace_back();
+    DoaFrame& fr = out.back();
     fr.time = (double(frame_index) * p.hop + N / 2.0) / p.sample_rate;
     ++frame_index;
     std::fill(power.begin(), power.end(), 0.0);
@@ -96,6 +101,8 @@ struct DoaEstimator::Impl {
       const float* r = ring[m].data();
       for (int i = 0; i < N; ++i) frame[i] = r[i] * win[i];
       kiss_fftr(cfg, frame.data(), spec.data());
+      if (hook)
+        for (int k = 0; k < F; ++k) Xf[size_t(m) * F + k] = cf(spec[k].r, spec[k].i);
       for (int k = 0; k < nb; ++k) {
         const auto& c = spec[kb0 + k];
         X[size_t(m) * nb + k] = cf(c.r, c.i);
@@ -107,10 +114,10 @@ struct DoaEstimator::Impl {
     for (int k = kv0; k < kv1; ++k) e += power[k];
     const double e_db = 10 * std::log10(e / (kv1 - kv0) + 1e-20);
     smooth_e = smooth_e < -150 ? e_db : 0.5 * smooth_e + 0.5 * e_db;
-    const size_t W = size_t(std::max(1.0, p.noise_window_s * p.sample_rate / p.hop));
-    energy_hist.push_back(smooth_e);
-    if (energy_hist.size() > W) energy_hist.pop_front();
-    double floor_db = *std::min_element(energy_hist.begin(), energy_hist.end());
+    energy_hist[eh_pos] = smooth_e;
+    eh_pos = (eh_pos + 1) % energy_hist.size();
+    eh_count = std::min(eh_count + 1, energy_hist.size());
+    const double floor_db = *std::min_element(energy_hist.begin(), energy_hist.begin() + long(eh_count));
     const bool silent = e_db < -100;  // digital silence (16-bit quantisation is ~-110 dB)
     const bool above = !silent && smooth_e > floor_db + p.vad_threshold_db && e_db > floor_db + p.vad_threshold_db * 0.5;
     if (above) last_voice_t = fr.time;
@@ -142,7 +149,7 @@ struct DoaEstimator::Impl {
         onset_w = std::clamp(1.0 - d * prev[k] / power[k], p.onset_floor, 1.0);
       }
       prev[k] = power[k];
-      const double w = std::sqrt(snr_w * speech_w * onset_w);
+      const double w = std::sqrt(snr_w * speech_w * onset_w) * fw[k];
       double col = 0, dsum = 0;
       for (int m = 0; m < M; ++m) {
         const cf v = X[size_t(m) * nb + k];
@@ -176,8 +183,8 @@ struct DoaEstimator::Impl {
     kcount = std::min(kcount + 1, K);
     // ---- averaged map
     const double dt = den_sum();
-    fr.spectrum.assign(kNumBins, 0.f);
-    std::vector<double> map(kNumBins, 0.0);
+    fr.spectrum.fill(0.f);
+    std::fill(map.begin(), map.end(), 0.0);
     if (dt > 1e-12) {
       for (int a = 0; a < kNumBins; ++a) {
         double s = 0;
@@ -188,7 +195,7 @@ struct DoaEstimator::Impl {
     }
     if (fr.voice && dt > 1e-12) {
       // local maxima, strongest first
-      std::vector<int> peaks;
+      peaks.clear();
       for (int a = 0; a < kNumBins; ++a) {
         const bool left = a == 0 || map[a] >= map[a - 1];
         const bool right = a == kNumBins - 1 || map[a] > map[a + 1];
@@ -225,7 +232,7 @@ struct DoaEstimator::Impl {
         fr.confidence = std::clamp(fr.sources[0].strength, 0.0, 1.0) * margin;
       }
     }
-    out.push_back(std::move(fr));
+    if (hook) hook(Xf.data(), F, fr);
   }
 };
 
@@ -243,7 +250,7 @@ DoaEstimator::DoaEstimator(const ArrayGeometry& g, const DoaParams& p) : impl_(n
   double dmin = 1e9;
   for (int i = 0; i < I.M; ++i)
     for (int j = i + 1; j < I.M; ++j) dmin = std::min(dmin, std::hypot(g.x[i] - g.x[j], g.y[i] - g.y[j]));
-  const double f_alias = kSpeedOfSound / (2 * dmin);
+  const double f_alias = p.alias_factor * kSpeedOfSound / (2 * dmin);
   const double fhi = std::min({p.f_hi, f_alias, p.sample_rate / 2.0 * 0.95});
   const double df = double(p.sample_rate) / I.N;
   I.kb0 = std::max(1, int(std::ceil(p.f_lo / df)));
@@ -263,7 +270,11 @@ DoaEstimator::DoaEstimator(const ArrayGeometry& g, const DoaParams& p) : impl_(n
   I.power.resize(I.nb);
   I.prev.assign(I.nb, 0.0);
   I.omega.resize(I.nb);
-  for (int k = 0; k < I.nb; ++k) I.omega[k] = 2 * M_PI * (I.kb0 + k) * df;
+  I.fw.resize(I.nb);
+  for (int k = 0; k < I.nb; ++k) {
+    I.omega[k] = 2 * M_PI * (I.kb0 + k) * df;
+    I.fw[k] = std::pow((I.kb0 + k) * df / 1000.0, p.freq_weight_exp / 2);  // amplitude: sqrt of the power weight
+  }
   I.steer.resize(size_t(kNumBins) * I.M * I.nb);
   for (int a = 0; a < kNumBins; ++a)
     for (int m = 0; m < I.M; ++m) {
@@ -273,6 +284,10 @@ DoaEstimator::DoaEstimator(const ArrayGeometry& g, const DoaParams& p) : impl_(n
         I.steer[(size_t(a) * I.M + m) * I.nb + k] = cf(float(std::cos(ph)), float(std::sin(ph)));
       }
     }
+  I.energy_hist.assign(size_t(std::max(1.0, p.noise_window_s * p.sample_rate / p.hop)), 0.0);
+  I.map.assign(kNumBins, 0.0);
+  I.rot.resize(size_t(I.M) * I.nb);
+  I.peaks.reserve(kNumBins);
   I.K = std::max(1, p.average_frames);
   I.hist.assign(size_t(I.K) * I.M * I.nb, cf(0, 0));
   I.hist_num.assign(size_t(I.K) * kNumBins, 0.0);
@@ -293,10 +308,19 @@ double DoaEstimator::srp_at(double az) const {
   return d > 1e-12 ? impl_->srp_num(az) / d : 0.0;
 }
 
+void DoaEstimator::set_frame_hook(FrameHook h) {
+  impl_->hook = std::move(h);
+  impl_->Xf.assign(size_t(impl_->M) * impl_->F, cf(0, 0));
+}
+
 void DoaEstimator::push(const std::vector<const float*>& chans, size_t n, std::vector<DoaFrame>& out) {
+  push(chans.data(), int(chans.size()), n, out);
+}
+
+void DoaEstimator::push(const float* const* chans, int channels, size_t n, std::vector<DoaFrame>& out) {
   auto& I = *impl_;
-  if (int(chans.size()) != I.M)
-    throw Error("doa: got " + std::to_string(chans.size()) + " channels for an array of " + std::to_string(I.M) + " mics");
+  if (channels != I.M)
+    throw Error("doa: got " + std::to_string(channels) + " channels for an array of " + std::to_string(I.M) + " mics");
   size_t i = 0;
   while (i < n) {
     // fill up to the next frame boundary
@@ -324,7 +348,8 @@ void DoaEstimator::push(const std::vector<const float*>& chans, size_t n, std::v
   }
 }
 
-DoaResult estimate_doa(const Audio& a0, const ArrayGeometry& g, const DoaParams& p, const std::string& src) {
+DoaResult estimate_doa(const Audio& a0, const ArrayGeometry& g, const DoaParams& p, const std::string& src,
+                       const CnnDoaParams* cnn) {
   DoaResult r;
   if (a0.channels() != g.mics())
     throw Error(src + ": has " + std::to_string(a0.channels()) + " channel(s) but array '" + g.name + "' has " +
@@ -347,11 +372,16 @@ DoaResult estimate_doa(const Audio& a0, const ArrayGeometry& g, const DoaParams&
   if (r.stats.clipped_fraction > 0.001)
     r.warnings.push_back(src + ": " + std::to_string(r.stats.clipped_fraction * 100).substr(0, 5) +
                          "% of samples are clipped; directions may be less accurate");
-  DoaEstimator est(g, p);
   std::vector<const float*> ptr;
   for (auto& c : a->ch) ptr.push_back(c.data());
   r.frames.reserve(a->frames() / p.hop + 1);
-  est.push(ptr, a->frames(), r.frames);
+  if (cnn) {
+    CnnDoaEstimator est(g, *cnn, p);
+    est.push(ptr.data(), int(ptr.size()), a->frames(), r.frames);
+  } else {
+    DoaEstimator est(g, p);
+    est.push(ptr, a->frames(), r.frames);
+  }
   return r;
 }
 

@@ -92,7 +92,12 @@ TrackerOutput SpeakerTracker::update(const DoaFrame& f, std::vector<TrackEvent>&
       active_ = mt->id;
       candidate_ = -1;
     } else if (mt->id != active_) {
-      if (candidate_ != mt->id) {
+      const Track* cur = find(active_);
+      if (!cur || t - cur->last_seen > p_.quiet_switch_s) {  // a turn: the active talker stopped
+        events.push_back({t, "speaker_change", mt->id, active_, mt->azimuth});
+        active_ = mt->id;
+        candidate_ = -1;
+      } else if (candidate_ != mt->id) {
         candidate_ = mt->id;
         candidate_since_ = t;
       } else if (t - candidate_since_ >= p_.switch_s) {

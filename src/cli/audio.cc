@@ -20,7 +20,7 @@ namespace {
 namespace au = ef::audio;
 
 struct DoaOpts {
-  std::string input, array = "ula8", out, plot;
+  std::string input, array = "ula8", out, plot, estimator = "srp", model = au::CnnDoaParams{}.model;
   double spacing = 0.04;
   int rate = 16000;
   bool quiet = false;
@@ -59,6 +59,8 @@ void apply_set(au::DoaParams& p, const std::vector<std::string>& sets) {
     else if (k == "hop") p.hop = int(v);
     else if (k == "f_lo") p.f_lo = v;
     else if (k == "f_hi") p.f_hi = v;
+    else if (k == "alias_factor") p.alias_factor = v;
+    else if (k == "freq_weight_exp") p.freq_weight_exp = v;
     else if (k == "average_frames") p.average_frames = int(v);
     else if (k == "phat_beta") p.phat_beta = v;
     else if (k == "onset_decay_db") p.onset_decay_db = v;
@@ -83,7 +85,9 @@ int run_doa(const DoaOpts& o) {
   au::DoaParams p;
   p.sample_rate = o.rate;
   apply_set(p, o.set);
-  auto r = au::estimate_doa(a, g, p, o.input);
+  au::CnnDoaParams cp;
+  cp.model = o.model;
+  auto r = au::estimate_doa(a, g, p, o.input, o.estimator == "cnn" ? &cp : nullptr);
   for (auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
   au::SpeakerTracker tracker;
   std::vector<au::TrackerOutput> states;
@@ -255,17 +259,31 @@ const char* kBenchTexts[] = {
 };
 const char* kBenchVoices[] = {"en", "en-us+f3", "en+m3", "en-gb+f2", "en-us+m5", "en+f4"};
 
-std::vector<std::vector<float>> bench_speech(const std::string& dir) {
+// Training sentences and voices for train/doa (disjoint from the benchmark's).
+const char* kTrainTexts[] = {
+    "The weather today is cloudy with a chance of rain in the afternoon.",
+    "Our team finished the prototype and the first users liked it a lot.",
+    "Could you send me the report before Friday so I can review it?",
+    "Seven green bottles were standing on the wall near the window.",
+    "We will travel by train because the airport is closed for repairs.",
+    "Numbers one two three four five six seven eight nine ten.",
+    "She sells sea shells by the sea shore every summer morning.",
+    "The budget for next year includes two new engineers and a tester.",
+};
+const char* kTrainVoices[] = {"en+m1", "en-us+f1", "en+m2", "en-gb+f3", "en-us+m3", "en+f2", "en+m4", "en-us+f4"};
+
+std::vector<std::vector<float>> speech_set(const std::string& dir, const std::string& prefix, const char* const* texts,
+                                           const char* const* voices, int n) {
   std::vector<std::vector<float>> out;
   std::string mk = "mkdir -p '" + dir + "'";
   if (std::system(mk.c_str()) != 0) throw Error(dir + ": cannot create the speech cache directory");
-  for (int i = 0; i < 6; ++i) {
-    const std::string f = dir + "/bench_" + std::to_string(i) + ".wav";
+  for (int i = 0; i < n; ++i) {
+    const std::string f = dir + "/" + prefix + "_" + std::to_string(i) + ".wav";
     std::ifstream probe(f);
     if (!probe) {
-      const std::string cmd = std::string("espeak-ng -s 160 -v ") + kBenchVoices[i] + " -w '" + f + "' \"" +
-                              kBenchTexts[i] + "\" >/dev/null 2>&1";
-      if (std::system(cmd.c_str()) != 0) throw Error("audio bench: espeak-ng failed (is it installed?): " + cmd);
+      const std::string cmd = std::string("espeak-ng -s 160 -v ") + voices[i] + " -w '" + f + "' \"" + texts[i] +
+                              "\" >/dev/null 2>&1";
+      if (std::system(cmd.c_str()) != 0) throw Error("audio: espeak-ng failed (is it installed?): " + cmd);
     }
     auto a = au::read_audio(f);
     out.push_back(au::resample(a.ch[0], a.sample_rate, 16000));
@@ -273,89 +291,168 @@ std::vector<std::vector<float>> bench_speech(const std::string& dir) {
   return out;
 }
 
+std::vector<std::vector<float>> bench_speech(const std::string& dir) {
+  return speech_set(dir, "bench", kBenchTexts, kBenchVoices, 6);
+}
+
+struct DatasetOpts {
+  std::string out, cache = "/tmp/edgeflow-audio-cache";
+  int scenes = 200, threads = 2;
+  unsigned seed = 100000;
+  double chunk_s = 0;
+};
+
+int run_dataset(const DatasetOpts& o) {
+  if (o.seed < 20000) throw Error("audio dataset: --seed must be >= 20000 (lower seeds are the benchmark's held-out rooms)");
+  auto speech = speech_set(o.cache, "train", kTrainTexts, kTrainVoices, 8);
+  if (o.chunk_s > 0) {  // shorter scenes: more rooms and angles for the same simulation time
+    std::vector<std::vector<float>> chunks;
+    const size_t L = size_t(o.chunk_s * 16000);
+    for (auto& s : speech)
+      for (size_t b = 0; b + L <= s.size(); b += L) chunks.emplace_back(s.begin() + long(b), s.begin() + long(b + L));
+    speech = std::move(chunks);
+  }
+  auto g = au::make_ula(8, 0.04, "ula8");
+  std::vector<float> X, y;
+  Shape xs;
+  au::make_cnn_dataset(speech, g, o.scenes, o.seed, o.threads, &X, &y, &xs);
+  std::string mk = "mkdir -p '" + o.out + "'";
+  if (std::system(mk.c_str()) != 0) throw Error(o.out + ": cannot create");
+  au::write_npy(o.out + "/X.npy", X, xs);
+  au::write_npy(o.out + "/y.npy", y, {int64_t(y.size())});
+  std::cout << o.out << ": " << y.size() << " voiced frames from " << o.scenes << " rooms, features " << shape_str(xs) << "\n";
+  return 0;
+}
+
 struct BenchOpts {
   int rooms = 6;
-  std::string cache = "/tmp/edgeflow-audio-cache";
+  std::string cache = "/tmp/edgeflow-audio-cache", model = au::CnnDoaParams{}.model;
   std::vector<double> snrs{30, 20, 10, 5, 0}, rt60s{0.2, 0.4, 0.7};
-  std::vector<std::string> set;
+  std::vector<std::string> set, estimators{"srp", "cnn"};
   double seconds_rtf = 60;
-  bool quick = false;
+  bool verbose = false;
 };
+
+// Real-time factor of one estimator (+ tracker) streaming 8 channels in 16 ms
+// blocks: thread CPU time (the machine may be shared, wall time would
+// mislead), median of 5 runs.
+double bench_rtf(const au::ArrayGeometry& g, const au::DoaParams& p, const au::CnnDoaParams* cnn,
+                 const std::vector<std::vector<float>>& x, double seconds) {
+  const size_t N = x[0].size();
+  std::vector<double> rtf;
+  std::vector<const float*> ptr(x.size());
+  for (int rep = 0; rep < 5; ++rep) {
+    std::unique_ptr<au::DoaEstimator> srp;
+    std::unique_ptr<au::CnnDoaEstimator> net;
+    if (cnn) net = std::make_unique<au::CnnDoaEstimator>(g, *cnn, p);
+    else srp = std::make_unique<au::DoaEstimator>(g, p);
+    au::SpeakerTracker tr;
+    std::vector<au::DoaFrame> fr;
+    std::vector<au::TrackEvent> ev;
+    fr.reserve(16);
+    timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    for (size_t b = 0; b < N; b += 256) {
+      for (size_t m = 0; m < x.size(); ++m) ptr[m] = x[m].data() + b;
+      fr.clear();
+      if (net) net->push(ptr.data(), int(ptr.size()), std::min<size_t>(256, N - b), fr);
+      else srp->push(ptr, std::min<size_t>(256, N - b), fr);
+      for (auto& f : fr) tr.update(f, ev);
+      ev.clear();
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    rtf.push_back(((c1.tv_sec - c0.tv_sec) + 1e-9 * (c1.tv_nsec - c0.tv_nsec)) / seconds);
+  }
+  std::sort(rtf.begin(), rtf.end());
+  return rtf[2];
+}
 
 int run_bench(const BenchOpts& o) {
   auto speech = bench_speech(o.cache);
   auto g = au::make_ula(8, 0.04, "ula8");
   au::DoaParams p;
   apply_set(p, o.set);
-  auto run = [&](const au::BenchScene& sc) { return au::estimate_doa(sc.audio, g, p, "scene").frames; };
-  std::cout << "SRP-PHAT (ula8, 4 cm, 16 kHz), " << o.rooms << " held-out rooms per cell; % of voiced frames within +-5 deg\n";
-  std::cout << "frame = per-frame estimate, track = tracked active speaker\n\n";
-  std::cout << "SNR\\RT60 ";
-  for (double r : o.rt60s) std::cout << "|  " << fmt(r, 1) << " s frame/track ";
-  std::cout << "\n";
+  au::CnnDoaParams cp;
+  cp.model = o.model;
+  const size_t E = o.estimators.size();
+  for (auto& e : o.estimators)
+    if (e != "srp" && e != "cnn") throw Error("audio bench: unknown estimator '" + e + "' (srp or cnn)");
+  auto run = [&](const au::BenchScene& sc, size_t e) {
+    return au::estimate_doa(sc.audio, g, p, "scene", o.estimators[e] == "cnn" ? &cp : nullptr).frames;
+  };
+  auto name = [&](size_t e) { return o.estimators[e] == "cnn" ? std::string("learned CNN") : std::string("SRP-PHAT"); };
+  // every scene is simulated once and given to all estimators
+  std::vector<std::vector<au::SceneScore>> cells(E, std::vector<au::SceneScore>(o.snrs.size() * o.rt60s.size()));
+  auto add = [](au::SceneScore& t, const au::SceneScore& s) {
+    t.voiced += s.voiced, t.frame_ok += s.frame_ok, t.track_ok += s.track_ok;
+    t.frames += s.frames, t.quiet_ok += s.quiet_ok, t.quiet_track_ok += s.quiet_track_ok;
+  };
   unsigned seed = 5000;
-  for (double snr : o.snrs) {
-    std::cout << fmt(snr, 0) << " dB" << std::string(snr < 10 ? 5 : 4, ' ');
-    for (double rt : o.rt60s) {
-      au::SceneScore tot;
+  for (size_t si = 0; si < o.snrs.size(); ++si)
+    for (size_t ri = 0; ri < o.rt60s.size(); ++ri) {
       for (int i = 0; i < o.rooms; ++i) {
-        auto sc = au::make_bench_scene("single", speech, g, snr, rt, seed++);
-        auto s = au::score_scene(sc, run(sc), p.hop, p.n_fft);
-        tot.voiced += s.voiced, tot.frame_ok += s.frame_ok, tot.track_ok += s.track_ok;
+        auto sc = au::make_bench_scene("single", speech, g, o.snrs[si], o.rt60s[ri], seed++);
+        for (size_t e = 0; e < E; ++e) {
+          auto s = au::score_scene(sc, run(sc, e), p.hop, p.n_fft);
+          if (o.verbose) {
+            auto er = s.errors;
+            std::sort(er.begin(), er.end());
+            std::cerr << "  " << o.estimators[e] << " snr " << o.snrs[si] << " rt60 " << o.rt60s[ri] << " truth "
+                      << fmt(sc.truth_az[0], 1) << ": voiced " << s.voiced << " estimated " << er.size() << " ok "
+                      << s.frame_ok << " track " << s.track_ok << " median err " << (er.empty() ? 0.0 : er[er.size() / 2]) << "\n";
+          }
+          add(cells[e][si * o.rt60s.size() + ri], s);
+        }
       }
-      std::cout << "|     " << fmt(100.0 * tot.frame_ok / std::max(1, tot.voiced), 1) << " / "
-                << fmt(100.0 * tot.track_ok / std::max(1, tot.voiced), 1) << "      ";
-      std::cout.flush();
+      std::cerr << "." << std::flush;
     }
-    std::cout << "\n";
-  }
-  // noise only and turn-taking
-  au::SceneScore nz, tk;
+  std::vector<au::SceneScore> nz(E), tk(E);
   for (double rt : o.rt60s)
     for (int i = 0; i < o.rooms; ++i) {
       auto sc = au::make_bench_scene("noise", speech, g, 0, rt, seed++);
-      auto s = au::score_scene(sc, run(sc), p.hop, p.n_fft);
-      nz.frames += s.frames, nz.quiet_ok += s.quiet_ok, nz.quiet_track_ok += s.quiet_track_ok;
       auto st = au::make_bench_scene("turns", speech, g, 10, rt, seed++);
-      auto s2 = au::score_scene(st, run(st), p.hop, p.n_fft);
-      tk.voiced += s2.voiced, tk.frame_ok += s2.frame_ok, tk.track_ok += s2.track_ok;
+      for (size_t e = 0; e < E; ++e) {
+        add(nz[e], au::score_scene(sc, run(sc, e), p.hop, p.n_fft));
+        add(tk[e], au::score_scene(st, run(st, e), p.hop, p.n_fft));
+      }
+      std::cerr << "." << std::flush;
     }
-  std::cout << "\nnoise only (diffuse + directional fan), no speaker reported: frame "
-            << fmt(100.0 * nz.quiet_ok / std::max(1, nz.frames), 1) << "%, track "
-            << fmt(100.0 * nz.quiet_track_ok / std::max(1, nz.frames), 1) << "%\n";
-  std::cout << "two talkers taking turns (SNR 10 dB, all RT60), active direction within +-5 deg: frame "
-            << fmt(100.0 * tk.frame_ok / std::max(1, tk.voiced), 1) << "%, track "
-            << fmt(100.0 * tk.track_ok / std::max(1, tk.voiced), 1) << "%\n";
+  std::cerr << "\n";
   // real-time factor: streaming estimator, 8 channels at 16 kHz, one thread
+  std::vector<std::vector<float>> x(8);
   {
     auto sc = au::make_bench_scene("single", speech, g, 10, 0.4, 99);
     const size_t N = size_t(o.seconds_rtf * 16000);
-    std::vector<std::vector<float>> x(8, std::vector<float>(N));
-    for (int m = 0; m < 8; ++m)
+    for (int m = 0; m < 8; ++m) {
+      x[m].resize(N);
       for (size_t i = 0; i < N; ++i) x[m][i] = sc.audio.ch[m][i % sc.audio.frames()];
-    std::vector<double> rtf;
-    for (int rep = 0; rep < 5; ++rep) {
-      au::DoaEstimator est(g, p);
-      au::SpeakerTracker tr;
-      std::vector<au::DoaFrame> fr;
-      std::vector<au::TrackEvent> ev;
-      fr.reserve(N / p.hop + 4);
-      // thread CPU time: the machine may be shared, wall time would mislead
-      timespec c0, c1;
-      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-      for (size_t b = 0; b < N; b += 256) {
-        std::vector<const float*> ptr;
-        for (auto& c : x) ptr.push_back(c.data() + b);
-        const size_t before = fr.size();
-        est.push(ptr, std::min<size_t>(256, N - b), fr);
-        for (size_t k = before; k < fr.size(); ++k) tr.update(fr[k], ev);
-      }
-      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-      rtf.push_back(((c1.tv_sec - c0.tv_sec) + 1e-9 * (c1.tv_nsec - c0.tv_nsec)) / o.seconds_rtf);
     }
-    std::sort(rtf.begin(), rtf.end());
-    std::cout << "real-time factor (SRP-PHAT + VAD + tracker, 8 ch @ 16 kHz, 1 thread CPU time, median of 5 x " << fmt(o.seconds_rtf, 0)
-              << " s): " << fmt(rtf[2], 4) << "\n";
+  }
+  for (size_t e = 0; e < E; ++e) {
+    std::cout << name(e) << " (ula8, 4 cm, 16 kHz), " << o.rooms
+              << " held-out rooms per cell; % of voiced frames within +-5 deg\n";
+    std::cout << "frame = per-frame estimate, track = tracked active speaker\n\n";
+    std::cout << "SNR\\RT60 ";
+    for (double r : o.rt60s) std::cout << "| " << fmt(r, 1) << " s frame/track ";
+    std::cout << "\n";
+    for (size_t si = 0; si < o.snrs.size(); ++si) {
+      std::cout << fmt(o.snrs[si], 0) << " dB" << std::string(o.snrs[si] < 10 ? 5 : 4, ' ');
+      for (size_t ri = 0; ri < o.rt60s.size(); ++ri) {
+        const auto& t = cells[e][si * o.rt60s.size() + ri];
+        std::cout << "|    " << fmt(100.0 * t.frame_ok / std::max(1, t.voiced), 1) << " / "
+                  << fmt(100.0 * t.track_ok / std::max(1, t.voiced), 1) << "    ";
+      }
+      std::cout << "\n";
+    }
+    std::cout << "\nnoise only (diffuse + directional fan), no speaker reported: frame "
+              << fmt(100.0 * nz[e].quiet_ok / std::max(1, nz[e].frames), 1) << "%, track "
+              << fmt(100.0 * nz[e].quiet_track_ok / std::max(1, nz[e].frames), 1) << "%\n";
+    std::cout << "two talkers taking turns (SNR 10 dB, all RT60), active direction within +-5 deg: frame "
+              << fmt(100.0 * tk[e].frame_ok / std::max(1, tk[e].voiced), 1) << "%, track "
+              << fmt(100.0 * tk[e].track_ok / std::max(1, tk[e].voiced), 1) << "%\n";
+    std::cout << "real-time factor (" << name(e) << " + VAD + tracker, 8 ch @ 16 kHz, 1 thread CPU time, median of 5 x "
+              << fmt(o.seconds_rtf, 0) << " s): "
+              << fmt(bench_rtf(g, p, o.estimators[e] == "cnn" ? &cp : nullptr, x, o.seconds_rtf), 4) << "\n\n";
   }
   return 0;
 }
@@ -375,6 +472,9 @@ void add_audio(CLI::App& app, Action& action) {
   doa->add_option("--out", d.out, "per-frame JSON lines");
   doa->add_option("--plot", d.plot, "heatmap PNG");
   doa->add_flag("--quiet", d.quiet);
+  doa->add_option("--estimator", d.estimator, "srp (SRP-PHAT) or cnn (the learned estimator)")
+      ->check(CLI::IsMember({"srp", "cnn"}))->capture_default_str();
+  doa->add_option("--model", d.model, "ONNX model of the learned estimator")->capture_default_str();
   doa->add_option("--set", d.set, "DOA parameter key=value (repeatable): n_fft, hop, f_lo, f_hi, average_frames, phat_beta, onset_decay_db, ...");
   doa->callback([&action] { action = [] { return run_doa(d); }; });
 
@@ -413,6 +513,16 @@ void add_audio(CLI::App& app, Action& action) {
   sim->add_option("--truth", s.truth, "ground-truth JSON");
   sim->callback([&action] { action = [] { return run_simulate(s); }; });
 
+  static DatasetOpts ds;
+  auto* dat = cmd->add_subcommand("dataset", "training data for the learned DOA estimator (train/doa)");
+  dat->add_option("--out", ds.out, "directory for X.npy and y.npy")->required();
+  dat->add_option("--scenes", ds.scenes, "simulated rooms")->capture_default_str();
+  dat->add_option("--seed", ds.seed, "first room seed (>= 20000; the benchmark uses 5000..)")->capture_default_str();
+  dat->add_option("--threads", ds.threads)->capture_default_str();
+  dat->add_option("--chunk", ds.chunk_s, "cut the speech into pieces of this many seconds (0 = whole sentences)");
+  dat->add_option("--cache", ds.cache, "where espeak-ng speech is cached")->capture_default_str();
+  dat->callback([&action] { action = [] { return run_dataset(ds); }; });
+
   static BenchOpts b;
   auto* ben = cmd->add_subcommand("bench", "DOA accuracy table on held-out simulated rooms + real-time factor");
   ben->add_option("--rooms", b.rooms, "rooms per cell")->capture_default_str();
@@ -420,7 +530,10 @@ void add_audio(CLI::App& app, Action& action) {
   ben->add_option("--rt60", b.rt60s, "RT60 values (s)");
   ben->add_option("--cache", b.cache, "where espeak-ng speech is cached")->capture_default_str();
   ben->add_option("--set", b.set, "DOA parameter key=value (repeatable)");
+  ben->add_option("--estimator", b.estimators, "srp and/or cnn (repeatable; default both)");
+  ben->add_option("--model", b.model, "ONNX model of the learned estimator")->capture_default_str();
   ben->add_option("--rtf-seconds", b.seconds_rtf)->capture_default_str();
+  ben->add_flag("--verbose", b.verbose, "per-scene truth and median error on stderr");
   ben->callback([&action] { action = [] { return run_bench(b); }; });
 }
 
