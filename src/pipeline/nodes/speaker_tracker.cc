@@ -1,0 +1,60 @@
+// speaker_tracker: DOA frames -> speaker tracks, the active speaker and
+// birth/death/speaker_change events, with a short history of states.
+#include <iostream>
+
+#include "pipeline/nodes/audio_packets.h"
+
+namespace ef::pipe {
+namespace {
+
+class SpeakerTrackerNode : public Node {
+ public:
+  explicit SpeakerTrackerNode(const Params& p) : log_(p.b("log_events", false)), keep_s_(p.f("history_s", 3.0)) {
+    audio::TrackerParams tp;
+    tp.gate_deg = p.f("gate_deg", tp.gate_deg);
+    tp.death_s = p.f("death_s", tp.death_s);
+    tp.switch_s = p.f("switch_s", tp.switch_s);
+    tracker_ = audio::SpeakerTracker(tp);
+  }
+  void process(Context& ctx, const Inputs& in, Outputs& out) override {
+    const auto& d = in["doa"].as<DoaPacket>();
+    auto h = std::make_shared<std::deque<TimedTrackerState>>(history_ ? *history_ : std::deque<TimedTrackerState>{});
+    AudioSpeaker sp;
+    for (auto& f : d.frames) {
+      h->push_back({f.time, tracker_.update(f, sp.events)});
+      while (!h->empty() && h->front().time < f.time - keep_s_) h->pop_front();
+    }
+    if (log_)
+      for (auto& e : sp.events)
+        std::cerr << ctx.node_id() << ": " << e.time << " s " << e.type << " track " << e.track << " azimuth "
+                  << e.azimuth << "\n";
+    history_ = h;
+    sp.history = h;
+    out.emit("speaker", std::move(sp));
+  }
+
+ private:
+  audio::SpeakerTracker tracker_;
+  std::shared_ptr<const std::deque<TimedTrackerState>> history_;
+  bool log_;
+  double keep_s_;
+};
+
+NodeType type() {
+  NodeType t;
+  t.name = "speaker_tracker";
+  t.help = "speaker tracks over DOA frames: smoothing, birth/death, active speaker and speaker-change events";
+  t.inputs = {{"doa", types::doa, false, "from the doa node"}};
+  t.outputs = {{"speaker", types::audio_speaker, false, "recent tracker states + new events"}};
+  t.params = {{"gate_deg", "float", "12", "association gate (degrees)"},
+              {"death_s", "float", "2", "a track silent this long dies"},
+              {"switch_s", "float", "0.25", "a new talker must lead this long while the active one still talks"},
+              {"history_s", "float", "3", "seconds of states kept for timestamp lookup"},
+              {"log_events", "bool", "false", "print events on stderr"}};
+  t.create = [](const Params& p) { return std::make_unique<SpeakerTrackerNode>(p); };
+  return t;
+}
+EF_REGISTER_PIPELINE_NODE(type);
+
+}  // namespace
+}  // namespace ef::pipe
