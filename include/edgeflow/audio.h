@@ -138,6 +138,7 @@ struct DoaParams {
   double onset_decay_db = 1.0;
   double onset_floor = 0.0;
   double refine_step = 0.5;  // fine search step in degrees around coarse peaks
+  bool srp = true;           // false: VAD + frame hook only (the learned estimator)
   int max_sources = 3;
   double min_separation = 20;   // degrees between reported sources
   double secondary_ratio = 0.55;  // a 2nd/3rd peak needs this fraction of the main peak's height

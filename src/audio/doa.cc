@@ -62,12 +62,14 @@ struct DoaEstimator::Impl {
 
   // sum over frames in the ring of [|sum_m Xw e^{jw tau}|^2 - sum_m |Xw|^2]
   double srp_num(double az) const {
+    // omega is an arithmetic sequence: e^{j omega_k t} by a complex recurrence
+    // (two sincos per mic instead of one per bin; double keeps it exact enough)
+    const double dw = nb > 1 ? omega[1] - omega[0] : 0.0;
     for (int m = 0; m < M; ++m) {
       const double t = tau(m, az);
-      for (int k = 0; k < nb; ++k) {
-        const double ph = omega[k] * t;
-        rot[size_t(m) * nb + k] = cf(float(std::cos(ph)), float(std::sin(ph)));
-      }
+      std::complex<double> r = std::polar(1.0, omega[0] * t);
+      const std::complex<double> step = std::polar(1.0, dw * t);
+      for (int k = 0; k < nb; ++k, r *= step) rot[size_t(m) * nb + k] = cf(float(r.real()), float(r.imag()));
     }
     double num = 0;
     for (int i = 0; i < kcount; ++i) {
@@ -135,6 +137,11 @@ struct DoaEstimator::Impl {
         else if (!above) noise[k] = 0.9 * noise[k] + 0.1 * power[k];
         else noise[k] *= 1.001;
       }
+    }
+    if (!p.srp) {  // the learned estimator gives the direction (hook below)
+      fr.spectrum.fill(0.f);
+      if (hook) hook(Xf.data(), F, fr);
+      return;
     }
     // ---- whiten, weight, store in the ring
     cf* h = &hist[size_t(kpos) * M * nb];
@@ -208,13 +215,16 @@ struct DoaEstimator::Impl {
         if (int(fr.sources.size()) >= p.max_sources) break;
         const double height = map[a] - mn;
         if (!fr.sources.empty() && height < p.secondary_ratio * (top - mn)) break;
-        // refine: 1-degree search around the coarse peak, then a parabola at step refine_step
+        // refine: halving search (2.5, 1.25 degrees) around the coarse peak,
+        // then a parabola at step refine_step
         double best = bin_angle(a), bestv = map[a] * dt;
-        for (double d = -4; d <= 4; d += 1) {
-          const double az = std::clamp(bin_angle(a) + d, -90.0, 90.0);
-          if (d == 0) continue;
-          const double v = srp_num(az);
-          if (v > bestv) { bestv = v; best = az; }
+        for (double st : {2.5, 1.25}) {
+          const double c = best;
+          for (double d : {-st, st}) {
+            const double az = std::clamp(c + d, -90.0, 90.0);
+            const double v = srp_num(az);
+            if (v > bestv) { bestv = v; best = az; }
+          }
         }
         const double st = p.refine_step;
         const double lo = srp_num(std::max(-90.0, best - st)), hi = srp_num(std::min(90.0, best + st));

@@ -68,7 +68,12 @@ struct CnnDoaEstimator::Impl {
   std::unique_ptr<Session> session;
   std::array<double, kNumBins> prob{};
 
-  Impl(const ArrayGeometry& g, const CnnDoaParams& c, const DoaParams& p) : cp(c), est(g, p), feats(g.mics()) {
+  static DoaParams without_srp(DoaParams p) {
+    p.srp = false;
+    return p;
+  }
+  Impl(const ArrayGeometry& g, const CnnDoaParams& c, const DoaParams& p)
+      : cp(c), est(g, without_srp(p)), feats(g.mics()) {
     if (p.n_fft != 512 || p.sample_rate != 16000)
       throw Error("doa cnn: the learned estimator works on n_fft 512 at 16000 Hz (got n_fft " + std::to_string(p.n_fft) +
                   " at " + std::to_string(p.sample_rate) + " Hz)");

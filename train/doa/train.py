@@ -12,7 +12,7 @@ Augmentation: mirroring the array (mic i <-> mic 7-i) maps azimuth a to -a
 and pair (i, j) to the conjugate of pair (7-j, 7-i); every batch mirrors a
 random half of its frames.
 
-usage: train.py OUT.onnx DATASET_DIR... [--epochs 8]
+usage: train.py OUT.onnx DATASET_DIR... [--epochs 4]
 """
 import argparse
 import time
@@ -44,7 +44,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("data", nargs="+")
-    ap.add_argument("--minutes", type=float, default=4.0, help="stop after this much training time")
+    ap.add_argument("--minutes", type=float, default=0, help="stop after this much training time (0 = no limit; a limit makes the result depend on machine speed)")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
@@ -105,7 +105,7 @@ def main():
         ok = ((av - yv).abs() <= 5).float().mean().item()
         print(f"epoch {ep + 1}: loss {tot / len(yt):.4f}, validation rooms within 5 deg {100 * ok:.1f}%, "
               f"{time.time() - t0:.0f} s", flush=True)
-        if time.time() - t0 > a.minutes * 60:
+        if a.minutes > 0 and time.time() - t0 > a.minutes * 60:
             print("time budget reached", flush=True)
             break
     model.eval()

@@ -11,5 +11,5 @@ trap 'rm -rf "$D"' EXIT
 "$B/edgeflow" audio dataset --out "$D/a" --scenes 160 --seed 100000 --threads 2
 "$B/edgeflow" audio dataset --out "$D/b" --scenes 400 --seed 200000 --chunk 1.0 --threads 2
 mkdir -p "$(dirname "$OUT")"
-/usr/bin/python3 "$(dirname "$0")/train.py" "$OUT.part" "$D/a" "$D/b" --epochs 8 --threads "${EF_TRAIN_THREADS:-1}"
+/usr/bin/python3 "$(dirname "$0")/train.py" "$OUT.part" "$D/a" "$D/b" --epochs 4 --threads "${EF_TRAIN_THREADS:-1}"
 mv "$OUT.part" "$OUT"
