@@ -3,8 +3,11 @@
 // clock: microseconds of media time since the stream started (sample index /
 // rate for audio, frame index / fps for video).
 #pragma once
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <memory>
+#include <mutex>
 
 #include "edgeflow/audio.h"
 #include "edgeflow/pipeline.h"
@@ -36,10 +39,47 @@ struct TimedTrackerState {
   double time = 0;
   audio::TrackerOutput state;
 };
+// The tracker's states over media time, shared by speaker_tracker (writer)
+// and av_fusion (reader): a video frame asks for the state at its own
+// timestamp and waits until the audio has got that far (or ended), so file
+// processing does not depend on which branch runs faster.
+class TrackerTimeline {
+ public:
+  explicit TrackerTimeline(double keep_s) : keep_s_(keep_s) {}
+  void add(double t, const audio::TrackerOutput& s) {
+    {
+      std::lock_guard<std::mutex> l(m_);
+      h_.push_back({t, s});
+      while (h_.front().time < t - keep_s_) h_.pop_front();
+    }
+    cv_.notify_all();
+  }
+  void finish() {
+    {
+      std::lock_guard<std::mutex> l(m_);
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+  // The newest state not later than t (nobody talking before the first).
+  audio::TrackerOutput at(double t, std::chrono::milliseconds wait) const {
+    std::unique_lock<std::mutex> l(m_);
+    cv_.wait_for(l, wait, [&] { return done_ || (!h_.empty() && h_.back().time >= t); });
+    for (auto it = h_.rbegin(); it != h_.rend(); ++it)
+      if (it->time <= t) return it->state;
+    return {};
+  }
+
+ private:
+  double keep_s_;
+  mutable std::mutex m_;
+  mutable std::condition_variable cv_;
+  std::deque<TimedTrackerState> h_;
+  bool done_ = false;
+};
+
 struct AudioSpeaker {
-  // recent tracker states (oldest first), so a video frame can pick the state
-  // at its own timestamp even when the audio branch runs ahead
-  std::shared_ptr<const std::deque<TimedTrackerState>> history;
+  std::shared_ptr<const TrackerTimeline> timeline;
   std::vector<audio::TrackEvent> events;  // new in this packet
 };
 

@@ -11,7 +11,8 @@ namespace {
 
 class AvFusionNode : public Node {
  public:
-  explicit AvFusionNode(const Params& p) : log_(p.b("log_events", false)) {
+  explicit AvFusionNode(const Params& p)
+      : log_(p.b("log_events", false)), wait_(std::chrono::milliseconds(p.i("audio_wait_ms", 2000))) {
     audio::FusionParams fp;
     fp.hfov_deg = p.f("hfov", fp.hfov_deg);
     fp.camera_offset_deg = p.f("camera_offset", fp.camera_offset_deg);
@@ -24,16 +25,8 @@ class AvFusionNode : public Node {
     const auto& d = in["detections"].as<Detections>();
     const double t = double(in.ts()) * 1e-6;
     audio::TrackerOutput st;  // nobody talking unless the audio says so
-    if (in.has("audio") && !in["audio"].empty()) {
-      const auto& h = *in["audio"].as<AudioSpeaker>().history;
-      // the newest state not later than the frame (the audio branch may run
-      // ahead of the video on files); if it lags, the newest there is
-      for (auto it = h.rbegin(); it != h.rend(); ++it)
-        if (it->time <= t + 0.02 || std::next(it) == h.rend()) {
-          st = it->state;
-          break;
-        }
-    }
+    if (in.has("audio") && !in["audio"].empty())  // the state at this frame's time (waits for the audio to get there)
+      st = in["audio"].as<AudioSpeaker>().timeline->at(t, wait_);
     std::vector<audio::FaceBox> faces;
     const int W = d.image_size.width;
     for (size_t i = 0; i < d.items.size(); ++i) {
@@ -49,6 +42,7 @@ class AvFusionNode : public Node {
  private:
   audio::ActiveSpeakerFusion fusion_;
   bool log_;
+  std::chrono::milliseconds wait_;
 };
 
 NodeType type() {
@@ -62,6 +56,7 @@ NodeType type() {
               {"camera_offset", "float", "0", "array-to-camera yaw offset (degrees)"},
               {"max_error", "float", "12", "a face farther than this from the audio direction cannot be the talker"},
               {"switch_s", "float", "0.3", "hysteresis for speaker changes (s)"},
+              {"audio_wait_ms", "int", "2000", "longest wait for the audio to reach a frame's time"},
               {"log_events", "bool", "false", "print active-face changes on stderr"}};
   t.create = [](const Params& p) { return std::make_unique<AvFusionNode>(p); };
   return t;

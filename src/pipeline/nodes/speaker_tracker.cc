@@ -9,7 +9,8 @@ namespace {
 
 class SpeakerTrackerNode : public Node {
  public:
-  explicit SpeakerTrackerNode(const Params& p) : log_(p.b("log_events", false)), keep_s_(p.f("history_s", 3.0)) {
+  explicit SpeakerTrackerNode(const Params& p)
+      : timeline_(std::make_shared<TrackerTimeline>(p.f("history_s", 10.0))), log_(p.b("log_events", false)) {
     audio::TrackerParams tp;
     tp.gate_deg = p.f("gate_deg", tp.gate_deg);
     tp.death_s = p.f("death_s", tp.death_s);
@@ -18,26 +19,21 @@ class SpeakerTrackerNode : public Node {
   }
   void process(Context& ctx, const Inputs& in, Outputs& out) override {
     const auto& d = in["doa"].as<DoaPacket>();
-    auto h = std::make_shared<std::deque<TimedTrackerState>>(history_ ? *history_ : std::deque<TimedTrackerState>{});
     AudioSpeaker sp;
-    for (auto& f : d.frames) {
-      h->push_back({f.time, tracker_.update(f, sp.events)});
-      while (!h->empty() && h->front().time < f.time - keep_s_) h->pop_front();
-    }
+    for (auto& f : d.frames) timeline_->add(f.time, tracker_.update(f, sp.events));
     if (log_)
       for (auto& e : sp.events)
         std::cerr << ctx.node_id() << ": " << e.time << " s " << e.type << " track " << e.track << " azimuth "
                   << e.azimuth << "\n";
-    history_ = h;
-    sp.history = h;
+    sp.timeline = timeline_;
     out.emit("speaker", std::move(sp));
   }
+  void close(Context&) override { timeline_->finish(); }
 
  private:
   audio::SpeakerTracker tracker_;
-  std::shared_ptr<const std::deque<TimedTrackerState>> history_;
+  std::shared_ptr<TrackerTimeline> timeline_;
   bool log_;
-  double keep_s_;
 };
 
 NodeType type() {
@@ -49,7 +45,7 @@ NodeType type() {
   t.params = {{"gate_deg", "float", "12", "association gate (degrees)"},
               {"death_s", "float", "2", "a track silent this long dies"},
               {"switch_s", "float", "0.25", "a new talker must lead this long while the active one still talks"},
-              {"history_s", "float", "3", "seconds of states kept for timestamp lookup"},
+              {"history_s", "float", "10", "seconds of states kept for lookup by video timestamp"},
               {"log_events", "bool", "false", "print events on stderr"}};
   t.create = [](const Params& p) { return std::make_unique<SpeakerTrackerNode>(p); };
   return t;
