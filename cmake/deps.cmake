@@ -6,7 +6,10 @@ find_package(Protobuf REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 CONFIG QUIET)
 find_library(XNNPACK_LIB XNNPACK REQUIRED)
-find_library(PTHREADPOOL_LIB pthreadpool REQUIRED)
+# pthreadpool: only its header. libedgeflow implements the API itself
+# (src/runtime/thread_pool.cc) and must come before libXNNPACK's own
+# libpthreadpool in the dynamic linker's search order, so nothing links it.
+find_path(PTHREADPOOL_INCLUDE pthreadpool.h REQUIRED)
 find_library(CPUINFO_LIB cpuinfo REQUIRED)
 find_library(ONNX_LIB onnx REQUIRED)
 find_library(ONNX_PROTO_LIB onnx_proto REQUIRED)
@@ -16,7 +19,7 @@ pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 
 add_library(ef_deps_engine INTERFACE)
 target_link_libraries(ef_deps_engine INTERFACE
-  ${XNNPACK_LIB} ${PTHREADPOOL_LIB} ${CPUINFO_LIB}
+  ${XNNPACK_LIB} ${CPUINFO_LIB}
   ${ONNX_LIB} ${ONNX_PROTO_LIB} protobuf::libprotobuf
   opencv_core opencv_imgproc opencv_imgcodecs Threads::Threads)
 target_compile_definitions(ef_deps_engine INTERFACE ONNX_NAMESPACE=onnx ONNX_ML=1)

@@ -165,16 +165,18 @@ void ConvGemmF32::setup(const float* x, float* y, size_t threads) {
         ind_[size_t(m * taps_ + ky * g_.kw + kx)] = inside ? x + ((n * g_.ih + iy) * g_.iw + ix) * g_.cin : zeros_.data();
       }
   }
-  // Split: weight-heavy layers (more output channels than pixels) over panels,
-  // so each thread streams only its share of the weights; else over pixel tiles.
+  // Tasks: weight-heavy layers (more output channels than pixels) one per
+  // weight panel, so each thread streams only its share of the weights; else
+  // about 4 pixel ranges per thread. Several tasks per thread let pthreadpool
+  // rebalance when a thread is descheduled on a busy machine.
   const int64_t T = int64_t(std::max<size_t>(1, threads));
   tasks_.clear();
-  const int64_t unit = 24, tiles = (m_ + unit - 1) / unit;  // pixel split aligned to every tile_rows()
-  if (T > 1 && g_.cout >= m_ && panels_ >= T) {
-    for (int64_t t = 0; t < T; ++t) tasks_.push_back({0, m_, panels_ * t / T, panels_ * (t + 1) / T});
+  if (T > 1 && g_.cout >= m_ && panels_ >= 2) {
+    for (int64_t j = 0; j < panels_; ++j) tasks_.push_back({0, m_, j, j + 1});
   } else {
-    for (int64_t t = 0; t < T; ++t)
-      tasks_.push_back({std::min(m_, tiles * t / T * unit), std::min(m_, tiles * (t + 1) / T * unit), 0, panels_});
+    const int64_t unit = 24;  // a multiple of every tile_rows()
+    const int64_t units = (m_ + unit - 1) / unit, per = T > 1 ? (units + 4 * T - 1) / (4 * T) : units;
+    for (int64_t u = 0; u < units; u += per) tasks_.push_back({u * unit, std::min(m_, (u + per) * unit), 0, panels_});
   }
 }
 

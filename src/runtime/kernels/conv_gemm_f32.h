@@ -27,11 +27,11 @@ class ConvGemmF32 {
   ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bias, float out_min, float out_max);
   ~ConvGemmF32();
   // Bind input/output (NHWC) and build the indirection buffer. threads: the
-  // pool's thread count (the work is split once, statically).
+  // pool's thread count (the work is split into tasks here).
   void setup(const float* x, float* y, size_t threads);
   void run(pthreadpool_t pool);
 
-  // One thread's share: output pixels [m0, m1) x weight panels [j0, j1).
+  // One task: output pixels [m0, m1) x weight panels [j0, j1).
   struct Task {
     int64_t m0, m1, j0, j1;
   };
