@@ -27,6 +27,7 @@ struct DValue {
   float* arena = nullptr;  // the session's buffer of this value (plain kernels read/write here)
   size_t nbytes = 0;
   bool graph_input = false;
+  bool frame_like = false;  // the frame itself, or the frame padded / rearranged (its gate uses the input threshold)
   enum Gate { none, tile, global } gate = none;
   float wnorm = 0;        // tile gate: largest per-output-channel weight norm of the consuming convolutions
   Region raw;             // pixels the producer rewrote this frame

@@ -64,7 +64,7 @@ DeltaProgram::DeltaProgram(const Graph& g, const CompileOptions& copts, pthreadp
     if (val.shape.size() == 4 && val.shape[0] == 1) d->h = val.shape[1], d->w = val.shape[2], d->c = val.shape[3];
     else d->c = numel(val.shape);
     d->arena = static_cast<float*>(ptr[v]);
-    d->graph_input = is_input[v];
+    d->graph_input = d->frame_like = is_input[v];
     d->raw.init(d->h, d->w);
     d->pubr.init(d->h, d->w);
     values_[v] = std::move(d);
@@ -101,6 +101,16 @@ DeltaProgram::DeltaProgram(const Graph& g, const CompileOptions& copts, pthreadp
     notes_.push_back(std::to_string(k) + " " + op + " node(s) not supported by delta execution: run densely whenever an input changes");
   for (auto& [op, k] : dense_small)
     notes_.push_back(std::to_string(k) + " " + op + " node(s) on 1x1 (global) maps run densely when their input changed");
+  // Values that only pad or rearrange the frame (TFLite's explicit Pad before
+  // a strided first convolution) carry the frame's camera noise: their gate
+  // uses the input threshold.
+  for (const Node& n : g.nodes) {
+    static const char* moves[] = {"Pad", "DepthToSpace", "SpaceToDepth", "Identity"};
+    if (n.inputs.empty() || n.inputs[0] < 0 || !values_[size_t(n.inputs[0])] || !values_[size_t(n.inputs[0])]->frame_like)
+      continue;
+    for (const char* m : moves)
+      if (n.op == m && values_[size_t(n.outputs[0])]) values_[size_t(n.outputs[0])]->frame_like = true;
+  }
   // Gates: inputs of sparse convolutions (tile gate, scaled by their weight
   // norm) and small global values (max |change|); never on graph outputs.
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -164,7 +174,7 @@ void DeltaProgram::gate(DValue& v, bool force) {
   } else {
     // ||tile of (produced - published)||_2 * weight norm > threshold, over the produced pixels.
     const int64_t tile = std::max(1, opts_.tile), tx = (v.w + tile - 1) / tile;
-    const float thr = v.graph_input && opts_.input_threshold >= 0 ? opts_.input_threshold : opts_.threshold;
+    const float thr = v.frame_like && opts_.input_threshold >= 0 ? opts_.input_threshold : opts_.threshold;
     const float lim = thr > 0 ? (thr / v.wnorm) * (thr / v.wnorm) : 0.f;
     const auto& l = v.raw.list();
     // tile of each listed pixel (the list is sorted: one division per row)

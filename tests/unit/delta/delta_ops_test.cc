@@ -191,3 +191,45 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace ef
+
+namespace ef {
+namespace {
+// TFLite models pad the frame explicitly before a strided first convolution:
+// the padded frame carries the camera noise, so its gate uses the input
+// threshold (here: large, so a small change is held back), not the
+// convolution threshold (0).
+TEST(DeltaOps, InputThresholdGatesThePaddedFrame) {
+  Graph g;
+  int x = g.add_value("x", DType::f32, {1, 16, 16, 3}, true);
+  Tensor p(DType::i64, {8});
+  const int64_t pads[8] = {0, 1, 1, 0, 0, 1, 1, 0};
+  std::copy(pads, pads + 8, p.data_as<int64_t>());
+  int xp = g.add_value("xp"), y = g.add_value("y");
+  g.add_node("Pad", "pad", {x, g.add_const("pads", p)}, {xp}, delta_test::nhwc());
+  Attrs a = delta_test::nhwc();
+  a.set("kernel_shape", std::vector<int64_t>{3, 3});
+  a.set("strides", std::vector<int64_t>{2, 2});
+  g.add_node("Conv", "conv", {xp, delta_test::rand_const(g, "w", {4, 3, 3, 3}, 1)}, {y}, a);
+  g.inputs = {x};
+  g.outputs = {y};
+  for (float input_threshold : {1e3f, -1.f}) {  // -1: the convolution threshold applies
+    CompileOptions o;
+    o.delta.enabled = true;
+    o.delta.auto_fallback = false;
+    o.delta.threshold = 0;
+    o.delta.input_threshold = input_threshold;
+    Session delta(Model::from_graph(g), o);
+    Tensor f(DType::f32, {1, 16, 16, 3});
+    std::fill(f.data_as<float>(), f.data_as<float>() + f.numel(), 0.5f);
+    delta.run({f});
+    f.data_as<float>()[(5 * 16 + 7) * 3] += 0.01f;
+    delta.run({f});
+    int64_t conv_macs = 0, dense_macs = 0;
+    for (auto& l : delta.delta_stats().layers)
+      if (l.name == "conv") conv_macs = l.executed_macs, dense_macs = l.dense_macs;
+    if (input_threshold > 0) EXPECT_EQ(conv_macs, dense_macs) << "the small change passed the input gate";
+    else EXPECT_GT(conv_macs, dense_macs) << "threshold 0 held the change back";
+  }
+}
+}  // namespace
+}  // namespace ef
