@@ -54,6 +54,10 @@ struct CompileOptions {
   // dimensions not given here become 1.
   std::map<std::string, Shape> input_shapes;
   DeltaOptions delta;
+  // Intermediate values (by name) to keep readable after run() through
+  // Session::value(): they get buffers of their own instead of sharing
+  // arena bytes with later values (calibration, per-layer error reports).
+  std::vector<std::string> keep_values;
 };
 
 // Per-layer delta-execution statistics (cumulative since the last reset).
@@ -134,6 +138,11 @@ class Session {
   const std::vector<Tensor>& run(const std::vector<Tensor>& inputs);
   const std::vector<Tensor>& run(const std::map<std::string, Tensor>& inputs);
   const std::vector<Tensor>& outputs() const;
+  // A view of value `name` as the last run left it: graph inputs, outputs
+  // and values listed in CompileOptions::keep_values. Shape and layout are
+  // the optimized graph's (NHWC for spatial activations). Throws ef::Error
+  // for other names (their bytes may have been reused).
+  Tensor value(const std::string& name) const;
 
   // The compiled program is a list of steps (one per node, in order); a
   // sub-range can run on its own (inputs of the range must be in place).

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   ef::cli::add_run(app, action);
   ef::cli::add_bench(app, action);
   ef::cli::add_convert(app, action);
+  ef::cli::add_quantize(app, action);
   ef::cli::add_audio(app, action);
   ef::cli::add_analyze(app, action);
 #ifdef HAVE_EDGEFLOW_VISION

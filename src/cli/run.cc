@@ -85,13 +85,7 @@ void add_run(CLI::App& app, Action& action) {
   add_common(cmd, a->common);
   cmd->add_option("--input", a->inputs, "NAME=FILE.npy (repeatable)");
   cmd->add_option("--image", a->image.path, "Image file for the (first remaining) input");
-  cmd->add_option("--size", a->image.size, "Image size WxH (checked against the model input)");
-  cmd->add_option("--mean", a->image.mean, "Per-channel mean after scaling, e.g. 0.485,0.456,0.406");
-  cmd->add_option("--std", a->image.std, "Per-channel std, e.g. 0.229,0.224,0.225");
-  cmd->add_option("--scale", a->image.scale, "Pixel values are divided by this first (default 255)");
-  cmd->add_flag("--bgr", a->image.bgr, "Feed channels as BGR (default RGB)");
-  cmd->add_option("--layout", a->image.layout, "nchw or nhwc (default: from the input shape)")
-      ->check(CLI::IsMember({"nchw", "nhwc"}));
+  add_image_options(cmd, a->image);
   cmd->add_option("--out", a->out, "Directory for the outputs (.npy per output)");
   cmd->add_flag("--print", a->print, "Print the first values of each output");
   cmd->callback([&action, a] { action = [a] { return run_model(*a); }; });

@@ -64,15 +64,25 @@ Tensor image_tensor(const ImageOptions& o, const Value& info) {
   return t;
 }
 
-void mat_to_tensor(const cv::Mat& img, const ImageOptions& o, const Value& info, Tensor& t) {
+std::string image_layout(const ImageOptions& o, const Value& info) {
   if (info.shape.size() != 4 || info.dtype != DType::f32)
     throw Error("image input '" + info.name + "' is " + dtype_name(info.dtype) + shape_str(info.shape) +
                 ", not a 4-D float image tensor");
   std::string layout = o.layout;
   if (layout.empty()) layout = info.shape[1] == 3 ? "nchw" : "nhwc";
   if (layout != "nchw" && layout != "nhwc") throw Error("--layout must be nchw or nhwc, not '" + layout + "'");
-  int64_t h = layout == "nchw" ? info.shape[2] : info.shape[1];
-  int64_t w = layout == "nchw" ? info.shape[3] : info.shape[2];
+  return layout;
+}
+
+cv::Size image_size(const ImageOptions& o, const Value& info) {
+  const bool nchw = image_layout(o, info) == "nchw";
+  return cv::Size(int(nchw ? info.shape[3] : info.shape[2]), int(nchw ? info.shape[2] : info.shape[1]));
+}
+
+void mat_to_tensor(const cv::Mat& img, const ImageOptions& o, const Value& info, Tensor& t) {
+  const std::string layout = image_layout(o, info);
+  const cv::Size size = image_size(o, info);
+  const int64_t h = size.height, w = size.width;
   int64_t c = layout == "nchw" ? info.shape[1] : info.shape[3];
   if (!o.size.empty()) {
     Shape wh = parse_shape(o.size, "--size");
@@ -99,6 +109,16 @@ void mat_to_tensor(const cv::Mat& img, const ImageOptions& o, const Value& info,
         else d[(y * w + x) * 3 + k] = v;
       }
     }
+}
+
+void add_image_options(CLI::App* cmd, ImageOptions& o) {
+  cmd->add_option("--size", o.size, "Image size WxH (checked against the model input)");
+  cmd->add_option("--mean", o.mean, "Per-channel mean after scaling, e.g. 0.485,0.456,0.406");
+  cmd->add_option("--std", o.std, "Per-channel std, e.g. 0.229,0.224,0.225");
+  cmd->add_option("--scale", o.scale, "Pixel values are divided by this first (default 255)");
+  cmd->add_flag("--bgr", o.bgr, "Feed channels as BGR (default RGB)");
+  cmd->add_option("--layout", o.layout, "nchw or nhwc (default: from the input shape)")
+      ->check(CLI::IsMember({"nchw", "nhwc"}));
 }
 
 void add_common(CLI::App* cmd, CommonOptions& o) {

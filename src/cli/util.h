@@ -29,9 +29,16 @@ struct ImageOptions {
 };
 // Read an image and make the input tensor for `info` (a 4-D float input).
 Tensor image_tensor(const ImageOptions& o, const Value& info);
+// "nchw" or "nhwc" (--layout, else from the input shape), and the image size
+// (w, h) the input takes; throw for inputs that are not 4-D float images.
+std::string image_layout(const ImageOptions& o, const Value& info);
+cv::Size image_size(const ImageOptions& o, const Value& info);
 // The same from a BGR frame already in memory (o.path unused); writes into
 // `t` when it already has the input's shape (no allocation).
 void mat_to_tensor(const cv::Mat& bgr, const ImageOptions& o, const Value& info, Tensor& t);
+
+// --size --mean --std --scale --bgr --layout (run --image, quantize).
+void add_image_options(CLI::App* cmd, ImageOptions& o);
 
 // Compile options shared by run/bench/inspect.
 struct CommonOptions {

@@ -3,6 +3,7 @@
 #pragma once
 #include <pthreadpool.h>
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -12,6 +13,10 @@
 #include "runtime/memory_planner.h"
 
 namespace ef {
+
+// Sets the shapes of graph inputs by name (throws on an unknown name or a
+// conflicting rank/dimension); remaining dynamic dimensions become 1.
+void bind_input_shapes(Graph& g, const std::map<std::string, Shape>& shapes);
 
 struct PoolDeleter {
   void operator()(pthreadpool_t p) const { pthreadpool_destroy(p); }

@@ -1,5 +1,6 @@
 #include "edgeflow/session.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -17,8 +18,10 @@ namespace ef {
 namespace {
 std::string where(const Graph& g) { return g.source.empty() ? std::string() : g.source + ": "; }
 
-void bind_input_shapes(Graph& g, const CompileOptions& o) {
-  for (auto& [name, shape] : o.input_shapes) {
+}  // namespace
+
+void bind_input_shapes(Graph& g, const std::map<std::string, Shape>& shapes) {
+  for (auto& [name, shape] : shapes) {
     bool found = false;
     for (int v : g.inputs)
       if (g.values[v].name == name) {
@@ -43,14 +46,13 @@ void bind_input_shapes(Graph& g, const CompileOptions& o) {
     val.shape_known = true;
   }
 }
-}  // namespace
 
 Session::Session(const Model& model, CompileOptions options) : impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
   s.opts = options;
   s.g = model.graph();
   if (s.opts.threads < 1) throw Error("threads must be at least 1 (got " + std::to_string(s.opts.threads) + ")");
-  bind_input_shapes(s.g, s.opts);
+  bind_input_shapes(s.g, s.opts.input_shapes);
   ConstEvaluator eval = evaluate_node;
   optimize(s.g, eval, s.report, s.opts.optimize);
   s.compile();
@@ -81,6 +83,12 @@ void Session::Impl::compile() {
   // they are: neither may share bytes with anything.
   for (int v : g.outputs) last[v] = nsteps;
   for (int v : g.inputs) last[v] = nsteps;
+  for (const auto& name : opts.keep_values) {
+    const int v = g.find_value(name);
+    if (v < 0 || g.values[v].is_const() || first[v] < 0)
+      throw Error(where(g) + "keep_values: no computed value named '" + name + "' in the optimized graph");
+    last[v] = nsteps;
+  }
   std::vector<BufferRequest> req;
   std::vector<int> req_value;
   for (size_t v = 0; v < g.values.size(); ++v) {
@@ -244,6 +252,19 @@ int Session::input_index(const std::string& name) const {
 Tensor& Session::input(size_t i) { return impl_->inputs.at(i); }
 const Tensor& Session::output(size_t i) const { return impl_->outputs.at(i); }
 const std::vector<Tensor>& Session::outputs() const { return impl_->outputs; }
+
+Tensor Session::value(const std::string& name) const {
+  const Graph& g = impl_->g;
+  const int v = g.find_value(name);
+  const auto& keep = impl_->opts.keep_values;
+  const bool io = std::find(g.inputs.begin(), g.inputs.end(), v) != g.inputs.end() ||
+                  std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end();
+  if (v < 0 || !(io || std::find(keep.begin(), keep.end(), name) != keep.end()))
+    throw Error(where(g) + "value '" + name + "' is not kept (list it in CompileOptions::keep_values)");
+  Tensor t = Tensor::wrap(g.values[v].dtype, g.values[v].shape, impl_->ptr[v]);
+  t.quant = g.values[v].quant;
+  return t;
+}
 void Session::run() { impl_->run_all(); }
 
 DeltaStats Session::delta_stats() const {

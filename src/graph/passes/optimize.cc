@@ -2,7 +2,7 @@
 //   shapes + constant folding -> remove no-ops -> dead code
 //   -> (full) fold BatchNorm into Conv/Gemm, then fuse activations (so
 //      Conv-BN-Relu becomes one Conv)
-//   -> layout lowering (always: spatial kernels are NHWC only)
+//   -> layout lowering (spatial kernels are NHWC only; skipped only for export)
 //   -> shapes again (NHWC shapes) -> (full) activations again, QDQ patterns
 //      into quantized ops
 //   -> no-ops the layout pass exposed -> dead code.
@@ -12,7 +12,7 @@
 
 namespace ef {
 
-void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& r, bool full) {
+void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& r, bool full, bool layout) {
   r.nodes_before = int(g.nodes.size());
   auto fold = [&] {
     const int before = r.folded;
@@ -27,7 +27,7 @@ void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& r, bool full
     r.bn_folded += fold_batchnorm(g, r);
     r.act_fused += fuse_activation(g, r);
   }
-  r.transposes_inserted += to_nhwc(g, r);
+  if (layout) r.transposes_inserted += to_nhwc(g, r);
   fold();
   if (full) {
     r.act_fused += fuse_activation(g, r);  // pairs the layout pass brought together (Conv-Transpose-Relu)

@@ -26,7 +26,8 @@ int to_nhwc(Graph& g, OptimizeReport& report);
 int eliminate_dead(Graph& g, OptimizeReport& report);
 
 // The whole pipeline: shape inference with constant folding, then the passes
-// above (the fold/fuse ones only when `full`), then shapes again.
-void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& report, bool full);
+// above (the fold/fuse ones only when `full`; to_nhwc unless `layout` is
+// false, which keeps ONNX's NCHW for exporting), then shapes again.
+void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& report, bool full, bool layout = true);
 
 }  // namespace ef

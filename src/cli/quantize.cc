@@ -1,0 +1,196 @@
+// edgeflow quantize MODEL --calib DIR_OR_VIDEO [--frames N] [--eval-frames M]
+//                  [--method minmax|percentile|mse] [--per-channel|--per-tensor]
+//                  [--keep-float first,last,LAYER...] [image options] --out model.int8.onnx
+//
+// Post-training static INT8 quantization (see src/quant/quantize.h): prepare
+// the float graph (BatchNorm folded, activations fused), calibrate on N real
+// frames, write a QDQ ONNX file, then measure it on M further frames: per-layer
+// SNR/cosine against float (QDQ simulated in float) and final-output
+// agreement with the written file run by edgeflow. Nothing is written unless
+// every step succeeds.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/frames.h"
+#include "cli/util.h"
+#include "exporters/onnx/onnx_exporter.h"
+#include "quant/quantize.h"
+#include "quant/report.h"
+
+namespace ef::cli {
+namespace {
+
+struct QuantizeArgs {
+  std::string model, calib, out, method = "minmax";
+  int frames = 100, eval_frames = 20, threads = 1, worst = 5;
+  double percentile = 99.99;
+  bool per_channel = false, per_tensor = false;
+  std::vector<std::string> keep_float, shapes;
+  ImageOptions image;
+};
+
+constexpr int kMinFrames = 8;
+
+class Progress {
+ public:
+  explicit Progress(const char* what) : what_(what), tty_(isatty(2)) {}
+  void operator()(size_t done, size_t total) {
+    const int width = 30, fill = int(width * done / std::max<size_t>(total, 1));
+    if (!tty_ && done != total) return;  // a log file gets the final line only
+    std::fprintf(stderr, "\r%-12s [%s%s] %zu/%zu", what_, std::string(size_t(fill), '#').c_str(),
+                 std::string(size_t(width - fill), '.').c_str(), done, total);
+    if (done == total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  const char* what_;
+  bool tty_;
+};
+
+void print_report(const quant::Plan& p, const quant::Report& r, const Graph& g, const std::string& file, int worst) {
+  std::map<std::string, int> by_op;
+  for (int i : p.layers) ++by_op[g.nodes[i].op];
+  std::printf("quantized %zu layer(s):", p.layers.size());
+  for (auto& [op, n] : by_op) std::printf(" %s %d", op.c_str(), n);
+  std::printf("; %zu activation tensor(s) int8\n", p.tensors.size());
+  if (!p.kept_float.empty()) {
+    std::printf("kept float (%zu):\n", p.kept_float.size());
+    for (auto& k : p.kept_float) std::printf("  %-40s %-14s %s\n", k.name.c_str(), k.op.c_str(), k.reason.c_str());
+  }
+  if (!p.float_ops.empty()) {
+    std::printf("ops without an int8 form here (run in float on dequantized values):");
+    for (auto& [op, n] : p.float_ops) std::printf(" %s %d", op.c_str(), n);
+    std::printf("\n");
+  }
+  if (r.frames == 0) return;
+  // The `worst` layers by SNR are marked.
+  std::vector<size_t> order(r.layers.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return r.layers[a].err.snr_db() < r.layers[b].err.snr_db(); });
+  std::vector<char> bad(r.layers.size(), 0);
+  for (size_t i = 0; i < order.size() && int(i) < worst; ++i) bad[order[i]] = 1;
+  std::printf("\nper-layer error on %d held-out frame(s) (float vs QDQ simulated in float; output after Q/DQ):\n",
+              r.frames);
+  std::printf("  %-44s %-14s %8s %9s\n", "layer", "op", "SNR dB", "cosine");
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const auto& l = r.layers[i];
+    std::printf("  %-44s %-14s %8.1f %9.5f%s\n", l.name.c_str(), l.op.c_str(), l.err.snr_db(), l.err.cosine(),
+                bad[i] ? "  <-- worst" : "");
+  }
+  std::printf("\nfinal outputs (%s run by edgeflow vs float, %d frame(s)):\n", file.c_str(), r.frames);
+  for (const auto& o : r.outputs) {
+    std::printf("  %-30s %-17s SNR %6.1f dB  cosine %.5f  max|diff| %.4g", o.name.c_str(), o.kind.c_str(),
+                o.err.snr_db(), o.err.cosine(), o.err.max_abs);
+    if (o.kind == "classifier")
+      std::printf("  top-1 agreement %d/%d (%.1f%%)", o.top1_agree, o.frames, 100.0 * o.top1_agree / std::max(o.frames, 1));
+    if (o.kind == "segmentation")
+      std::printf("  mask IoU mean %.4f min %.4f", o.iou_sum / std::max(o.frames, 1), o.iou_min);
+    if (o.kind == "detection scores")
+      std::printf("  score max|diff| %.4f (float score >= 0.5: %.4f)", o.score_diff, o.score_diff_conf);
+    std::printf("\n");
+  }
+}
+
+int quantize(const QuantizeArgs& a) {
+  if (a.out.size() < 5 || a.out.substr(a.out.size() - 5) != ".onnx")
+    throw Error(a.out + ": output file must end in .onnx");
+  if (a.per_channel && a.per_tensor) throw Error("--per-channel and --per-tensor exclude each other");
+  if (a.frames < kMinFrames)
+    throw Error("--frames " + std::to_string(a.frames) + ": calibration needs at least " +
+                std::to_string(kMinFrames) + " frames");
+  if (a.eval_frames < 0) throw Error("--eval-frames must be >= 0");
+  quant::Options o;
+  o.method = quant::parse_method(a.method);
+  o.percentile = a.percentile;
+  o.per_channel = !a.per_tensor;
+  for (const auto& k : a.keep_float) {
+    std::stringstream ss(k);
+    std::string tok;
+    while (std::getline(ss, tok, ','))
+      if (!tok.empty()) o.keep_float.push_back(tok);
+  }
+  std::map<std::string, Shape> shapes;
+  for (auto& [name, dims] : parse_pairs(a.shapes, "--shape")) shapes[name] = parse_shape(dims, "--shape " + name);
+
+  Model model = Model::load(a.model);
+  Graph g = quant::prepare(model, shapes);
+  if (g.inputs.size() != 1)
+    throw Error(a.model + ": quantize calibrates on images and needs a model with one input (this one has " +
+                std::to_string(g.inputs.size()) + ")");
+  const Value& in = g.values[g.inputs[0]];
+  const cv::Size size = image_size(a.image, in);
+  quant::Plan plan = quant::plan(g, o);
+  if (plan.layers.empty()) throw Error(a.model + ": no layer can be quantized (see --keep-float)");
+
+  const size_t nc = size_t(a.frames), ne = size_t(a.eval_frames);
+  std::vector<cv::Mat> frames = read_frames(a.calib, nc + ne, size);
+  // Evaluation frames are spread among the calibration ones: every k-th frame.
+  std::vector<cv::Mat> calib, eval;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const bool e = ne && (i + 1) * ne / (nc + ne) > i * ne / (nc + ne);
+    (e ? eval : calib).push_back(frames[i]);
+  }
+  auto filler = [&](const std::vector<cv::Mat>& set) {
+    return [&a, &set](size_t f, Session& s) { mat_to_tensor(set[f], a.image, s.input_info(0), s.input(0)); };
+  };
+
+  Progress cp("calibrating");
+  auto stats = quant::calibrate(g, plan, calib.size(), filler(calib), o, a.threads, std::ref(cp));
+  Graph q = quant::build_qdq(g, plan, stats, o);
+
+  // Written beside the target and renamed only when everything succeeded.
+  const std::string tmp = a.out + ".partial";
+  try {
+    export_onnx(q, tmp);
+    Model written = Model::load(tmp);
+    quant::Report r;
+    if (ne) {
+      Progress ep("evaluating");
+      r = quant::evaluate(g, q, written, plan, eval.size(), filler(eval), a.threads, std::ref(ep));
+    }
+    std::filesystem::rename(tmp, a.out);
+    std::printf("%s -> %s (%s calibration on %zu frame(s) of %s, %s weights)\n", a.model.c_str(), a.out.c_str(),
+                quant::method_name(o.method), calib.size(), a.calib.c_str(),
+                o.per_channel ? "per-channel" : "per-tensor");
+    print_report(plan, r, g, a.out, a.worst);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_quantize(CLI::App& app, Action& action) {
+  auto a = std::make_shared<QuantizeArgs>();
+  auto* cmd = app.add_subcommand("quantize", "Post-training static INT8 quantization to a QDQ ONNX file");
+  cmd->add_option("model", a->model, "Float model (.onnx or .tflite)")->required();
+  cmd->add_option("--calib", a->calib, "Calibration frames: a directory of images or a video file")->required();
+  cmd->add_option("--out", a->out, "Output .onnx file (QDQ)")->required();
+  cmd->add_option("--frames", a->frames, "Calibration frames (default 100)");
+  cmd->add_option("--eval-frames", a->eval_frames,
+                  "Held-out frames for the error report (default 20; 0 = no report)");
+  cmd->add_option("--method", a->method, "Activation range: minmax (default), percentile or mse");
+  cmd->add_option("--percentile", a->percentile, "Percentile for --method percentile (default 99.99, both tails)")
+      ->check(CLI::Range(50.0, 100.0));
+  cmd->add_flag("--per-channel", a->per_channel, "Per-output-channel weight scales (default)");
+  cmd->add_flag("--per-tensor", a->per_tensor, "One weight scale per layer");
+  cmd->add_option("--keep-float", a->keep_float, "Layers kept in float: first, last, or node names (comma-separated)");
+  cmd->add_option("--worst", a->worst, "How many worst layers the report marks (default 5)");
+  cmd->add_option("--threads", a->threads, "Worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--shape", a->shapes, "Input shape for dynamic dimensions, NAME=1x3x224x224 (repeatable)");
+  add_image_options(cmd, a->image);
+  cmd->callback([&action, a] { action = [a] { return quantize(*a); }; });
+}
+
+}  // namespace ef::cli

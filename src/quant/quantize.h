@@ -1,0 +1,81 @@
+// Post-training static INT8 quantization to a standard QDQ ONNX graph.
+//
+//   Graph g = quant::prepare(model, shapes);        // fold BN, fuse activations (float)
+//   quant::Plan plan = quant::plan(g, options);      // which layers, which tensors
+//   auto stats = quant::calibrate(g, plan, n, fill);  // run float frames, collect ranges
+//   Graph q = quant::build_qdq(g, plan, stats, options);
+//   export_onnx(q, "model.int8.onnx");
+//
+// The scheme is the one ONNX Runtime's quantize_static writes (QDQ, S8S8):
+//   * weights: int8, symmetric (zero point 0), per output channel (Conv OIHW
+//     axis 0, ConvTranspose IOHW axis 1, Gemm/MatMul the output column), or
+//     per tensor; behind a DequantizeLinear;
+//   * biases: int32 with scale s_x * s_w[c] and zero point 0, behind a
+//     DequantizeLinear (axis 0);
+//   * activations: int8, asymmetric, per tensor: QuantizeLinear ->
+//     DequantizeLinear on every input and output of a quantized layer (after
+//     its fused activation: Conv -> Relu -> Q -> DQ), shared by all
+//     consumers. Graph inputs are quantized where a quantized layer reads
+//     them; graph outputs stay float.
+// Quantized layers: Conv, ConvTranspose, Gemm and MatMul with constant float
+// weights, and Add of two activations. Everything else runs in float on
+// dequantized values and is reported.
+#pragma once
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "edgeflow/graph.h"
+#include "edgeflow/session.h"
+#include "quant/calibration.h"
+
+namespace ef::quant {
+
+struct Options {
+  Method method = Method::minmax;
+  double percentile = 99.99;
+  bool per_channel = true;
+  // Layers (node names) to keep in float; "first" is the first weighted
+  // layer, "last" every weighted layer no other weighted layer follows.
+  std::vector<std::string> keep_float;
+  int bins = 2048;
+};
+
+// The float graph quantization works on: input shapes bound (dynamic
+// dimensions from `shapes`, else 1), constants folded, no-ops removed,
+// BatchNorm folded and activations fused; layout as imported (ONNX: NCHW,
+// TFLite: NHWC). Throws ef::Error if the model is already quantized.
+Graph prepare(const Model& model, const std::map<std::string, Shape>& shapes = {});
+// Throws ef::Error naming the file and a quantized tensor or node if the
+// graph is already quantized (QDQ/QOperator ONNX, int8 TFLite).
+void check_float(const Graph& g);
+
+struct KeptFloat {
+  std::string name, op, reason;
+};
+struct Plan {
+  std::vector<int> layers;            // node ids quantized (weighted layers and Add), topological order
+  std::vector<int> tensors;           // activation value ids that get QuantizeLinear -> DequantizeLinear
+  std::vector<KeptFloat> kept_float;  // weighted layers left in float, with the reason
+  std::map<std::string, int> float_ops;  // other ops without an int8 form here, by op type
+};
+// Throws ef::Error on an unknown --keep-float name (listing the layers).
+Plan plan(const Graph& g, const Options& o);
+bool is_weighted(const std::string& op);
+
+// Calibration: runs the float graph on `frames` frames; fill(i, session)
+// writes frame i into session.input(...). Pass 2 (histograms) runs only for
+// percentile/mse. progress(done, total) is called after every frame.
+using FillFn = std::function<void(size_t frame, Session& s)>;
+using ProgressFn = std::function<void(size_t done, size_t total)>;
+std::map<int, TensorStats> calibrate(const Graph& g, const Plan& p, size_t frames, const FillFn& fill,
+                                     const Options& o, int threads = 1, const ProgressFn& progress = {});
+
+// The QDQ graph (same inputs and outputs as g).
+Graph build_qdq(const Graph& g, const Plan& p, const std::map<int, TensorStats>& stats, const Options& o);
+// Name of the dequantized copy of activation `name` in the QDQ graph.
+std::string dequantized_name(const std::string& name);
+
+}  // namespace ef::quant
