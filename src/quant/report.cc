@@ -116,8 +116,11 @@ Report evaluate(const Graph& fp, const Graph& qdq, const Model& int8, const Plan
   for (int i : p.layers) {
     const Node& n = fp.nodes[i];
     const int y = n.outputs[0];
-    const std::string fn = fp.values[y].name, qn = is_output(y) ? fn : dequantized_name(fn);
-    if (!is_output(y)) fo.keep_values.push_back(fn), qo.keep_values.push_back(qn);
+    const std::string fn = fp.values[y].name;
+    const std::string qn = qdq.find_value(dequantized_name(fn)) >= 0 ? dequantized_name(fn) : fn;
+    if (!is_output(y)) fo.keep_values.push_back(fn);
+    if (qdq.find_value(qn) >= 0 && std::find(qdq.outputs.begin(), qdq.outputs.end(), qdq.find_value(qn)) == qdq.outputs.end())
+      qo.keep_values.push_back(qn);
     names.push_back({fn, qn});
     r.layers.push_back({n.name, n.op, {}});
   }

@@ -135,6 +135,33 @@ else
 fi
 if command -v xmllint >/dev/null; then
   if xmllint --noout "$T/roof.svg" 2>"$T/err"; then ok "roofline SVG is well-formed XML"; else bad "roofline SVG XML" "xmllint"; fi
+# --- quantize: bad calibration data, bad flags, already-quantized models
+SRC="$(cd "$(dirname "$0")/../.." && pwd)"
+VIDEO="$SRC/data/vtest.avi"
+if [ -f "$VIDEO" ] && [ -f "$SRC/data/messi5.jpg" ]; then
+  Q="$T/q"; mkdir -p "$Q" "$T/few" "$T/emptydir" "$T/junkdir"
+  cp "$SRC/data/messi5.jpg" "$SRC/data/baboon.jpg" "$SRC/data/fruits.jpg" "$T/few/"
+  printf 'not an image\n' >"$T/junkdir/a.jpg"; printf 'nor this\n' >"$T/junkdir/b.png"
+  head -c 300000 "$VIDEO" >"$T/cut.avi"
+  QF=(--frames 8 --eval-frames 2 --out "$Q/m.int8.onnx")
+  expect_fail "quantize: too few frames in a directory" "3 readable images, but 10 are needed" "$Q" -- "$EF" quantize "$M" --calib "$T/few" "${QF[@]}"
+  expect_fail "quantize: --frames below the minimum" "--frames 3.*at least 8" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 3 --out "$Q/m.int8.onnx"
+  expect_fail "quantize: empty calibration directory" "emptydir.*empty" "$Q" -- "$EF" quantize "$M" --calib "$T/emptydir" "${QF[@]}"
+  expect_fail "quantize: no readable image" "junkdir.*no readable image" "$Q" -- "$EF" quantize "$M" --calib "$T/junkdir" "${QF[@]}"
+  expect_fail "quantize: missing video" "nonexistent/clip\.avi.*not found" "$Q" -- "$EF" quantize "$M" --calib /nonexistent/clip.avi "${QF[@]}"
+  expect_fail "quantize: truncated video" "cut\.avi.*(truncated|corrupt)" "$Q" -- "$EF" quantize "$M" --calib "$T/cut.avi" "${QF[@]}"
+  expect_fail "quantize: bad --method" "unknown calibration method 'fast'" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --method fast "${QF[@]}"
+  expect_fail "quantize: unknown --keep-float layer" "no layer named 'nope'" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --keep-float first,nope "${QF[@]}"
+  expect_fail "quantize: output not .onnx" "must end in \.onnx" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --out "$Q/m.int8"
+  expect_ok "quantize segnet" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --eval-frames 2 --out "$T/seg.int8.onnx"
+  if [ -f "$T/seg.int8.onnx" ] && grep -q "final outputs" "$T/out" && grep -q "SNR" "$T/out"; then
+    ok "quantize wrote the file and the error report"
+  else
+    bad "quantize output" "$(head -c 300 "$T/out")"
+  fi
+  expect_fail "quantize: already quantized model" "already quantized" "$Q" -- "$EF" quantize "$T/seg.int8.onnx" --calib "$VIDEO" "${QF[@]}"
+else
+  echo "SKIPPED: quantize tests (no data/vtest.avi; ./x setup)"
 fi
 
 echo "$pass passed, $fail failed"
