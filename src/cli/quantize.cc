@@ -65,7 +65,7 @@ void print_report(const quant::Plan& p, const quant::Report& r, const Graph& g, 
     for (auto& k : p.kept_float) std::printf("  %-40s %-14s %s\n", k.name.c_str(), k.op.c_str(), k.reason.c_str());
   }
   if (!p.float_ops.empty()) {
-    std::printf("ops without an int8 form here (run in float on dequantized values):");
+    std::printf("not quantized (float on dequantized values):");
     for (auto& [op, n] : p.float_ops) std::printf(" %s %d", op.c_str(), n);
     std::printf("\n");
   }

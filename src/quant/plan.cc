@@ -12,22 +12,50 @@ bool is_weighted(const std::string& op) {
 
 namespace {
 
+// Ops on activations only that have an int8 form (QLinearAdd/Mul/Concat,
+// int8 pooling): all their inputs and their output get Q/DQ.
+bool is_activation_op(const std::string& op) {
+  return op == "Add" || op == "Mul" || op == "Concat" || op == "GlobalAveragePool" || op == "AveragePool" ||
+         op == "MaxPool";
+}
+
 bool activation(const Graph& g, int v) {
   return v >= 0 && !g.values[v].is_const() && g.values[v].dtype == DType::f32;
 }
 bool const_f32(const Graph& g, const Node& n, size_t i) {
   return Graph::has_input(n, i) && g.in(n, i).is_const() && g.in(n, i).dtype == DType::f32;
 }
-bool graph_output(const Graph& g, int v) { return std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end(); }
+bool data_movement(const std::string& op) {
+  return op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" || op == "Transpose" ||
+         op == "Concat" || op == "Identity";
+}
+
+// Values that are graph outputs, or reach them only through data movement
+// (BlazeFace's heads: Conv -> Reshape -> Concat -> output). They stay float:
+// raw scores and box offsets span ranges int8 cannot hold (logits down to -30000).
+std::vector<char> output_like(const Graph& g) {
+  std::vector<char> out(g.values.size(), 0);
+  for (int v : g.outputs) out[v] = 1;
+  auto cons = g.consumers();
+  for (size_t k = g.nodes.size(); k-- > 0;) {
+    const Node& n = g.nodes[k];
+    if (n.dead) continue;
+    for (int v : n.inputs) {
+      if (v < 0 || out[v] || cons[v].empty()) continue;
+      out[v] = std::all_of(cons[v].begin(), cons[v].end(), [&](int c) {
+        return data_movement(g.nodes[c].op) && !g.nodes[c].outputs.empty() && out[g.nodes[c].outputs[0]];
+      });
+    }
+  }
+  return out;
+}
 
 // Empty if node n can be quantized, else why not.
-std::string why_not(const Graph& g, const Node& n) {
+std::string why_not(const Graph& g, const Node& n, const std::vector<char>& to_output) {
   if (n.inputs.empty() || !activation(g, n.inputs[0])) return "input is not a float activation";
-  if (graph_output(g, n.inputs[0])) return "input is also a graph output (kept float)";
-  if (n.op == "Add") {
-    if (n.inputs.size() != 2 || !activation(g, n.inputs[1])) return "";  // not a layer: reported as a float op
-    return graph_output(g, n.inputs[1]) ? "input is also a graph output (kept float)" : "";
-  }
+  for (int v : n.inputs)
+    if (v >= 0 && to_output[v] && activation(g, v)) return "input feeds a graph output (kept float)";
+  if (is_activation_op(n.op)) return to_output[n.outputs[0]] ? "output feeds a graph output (kept float)" : "";
   if (!const_f32(g, n, 1)) return "weights are not a constant float tensor";
   const Value& w = g.in(n, 1);
   if ((n.op == "Conv" || n.op == "ConvTranspose") && w.data.rank() < 3) return "weights are not OIHW";
@@ -54,16 +82,18 @@ std::string layer_list(const Graph& g, const std::vector<int>& ids) {
 Plan plan(const Graph& g, const Options& o) {
   Plan p;
   std::vector<int> candidates;  // quantizable layers, topological order
+  const std::vector<char> to_output = output_like(g);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     if (n.dead) continue;
-    const bool layer = is_weighted(n.op) || (n.op == "Add" && n.inputs.size() == 2 && activation(g, n.inputs[0]) &&
-                                             activation(g, n.inputs[1]));
+    const bool layer = is_weighted(n.op) || (is_activation_op(n.op) && !n.inputs.empty() &&
+                                             std::all_of(n.inputs.begin(), n.inputs.end(),
+                                                         [&](int v) { return activation(g, v); }));
     if (!layer) {
       if (!n.op.empty()) ++p.float_ops[n.op];
       continue;
     }
-    std::string why = why_not(g, n);
+    std::string why = why_not(g, n, to_output);
     if (why.empty()) candidates.push_back(int(i));
     else p.kept_float.push_back({n.name, n.op, why});
   }
@@ -116,13 +146,13 @@ Plan plan(const Graph& g, const Options& o) {
     else p.layers.push_back(i);
   }
 
-  // Tensors: every activation input and output of a quantized layer, except graph outputs.
+  // Tensors: every activation input and output of a quantized layer, except output-like ones.
   std::set<int> t;
   for (int i : p.layers) {
     const Node& n = g.nodes[i];
-    const size_t nin = n.op == "Add" ? 2 : 1;
+    const size_t nin = is_weighted(n.op) ? 1 : n.inputs.size();
     for (size_t k = 0; k < nin; ++k) t.insert(n.inputs[k]);
-    if (!n.outputs.empty() && !graph_output(g, n.outputs[0])) t.insert(n.outputs[0]);
+    if (!n.outputs.empty() && !to_output[n.outputs[0]]) t.insert(n.outputs[0]);
   }
   p.tensors.assign(t.begin(), t.end());
   return p;

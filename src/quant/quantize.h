@@ -16,10 +16,12 @@
 //     DequantizeLinear on every input and output of a quantized layer (after
 //     its fused activation: Conv -> Relu -> Q -> DQ), shared by all
 //     consumers. Graph inputs are quantized where a quantized layer reads
-//     them; graph outputs stay float.
+//     them; graph outputs stay float, as do values that reach them only
+//     through data movement (Reshape, Concat, ...).
 // Quantized layers: Conv, ConvTranspose, Gemm and MatMul with constant float
-// weights, and Add of two activations. Everything else runs in float on
-// dequantized values and is reported.
+// weights, and Add, Mul, Concat, GlobalAveragePool, AveragePool, MaxPool of
+// activations. Everything else runs in float on dequantized values and is
+// reported.
 #pragma once
 #include <functional>
 #include <map>
@@ -56,7 +58,7 @@ struct KeptFloat {
   std::string name, op, reason;
 };
 struct Plan {
-  std::vector<int> layers;            // node ids quantized (weighted layers and Add), topological order
+  std::vector<int> layers;            // node ids quantized (weighted layers and activation ops), topological order
   std::vector<int> tensors;           // activation value ids that get QuantizeLinear -> DequantizeLinear
   std::vector<KeptFloat> kept_float;  // weighted layers left in float, with the reason
   std::map<std::string, int> float_ops;  // other ops without an int8 form here, by op type
