@@ -30,7 +30,7 @@ struct QuantizeArgs {
   std::string model, calib, out, method = "minmax";
   int frames = 100, eval_frames = 20, threads = 1, worst = 5;
   double percentile = 99.99;
-  bool per_channel = false, per_tensor = false;
+  bool per_channel = false, per_tensor = false, no_equalize = false;
   std::vector<std::string> keep_float, shapes;
   ImageOptions image;
 };
@@ -111,6 +111,7 @@ int quantize(const QuantizeArgs& a) {
   o.method = quant::parse_method(a.method);
   o.percentile = a.percentile;
   o.per_channel = !a.per_tensor;
+  o.equalize = !a.no_equalize;
   for (const auto& k : a.keep_float) {
     std::stringstream ss(k);
     std::string tok;
@@ -143,8 +144,8 @@ int quantize(const QuantizeArgs& a) {
   };
 
   Progress cp("calibrating");
-  auto stats = quant::calibrate(g, plan, calib.size(), filler(calib), o, a.threads, std::ref(cp));
-  Graph q = quant::build_qdq(g, plan, stats, o);
+  quant::Calibration cal = quant::calibrate(g, plan, calib.size(), filler(calib), o, a.threads, std::ref(cp));
+  Graph q = quant::build_qdq(g, plan, cal.stats, o);
 
   // Written beside the target and renamed only when everything succeeded.
   const std::string tmp = a.out + ".partial";
@@ -160,6 +161,7 @@ int quantize(const QuantizeArgs& a) {
     std::printf("%s -> %s (%s calibration on %zu frame(s) of %s, %s weights)\n", a.model.c_str(), a.out.c_str(),
                 quant::method_name(o.method), calib.size(), a.calib.c_str(),
                 o.per_channel ? "per-channel" : "per-tensor");
+    if (cal.equalized) std::printf("cross-layer equalization: %d Conv -> Conv pair(s)\n", cal.equalized);
     print_report(plan, r, g, a.out, a.worst);
   } catch (...) {
     std::error_code ec;
@@ -185,6 +187,7 @@ void add_quantize(CLI::App& app, Action& action) {
       ->check(CLI::Range(50.0, 100.0));
   cmd->add_flag("--per-channel", a->per_channel, "Per-output-channel weight scales (default)");
   cmd->add_flag("--per-tensor", a->per_tensor, "One weight scale per layer");
+  cmd->add_flag("--no-equalize", a->no_equalize, "No cross-layer equalization of Conv -> Conv pairs");
   cmd->add_option("--keep-float", a->keep_float, "Layers kept in float: first, last, or node names (comma-separated)");
   cmd->add_option("--worst", a->worst, "How many worst layers the report marks (default 5)");
   cmd->add_option("--threads", a->threads, "Worker threads")->check(CLI::Range(1, 256));

@@ -43,6 +43,7 @@ struct Options {
   // layer, "last" every weighted layer no other weighted layer follows.
   std::vector<std::string> keep_float;
   int bins = 2048;
+  bool equalize = true;  // cross-layer equalization of Conv -> Conv pairs (equalize.cc)
 };
 
 // The float graph quantization works on: input shapes bound (dynamic
@@ -67,13 +68,28 @@ struct Plan {
 Plan plan(const Graph& g, const Options& o);
 bool is_weighted(const std::string& op);
 
+// Cross-layer equalization: Conv L1 -> (relu) -> Conv L2 pairs (both
+// quantized, L1's output read by L2 alone) and the rescaling of one pair
+// given the calibrated max|y_c| of L1's output; returns s (y_c becomes y_c / s_c).
+struct EqualizePair {
+  int l1 = -1, l2 = -1, value = -1;
+};
+std::vector<EqualizePair> equalize_candidates(const Graph& g, const Plan& p);
+std::vector<float> equalize_pair(Graph& g, const EqualizePair& e, const std::vector<float>& absmax);
+
 // Calibration: runs the float graph on `frames` frames; fill(i, session)
-// writes frame i into session.input(...). Pass 2 (histograms) runs only for
-// percentile/mse. progress(done, total) is called after every frame.
+// writes frame i into session.input(...). Pass 1 collects min/max (and, for
+// equalization, per-channel ranges; g's weights are then equalized and the
+// stats rescaled); pass 2 (histograms) runs only for percentile/mse.
+// progress(done, total) is called after every frame.
 using FillFn = std::function<void(size_t frame, Session& s)>;
 using ProgressFn = std::function<void(size_t done, size_t total)>;
-std::map<int, TensorStats> calibrate(const Graph& g, const Plan& p, size_t frames, const FillFn& fill,
-                                     const Options& o, int threads = 1, const ProgressFn& progress = {});
+struct Calibration {
+  std::map<int, TensorStats> stats;  // by value id of g
+  int equalized = 0;                 // Conv pairs equalized
+};
+Calibration calibrate(Graph& g, const Plan& p, size_t frames, const FillFn& fill, const Options& o,
+                      int threads = 1, const ProgressFn& progress = {});
 
 // The QDQ graph (same inputs and outputs as g).
 Graph build_qdq(const Graph& g, const Plan& p, const std::map<int, TensorStats>& stats, const Options& o);

@@ -72,8 +72,8 @@ Quantized quantize_model(const fs::path& model, const std::vector<cv::Mat>& cali
   Quantized r;
   r.fp = prepare(Model::load(model.string()));
   r.plan = plan(r.fp, o);
-  auto stats = calibrate(r.fp, r.plan, calib.size(), filler(calib, prep), o);
-  r.qdq = build_qdq(r.fp, r.plan, stats, o);
+  Calibration cal = calibrate(r.fp, r.plan, calib.size(), filler(calib, prep), o);
+  r.qdq = build_qdq(r.fp, r.plan, cal.stats, o);
   r.file = (fs::temp_directory_path() / ("ef_quant_" + model.stem().string() + "_" + std::to_string(::getpid()) +
                                          ".onnx")).string();
   export_onnx(r.qdq, r.file);

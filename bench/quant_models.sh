@@ -1,0 +1,22 @@
+#!/bin/bash
+# INT8 QDQ files of the benchmark models, written by `edgeflow quantize`, with
+# their accuracy reports (float vs int8 on held-out real frames):
+#   bench/quant_models.sh [OUT_DIR]      (default out/quant; logs beside the files)
+# These are the files the INT8 speed benchmarks run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EF=${EF_BUILD_DIR:-build}/edgeflow
+OUT=${1:-out/quant}
+mkdir -p "$OUT"
+run() {  # NAME MODEL ARGS...
+  local name=$1 model=$2; shift 2
+  if [ ! -f "$model" ]; then echo "SKIPPED: $model not found (./x setup)"; return; fi
+  "$EF" quantize "$model" "$@" --out "$OUT/$name.int8.onnx" | tee "$OUT/$name.log"
+  echo "load: $(uptime | sed 's/.*load average: //')" | tee -a "$OUT/$name.log"
+}
+run mobilenet_v2 .cache/models/mobilenet_v2.onnx --calib data/vtest.avi --frames 100 --eval-frames 300 \
+  --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
+run selfie_segmentation models/cache/selfie_segmentation.tflite --calib data/Megamind.avi --frames 100 \
+  --eval-frames 100 --method percentile
+run face_detection_short_range models/cache/face_detection_short_range.tflite --calib data/Megamind.avi \
+  --frames 100 --eval-frames 100 --method percentile --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5
