@@ -135,6 +135,8 @@ else
 fi
 if command -v xmllint >/dev/null; then
   if xmllint --noout "$T/roof.svg" 2>"$T/err"; then ok "roofline SVG is well-formed XML"; else bad "roofline SVG XML" "xmllint"; fi
+fi
+
 # --- quantize: bad calibration data, bad flags, already-quantized models
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 VIDEO="$SRC/data/vtest.avi"
