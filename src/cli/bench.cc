@@ -58,6 +58,7 @@ int bench(BenchArgs& a) {
               a.warmup);
   std::printf("latency: median %.3f ms  min %.3f ms  max %.3f ms  (%.1f GFLOP/s at the median)\n", median, mn, mx,
               median > 0 ? double(cost.total.flops) / (median * 1e6) : 0.0);
+  std::printf("weights: %s; %s\n", human_bytes(double(cost.total.weight_bytes)).c_str(), precision_summary(s).c_str());
 
   // Per-layer profile: separate profiled runs (timing every step perturbs the totals slightly).
   s.set_profiling(true);

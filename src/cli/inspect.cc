@@ -64,6 +64,7 @@ int inspect(const InspectArgs& a) {
   std::printf("FLOPs per inference:       %s\n", human_count(double(cost.total.flops)).c_str());
   std::printf("weight bytes:              %s (%lld)\n", human_bytes(double(cost.total.weight_bytes)).c_str(),
               (long long)cost.total.weight_bytes);
+  std::printf("%s\n", precision_summary(s).c_str());
   std::printf("peak activation memory:    %s planned arena (%s without buffer reuse)\n",
               human_bytes(double(s.arena_bytes())).c_str(), human_bytes(double(s.naive_activation_bytes())).c_str());
   std::printf("bytes moved per inference: %s (weights + activations read and written)\n",

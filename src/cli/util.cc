@@ -1,5 +1,7 @@
 #include "cli/util.h"
 
+#include "edgeflow/analysis.h"
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
@@ -125,8 +127,25 @@ void add_common(CLI::App* cmd, CommonOptions& o) {
   cmd->add_option("--threads", o.threads, "Worker threads")->check(CLI::Range(1, 256));
   cmd->add_option("--shape", o.shapes, "Input shape for dynamic dimensions, NAME=1x3x224x224 (repeatable)");
   cmd->add_flag("--no-optimize", o.no_optimize, "Skip folding/fusion passes");
-  cmd->add_option("--precision", o.precision, "fp32 (fp16/int8 come with quantization)")
+  cmd->add_option("--precision", o.precision, "fp32, or fp16: Conv/Gemm/MatMul weights stored as float16 "
+                  "(half the bytes; computed in float32, weights widened on the fly)")
       ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
+}
+
+std::string precision_summary(const Session& s) {
+  const Graph& g = s.graph();
+  int layers = 0;
+  size_t f16 = 0;
+  for (const Node& n : g.nodes)
+    if (n.inputs.size() > 1 && n.inputs[1] >= 0 && g.in(n, 1).is_const() && g.in(n, 1).dtype == DType::f16) {
+      ++layers;
+      f16 += g.in(n, 1).data.nbytes();
+    }
+  if (s.options().precision != Precision::fp16) return "precision: fp32";
+  if (s.options().delta.enabled) return "precision: fp16 requested; delta execution keeps float32 weights";
+  return "precision: fp16: " + std::to_string(layers) + " Conv/Gemm/MatMul layers with float16 weights (" +
+         human_bytes(double(f16)) + ", " + human_bytes(double(2 * f16)) +
+         " as float32); other weights float32; arithmetic float32";
 }
 
 CompileOptions to_compile_options(const CommonOptions& o) {

@@ -49,6 +49,9 @@ struct CommonOptions {
 };
 void add_common(CLI::App* cmd, CommonOptions& o);
 CompileOptions to_compile_options(const CommonOptions& o);
+// "precision: fp16: N Conv/Gemm/MatMul layers with float16 weights (...)"
+// for inspect/bench: what the session's weights are stored in.
+std::string precision_summary(const Session& s);
 
 // Random inputs (uniform [-1,1] floats, zeros for ints), seeded.
 std::vector<Tensor> random_inputs(const Session& s, unsigned seed = 1);

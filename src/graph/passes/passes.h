@@ -25,6 +25,12 @@ int to_nhwc(Graph& g, OptimizeReport& report);
 // Nodes whose outputs are not used by anything reaching a graph output.
 int eliminate_dead(Graph& g, OptimizeReport& report);
 
+// --precision fp16: constant weights of NHWC Conv (group 1), Gemm and
+// MatMul converted to float16 (see weights_to_fp16.cc). Returns layers converted.
+int weights_to_fp16(Graph& g, OptimizeReport& report);
+// The node's weights (input 1) can be float16 with the f16-weight kernels.
+bool fp16_weight_eligible(const Graph& g, const Node& n);
+
 // The whole pipeline: shape inference with constant folding, then the passes
 // above (the fold/fuse ones only when `full`; to_nhwc unless `layout` is
 // false, which keeps ONNX's NCHW for exporting), then shapes again.

@@ -1,0 +1,227 @@
+// --precision fp16: Conv/Gemm/MatMul weights stored as float16 and run by
+// kernels/linear_f16.cc (f32 arithmetic, weights widened on the fly).
+//
+// References (naive, double accumulation) and tolerances, per output y with
+// K products x_k * w_k and S = sum_k |x_k * w_k|:
+//   * same f16-rounded weights:  |y - ref| <= 2 K 2^-24 S + 1e-6
+//     (float32 accumulation of K terms; the standard gamma_K bound, doubled)
+//   * original f32 weights:      |y - ref| <= 2^-11 S + 2^-25 sum_k |x_k| + the above
+//     (each weight rounded to f16: relative 2^-11 for normal values,
+//     absolute 2^-25 for subnormals)
+#include <cmath>
+
+#include "graph/passes/passes.h"
+#include "unit/ops_tensor/helpers.h"
+
+namespace ef::test {
+namespace {
+
+float round_f16(float v) { return half_to_float(float_to_half(v)); }
+
+struct F16Run {
+  Tensor y;
+  OptimizeReport report;
+  std::vector<DType> weight_dtypes;  // input 1 of every Conv/Gemm/MatMul in the compiled graph
+  std::vector<std::string> impls;
+};
+
+F16Run run_fp16(const std::string& op, const std::vector<In>& ins, Attrs attrs, int threads = 1,
+             Precision p = Precision::fp16) {
+  std::vector<Tensor> feeds;
+  Graph g = one_node(op, ins, 1, std::move(attrs), &feeds);
+  CompileOptions o;
+  o.threads = threads;
+  o.precision = p;
+  o.profile = true;
+  Session s(Model::from_graph(std::move(g)), o);
+  F16Run r;
+  r.y = s.run(feeds)[0].clone();
+  r.report = s.report();
+  for (const Node& n : s.graph().nodes)
+    if (n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul") r.weight_dtypes.push_back(s.graph().in(n, 1).dtype);
+  for (const auto& l : s.profile()) r.impls.push_back(l.impl);
+  return r;
+}
+
+// y, S (sum |x w|), A (sum |x|) per output, in double.
+struct Ref {
+  std::vector<double> y, s, a;
+  int64_t k = 0;
+};
+
+void expect_within(const Tensor& got, const Ref& r, bool f32_weights, const std::string& what) {
+  ASSERT_EQ(size_t(got.numel()), r.y.size()) << what;
+  const double acc = 2.0 * double(r.k) * std::ldexp(1.0, -24);
+  int bad = 0;
+  for (size_t i = 0; i < r.y.size(); ++i) {
+    double tol = acc * r.s[i] + 1e-6;
+    if (f32_weights) tol += std::ldexp(1.0, -11) * r.s[i] + std::ldexp(1.0, -25) * r.a[i];
+    const double d = std::fabs(double(got.data_as<float>()[i]) - r.y[i]);
+    if (!(d <= tol) && bad++ < 5)
+      ADD_FAILURE() << what << ": at " << i << " got " << got.data_as<float>()[i] << ", want " << r.y[i]
+                    << " (tol " << tol << ")";
+  }
+}
+
+struct ConvCase {
+  int64_t n, h, w, cin, cout, k, stride, pad, dil;
+  bool bias;
+};
+
+// Naive NCHW convolution (ONNX semantics), weights optionally f16-rounded.
+Ref ref_conv(const ConvCase& c, const Tensor& x, const Tensor& w, const Tensor* b, bool round, int64_t oh,
+             int64_t ow) {
+  Ref r;
+  r.k = c.cin * c.k * c.k;
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t o = 0; o < c.cout; ++o)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double y = b ? b->data_as<float>()[o] : 0, s = 0, a = 0;
+          for (int64_t i = 0; i < c.cin; ++i)
+            for (int64_t ky = 0; ky < c.k; ++ky)
+              for (int64_t kx = 0; kx < c.k; ++kx) {
+                const int64_t iy = oy * c.stride - c.pad + ky * c.dil, ix = ox * c.stride - c.pad + kx * c.dil;
+                if (iy < 0 || ix < 0 || iy >= c.h || ix >= c.w) continue;
+                const double xv = x.data_as<float>()[((n * c.cin + i) * c.h + iy) * c.w + ix];
+                float wv = w.data_as<float>()[((o * c.cin + i) * c.k + ky) * c.k + kx];
+                if (round) wv = round_f16(wv);
+                y += xv * wv, s += std::fabs(xv * wv), a += std::fabs(xv);
+              }
+          r.y.push_back(y), r.s.push_back(s), r.a.push_back(a);
+        }
+  return r;
+}
+
+class ConvF16 : public testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvF16, MatchesNaiveReference) {
+  const ConvCase& c = GetParam();
+  Tensor x = rand_f32({c.n, c.cin, c.h, c.w}, -2.f, 2.f);
+  Tensor w = rand_f32({c.cout, c.cin, c.k, c.k}, -1.f, 1.f);
+  Tensor b = rand_f32({c.cout}, -1.f, 1.f);
+  const int64_t span = c.dil * (c.k - 1) + 1;
+  const int64_t oh = (c.h + 2 * c.pad - span) / c.stride + 1, ow = (c.w + 2 * c.pad - span) / c.stride + 1;
+  Attrs at;
+  at.set("strides", std::vector<int64_t>{c.stride, c.stride});
+  at.set("pads", std::vector<int64_t>{c.pad, c.pad, c.pad, c.pad});
+  at.set("dilations", std::vector<int64_t>{c.dil, c.dil});
+  std::vector<In> ins{In::rt(x), In::k(w)};
+  if (c.bias) ins.push_back(In::k(b));
+  for (int threads : {1, 2}) {
+    F16Run r = run_fp16("Conv", ins, at, threads);
+    ASSERT_EQ(r.weight_dtypes, std::vector<DType>{DType::f16});
+    EXPECT_NE(std::find(r.impls.begin(), r.impls.end(), "f16w-avx512"), r.impls.end());
+    ASSERT_EQ(r.y.shape(), (Shape{c.n, c.cout, oh, ow}));
+    const std::string what = "threads=" + std::to_string(threads);
+    expect_within(r.y, ref_conv(c, x, w, c.bias ? &b : nullptr, true, oh, ow), false, "same f16 weights, " + what);
+    expect_within(r.y, ref_conv(c, x, w, c.bias ? &b : nullptr, false, oh, ow), true, "f32 weights, " + what);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ConvF16,
+                         testing::Values(ConvCase{1, 7, 9, 3, 5, 3, 1, 1, 1, true},      // cout < 16
+                                         ConvCase{2, 8, 8, 16, 33, 1, 1, 0, 1, true},    // 1x1, batch 2, tail panel
+                                         ConvCase{1, 11, 10, 24, 32, 3, 2, 1, 1, false}, // stride 2
+                                         ConvCase{1, 9, 9, 8, 17, 3, 1, 2, 2, true},     // dilation 2
+                                         ConvCase{1, 5, 6, 70, 48, 5, 1, 2, 1, true}));  // K = 1750
+
+// Gemm (transB 0/1, bias broadcast with beta) and MatMul (3-D A).
+Ref ref_linear(const Tensor& a, const Tensor& b, bool tb, const std::vector<float>& bias, bool round, int64_t M,
+               int64_t K, int64_t N) {
+  Ref r;
+  r.k = K;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t j = 0; j < N; ++j) {
+      double y = bias.empty() ? 0 : bias[size_t(j)], s = 0, ab = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double xv = a.data_as<float>()[m * K + k];
+        float wv = b.data_as<float>()[tb ? j * K + k : k * N + j];
+        if (round) wv = round_f16(wv);
+        y += xv * wv, s += std::fabs(xv * wv), ab += std::fabs(xv);
+      }
+      r.y.push_back(y), r.s.push_back(s), r.a.push_back(ab);
+    }
+  return r;
+}
+
+TEST(GemmF16, MatchesNaiveReference) {
+  const int64_t M = 3, K = 75, N = 37;
+  for (bool tb : {false, true}) {
+    Tensor a = rand_f32({M, K});
+    Tensor b = rand_f32(tb ? Shape{N, K} : Shape{K, N}, -1.f, 1.f);
+    Tensor c = rand_f32({N}, -1.f, 1.f);
+    Attrs at;
+    at.set("transB", int64_t(tb));
+    at.set("beta", 0.5f);
+    F16Run r = run_fp16("Gemm", {In::rt(a), In::k(b), In::k(c)}, at);
+    ASSERT_EQ(r.weight_dtypes, std::vector<DType>{DType::f16});
+    std::vector<float> bias(static_cast<size_t>(N));
+    for (int64_t j = 0; j < N; ++j) bias[size_t(j)] = 0.5f * c.data_as<float>()[j];
+    expect_within(r.y, ref_linear(a, b, tb, bias, true, M, K, N), false, "Gemm same f16 weights");
+    expect_within(r.y, ref_linear(a, b, tb, bias, false, M, K, N), true, "Gemm f32 weights");
+  }
+}
+
+TEST(MatMulF16, MatchesNaiveReference) {
+  const int64_t K = 20, N = 19;
+  Tensor a = rand_f32({2, 5, K});
+  Tensor b = rand_f32({K, N}, -1.f, 1.f);
+  F16Run r = run_fp16("MatMul", {In::rt(a), In::k(b)}, {});
+  ASSERT_EQ(r.weight_dtypes, std::vector<DType>{DType::f16});
+  ASSERT_EQ(r.y.shape(), (Shape{2, 5, N}));
+  expect_within(r.y, ref_linear(a, b, false, {}, true, 10, K, N), false, "MatMul same f16 weights");
+  expect_within(r.y, ref_linear(a, b, false, {}, false, 10, K, N), true, "MatMul f32 weights");
+}
+
+TEST(Fp16Weights, BytesExactlyHalvedAndFp32Untouched) {
+  Tensor x = rand_f32({1, 5, 6, 6});
+  Tensor w = rand_f32({7, 5, 3, 3});
+  Attrs at;
+  at.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  std::vector<Tensor> feeds;
+  for (Precision p : {Precision::fp32, Precision::fp16}) {
+    feeds.clear();
+    Graph g = one_node("Conv", {In::rt(x), In::k(w)}, 1, at, &feeds);
+    CompileOptions o;
+    o.precision = p;
+    Session s(Model::from_graph(std::move(g)), o);
+    for (const Node& n : s.graph().nodes)
+      if (n.op == "Conv") {
+        const Value& v = s.graph().in(n, 1);
+        EXPECT_EQ(v.dtype, p == Precision::fp16 ? DType::f16 : DType::f32);
+        EXPECT_EQ(v.data.nbytes(), p == Precision::fp16 ? w.nbytes() / 2 : w.nbytes());
+        if (p == Precision::fp16)
+          for (int64_t i = 0; i < w.numel(); ++i)
+            ASSERT_EQ(v.data.data_as<uint16_t>()[i], float_to_half(w.data_as<float>()[i])) << "weight " << i;
+      }
+  }
+}
+
+// A Conv whose weights feed another op too keeps float32 (and says so).
+TEST(Fp16Weights, SharedWeightsKeepFloat32) {
+  Graph g;
+  const int x = g.add_value("x", DType::f32, {1, 2, 4, 4}, true);
+  g.inputs.push_back(x);
+  const int w = g.add_const("w", rand_f32({3, 2, 1, 1}));
+  const int y1 = g.add_value("y1"), y2 = g.add_value("y2");
+  g.add_node("Conv", "c1", {x, w}, {y1}, {});
+  g.add_node("Conv", "c2", {x, w}, {y2}, {});
+  g.outputs = {y1, y2};
+  CompileOptions o;
+  o.precision = Precision::fp16;
+  Session s(Model::from_graph(std::move(g)), o);
+  int convs = 0;
+  for (const Node& n : s.graph().nodes)
+    if (n.op == "Conv") {
+      EXPECT_EQ(s.graph().in(n, 1).dtype, DType::f32) << n.name;
+      ++convs;
+    }
+  EXPECT_EQ(convs, 2);
+  bool logged = false;
+  for (const auto& l : s.report().log) logged = logged || l.find("shared with another consumer") != std::string::npos;
+  EXPECT_TRUE(logged);
+}
+
+}  // namespace
+}  // namespace ef::test

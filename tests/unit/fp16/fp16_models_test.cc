@@ -1,0 +1,174 @@
+// Whole models at --precision fp16 against float32 (same process) and the
+// independent references: torchvision mobilenet_v2 (PyTorch output, seeded
+// random weights; $EF_MODELS_DIR, default .cache/models) and MediaPipe
+// selfie segmentation / BlazeFace short range on real frames (inputs and
+// TFLite-interpreter outputs in ../shared/refs/mediapipe). Skip when absent.
+//
+// Bounds (the measured values are printed; README "Precision: FP16"):
+//   mobilenet_v2: max|fp16 - ref| / max|ref| <= 5e-3, same top-1 class
+//   selfie: IoU of (mask > 0.5) vs fp32 >= 0.99
+//   BlazeFace: |sigmoid(score) fp16 - fp32| <= 0.02, boxes within 0.5 px
+// The MediaPipe files store their weights as float16 already (behind
+// DEQUANTIZE), so fp16 loses nothing there: the weights are bit-identical.
+// and for every model the converted layers' weight bytes are exactly half.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "edgeflow/npy.h"
+#include "edgeflow/session.h"
+
+namespace ef {
+namespace {
+namespace fs = std::filesystem;
+
+std::string env_or(const char* k, const std::string& def) {
+  const char* v = std::getenv(k);
+  return v && *v ? v : def;
+}
+
+Tensor read_f32(const fs::path& p, Shape shape) {
+  Tensor t(DType::f32, shape);
+  std::ifstream f(p, std::ios::binary);
+  f.read(static_cast<char*>(t.data()), std::streamsize(t.nbytes()));
+  if (size_t(f.gcount()) != t.nbytes()) throw Error(p.string() + ": too short");
+  return t;
+}
+
+struct Pair {
+  Session fp32, fp16;
+};
+Pair sessions(const std::string& path) {
+  Model m = Model::load(path);
+  CompileOptions o;
+  o.threads = 2;
+  Session a(m, o);
+  o.precision = Precision::fp16;
+  Session b(m, o);
+  return {std::move(a), std::move(b)};
+}
+
+// Weight bytes of the layers the fp16 session converted, in both sessions.
+void expect_halved(const Pair& p, const std::string& model) {
+  int64_t b32 = 0, b16 = 0;
+  int layers = 0;
+  const Graph &g16 = p.fp16.graph(), &g32 = p.fp32.graph();
+  ASSERT_EQ(g16.nodes.size(), g32.nodes.size());
+  for (size_t i = 0; i < g16.nodes.size(); ++i) {
+    const Node& n = g16.nodes[i];
+    if (n.inputs.size() < 2 || n.inputs[1] < 0 || g16.in(n, 1).dtype != DType::f16 || !g16.in(n, 1).is_const()) continue;
+    ++layers;
+    b16 += int64_t(g16.in(n, 1).data.nbytes());
+    b32 += int64_t(g32.in(g32.nodes[i], 1).data.nbytes());
+  }
+  std::printf("  %s: %d layers with float16 weights, %lld -> %lld bytes\n", model.c_str(), layers, (long long)b32,
+              (long long)b16);
+  EXPECT_GT(layers, 0);
+  EXPECT_EQ(b16 * 2, b32);
+}
+
+double max_abs(const Tensor& a) {
+  double m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.data_as<float>()[i])));
+  return m;
+}
+double max_diff(const Tensor& a, const Tensor& b) {
+  double m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double d = std::fabs(double(a.data_as<float>()[i]) - double(b.data_as<float>()[i]));
+    m = std::isnan(d) ? INFINITY : std::max(m, d);
+  }
+  return m;
+}
+int64_t argmax(const Tensor& a) {
+  int64_t k = 0;
+  for (int64_t i = 1; i < a.numel(); ++i)
+    if (a.data_as<float>()[i] > a.data_as<float>()[k]) k = i;
+  return k;
+}
+
+TEST(Fp16Model, MobileNetV2AgainstPyTorch) {
+  const fs::path dir = env_or("EF_MODELS_DIR", std::string(EF_SOURCE_DIR) + "/.cache/models");
+  if (!fs::exists(dir / "mobilenet_v2.onnx")) GTEST_SKIP() << "no " << dir / "mobilenet_v2.onnx";
+  Pair p = sessions((dir / "mobilenet_v2.onnx").string());
+  expect_halved(p, "mobilenet_v2");
+  Tensor x = load_npy((dir / "mobilenet_v2.input.npy").string());
+  Tensor ref = load_npy((dir / "mobilenet_v2.output.npy").string());
+  Tensor y32 = p.fp32.run({x})[0].clone();
+  Tensor y16 = p.fp16.run({x})[0].clone();
+  const double peak = max_abs(ref);
+  const double e16 = max_diff(y16, ref) / peak, e32 = max_diff(y32, ref) / peak, e = max_diff(y16, y32) / peak;
+  std::printf("  mobilenet_v2: max|diff|/max|ref|: fp16 vs PyTorch %.3g, fp32 vs PyTorch %.3g, fp16 vs fp32 %.3g\n",
+              e16, e32, e);
+  EXPECT_LE(e16, 5e-3);
+  EXPECT_EQ(argmax(y16), argmax(ref));
+}
+
+struct MpCase {
+  std::string model, input;
+  Shape in_shape;
+};
+
+TEST(Fp16Model, SelfieSegmentationMaskIoU) {
+  const fs::path refs = env_or("EF_REFS_DIR", std::string(EF_SOURCE_DIR) + "/../shared/refs") + "/mediapipe";
+  const fs::path model = env_or("EF_MODELS_DIR_TFLITE", std::string(EF_SOURCE_DIR) + "/models/cache") +
+                         "/selfie_segmentation.tflite";
+  if (!fs::exists(model) || !fs::exists(refs / "inputs")) GTEST_SKIP() << "no " << model << " or " << refs;
+  Pair p = sessions(model.string());
+  expect_halved(p, "selfie_segmentation");
+  for (const char* img : {"mm060", "messi5"}) {
+    const fs::path in = refs / "inputs" / (std::string("rgb256x256_stretch_0to1__") + img + ".bin");
+    if (!fs::exists(in)) continue;
+    Tensor x = read_f32(in, {1, 256, 256, 3});
+    Tensor m32 = p.fp32.run({x})[0].clone();
+    Tensor m16 = p.fp16.run({x})[0].clone();
+    size_t inter = 0, uni = 0;
+    for (int64_t k = 0; k < m32.numel(); ++k) {
+      const bool a = m16.data_as<float>()[k] > 0.5f, b = m32.data_as<float>()[k] > 0.5f;
+      inter += a && b;
+      uni += a || b;
+    }
+    const double iou = uni ? double(inter) / double(uni) : 1.0;
+    std::printf("  selfie on %s: mask IoU fp16 vs fp32 %.5f, max|diff| %.3g\n", img, iou, max_diff(m16, m32));
+    EXPECT_GT(uni, size_t(m32.numel() / 50)) << img << ": the person mask should not be empty";
+    EXPECT_GE(iou, 0.99) << img;
+  }
+}
+
+TEST(Fp16Model, BlazeFaceScores) {
+  const fs::path refs = env_or("EF_REFS_DIR", std::string(EF_SOURCE_DIR) + "/../shared/refs") + "/mediapipe";
+  const fs::path model = env_or("EF_MODELS_DIR_TFLITE", std::string(EF_SOURCE_DIR) + "/models/cache") +
+                         "/face_detection_short_range.tflite";
+  const fs::path in = refs / "inputs" / "rgb128x128_letterbox_m1to1__messi5.bin";
+  if (!fs::exists(model) || !fs::exists(in)) GTEST_SKIP() << "no " << model << " or " << in;
+  Pair p = sessions(model.string());
+  expect_halved(p, "face_detection_short_range");
+  Tensor x = read_f32(in, {1, 128, 128, 3});
+  const auto& o32 = p.fp32.run({x});
+  std::vector<Tensor> a;
+  for (const Tensor& t : o32) a.push_back(t.clone());
+  const auto& o16 = p.fp16.run({x});
+  ASSERT_EQ(o16.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const bool scores = a[i].shape().back() == 1;
+    double d = 0;
+    for (int64_t k = 0; k < a[i].numel(); ++k) {
+      float u = a[i].data_as<float>()[k], v = o16[i].data_as<float>()[k];
+      if (scores) u = 1.f / (1.f + std::exp(-u)), v = 1.f / (1.f + std::exp(-v));
+      d = std::max(d, double(std::fabs(u - v)));
+    }
+    std::printf("  blazeface output %zu (%s): max|fp16 - fp32| %.3g\n", i, scores ? "scores" : "boxes", d);
+    if (scores) {
+      EXPECT_LE(d, 0.02);
+    } else {
+      EXPECT_LE(d, 0.5);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ef
