@@ -1,8 +1,9 @@
 // --precision fp16: the weights of Conv (NHWC, one group), Gemm and MatMul
 // with a constant 2-D B become float16 constants, so the session holds half
 // the weight bytes; kernels/linear_f16.cc runs them (f32 arithmetic, weights
-// widened on the fly). Weights shared with another consumer, and any other
-// op, keep float32. Values that came from float16 (TFLite weights behind
+// widened on the fly). Weights shared with another consumer, layers with
+// fewer than 16 input channels (tiny weights, e.g. an RGB stem; the kernel's
+// per-tap overhead would dominate), and any other op keep float32. Values that came from float16 (TFLite weights behind
 // DEQUANTIZE, folded to float32 at load) round back to exactly their bits.
 #include <string>
 
@@ -20,9 +21,11 @@ bool fp16_weight_eligible(const Graph& g, const Node& n) {
     const Value& b = g.values[n.inputs[2]];
     if (!b.is_const() || b.dtype != DType::f32) return false;
   }
+  constexpr int64_t kMinInputChannels = 16;
   if (n.op == "Conv")
     return n.attrs.s("layout", "") == "NHWC" && n.attrs.i("group", 1) == 1 && w.shape.size() == 4 &&
-           x.shape.size() == 4;
+           x.shape.size() == 4 && w.shape[1] >= kMinInputChannels;
+  if (x.shape.empty() || x.shape.back() < kMinInputChannels) return false;
   if (n.op == "Gemm") {
     if (n.attrs.i("transA", 0) != 0 || n.attrs.f("alpha", 1.f) != 1.f || x.shape.size() != 2 || w.shape.size() != 2)
       return false;

@@ -120,10 +120,10 @@ TEST_P(ConvF16, MatchesNaiveReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, ConvF16,
-                         testing::Values(ConvCase{1, 7, 9, 3, 5, 3, 1, 1, 1, true},      // cout < 16
+                         testing::Values(ConvCase{1, 7, 9, 16, 5, 3, 1, 1, 1, true},     // cout < 16
                                          ConvCase{2, 8, 8, 16, 33, 1, 1, 0, 1, true},    // 1x1, batch 2, tail panel
                                          ConvCase{1, 11, 10, 24, 32, 3, 2, 1, 1, false}, // stride 2
-                                         ConvCase{1, 9, 9, 8, 17, 3, 1, 2, 2, true},     // dilation 2
+                                         ConvCase{1, 9, 9, 20, 17, 3, 1, 2, 2, true},    // dilation 2
                                          ConvCase{1, 5, 6, 70, 48, 5, 1, 2, 1, true}));  // K = 1750
 
 // Gemm (transB 0/1, bias broadcast with beta) and MatMul (3-D A).
@@ -175,8 +175,8 @@ TEST(MatMulF16, MatchesNaiveReference) {
 }
 
 TEST(Fp16Weights, BytesExactlyHalvedAndFp32Untouched) {
-  Tensor x = rand_f32({1, 5, 6, 6});
-  Tensor w = rand_f32({7, 5, 3, 3});
+  Tensor x = rand_f32({1, 16, 6, 6});
+  Tensor w = rand_f32({7, 16, 3, 3});
   Attrs at;
   at.set("pads", std::vector<int64_t>{1, 1, 1, 1});
   std::vector<Tensor> feeds;
@@ -201,9 +201,9 @@ TEST(Fp16Weights, BytesExactlyHalvedAndFp32Untouched) {
 // A Conv whose weights feed another op too keeps float32 (and says so).
 TEST(Fp16Weights, SharedWeightsKeepFloat32) {
   Graph g;
-  const int x = g.add_value("x", DType::f32, {1, 2, 4, 4}, true);
+  const int x = g.add_value("x", DType::f32, {1, 16, 4, 4}, true);
   g.inputs.push_back(x);
-  const int w = g.add_const("w", rand_f32({3, 2, 1, 1}));
+  const int w = g.add_const("w", rand_f32({3, 16, 1, 1}));
   const int y1 = g.add_value("y1"), y2 = g.add_value("y2");
   g.add_node("Conv", "c1", {x, w}, {y1}, {});
   g.add_node("Conv", "c2", {x, w}, {y2}, {});
@@ -221,6 +221,17 @@ TEST(Fp16Weights, SharedWeightsKeepFloat32) {
   bool logged = false;
   for (const auto& l : s.report().log) logged = logged || l.find("shared with another consumer") != std::string::npos;
   EXPECT_TRUE(logged);
+}
+
+// Fewer than 16 input channels (an RGB stem): float32 weights, f32 kernels.
+TEST(Fp16Weights, FewInputChannelsKeepFloat32) {
+  Tensor x = rand_f32({1, 3, 8, 8});
+  Tensor w = rand_f32({24, 3, 5, 5});
+  F16Run r = run_fp16("Conv", {In::rt(x), In::k(w)}, {});
+  EXPECT_EQ(r.weight_dtypes, std::vector<DType>{DType::f32});
+  Tensor a = rand_f32({2, 15});
+  r = run_fp16("MatMul", {In::rt(a), In::k(rand_f32({15, 4}))}, {});
+  EXPECT_EQ(r.weight_dtypes, std::vector<DType>{DType::f32});
 }
 
 }  // namespace

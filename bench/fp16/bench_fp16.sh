@@ -1,0 +1,46 @@
+#!/bin/bash
+# --precision fp16 vs fp32 in edgeflow, in one run: weight bytes (inspect),
+# latency (R rounds; each round runs fp32 then fp16, one process each: W
+# warm-ups, N timed runs, the median; the table shows the median of the
+# round medians), and accuracy on the photos in data/ (accuracy_fp16.py).
+#
+#   bench/fp16/bench_fp16.sh [--rounds R] [--runs N] [--threads "1 2"]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BUILD="${EF_BUILD_DIR:-$ROOT/build}"
+EF="$BUILD/edgeflow"
+rounds=3 runs=30 threads_list="1 2"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --threads) threads_list="$2"; shift 2 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench_fp16.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ -x "$EF" ] || { echo "error: $EF not built" >&2; exit 1; }
+MODELS="$ROOT/.cache/models/mobilenet_v2.onnx $ROOT/models/cache/selfie_segmentation.tflite $ROOT/models/cache/face_detection_short_range.tflite"
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo "load: $(uptime | sed 's/.*load average: //')"
+printf "%-32s %7s %10s %10s %8s\n" model threads "fp32 ms" "fp16 ms" "fp16/fp32"
+for f in $MODELS; do
+  for t in $threads_list; do
+    a=() b=()
+    for r in $(seq "$rounds"); do
+      a+=("$("$EF" bench "$f" --threads "$t" --runs "$runs" --json | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')")
+      b+=("$("$EF" bench "$f" --threads "$t" --runs "$runs" --json --precision fp16 | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')")
+    done
+    ma=$(printf "%s\n" "${a[@]}" | median) mb=$(printf "%s\n" "${b[@]}" | median)
+    printf "%-32s %7s %10.3f %10.3f %8.2f\n" "$(basename "$f")" "$t" "$ma" "$mb" "$(echo "$mb / $ma" | bc -l)"
+  done
+done
+echo "load: $(uptime | sed 's/.*load average: //')"
+echo
+for f in $MODELS; do
+  w32=$("$EF" inspect "$f" | sed -n 's/^weight bytes: *.*(\([0-9]*\))/\1/p')
+  w16=$("$EF" inspect "$f" --precision fp16 | sed -n 's/^weight bytes: *.*(\([0-9]*\))/\1/p')
+  echo "$(basename "$f"): weight bytes fp32 $w32, fp16 $w16 ($(echo "scale=3; $w16 / $w32" | bc)x); $("$EF" inspect "$f" --precision fp16 | grep '^precision')"
+done
+echo
+EF="$EF" /usr/bin/python3 "$ROOT/bench/fp16/accuracy_fp16.py"
