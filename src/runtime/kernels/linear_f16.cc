@@ -1,8 +1,8 @@
 // Conv (NHWC, one group), Gemm and MatMul with float16 weights
 // (--precision fp16, see graph/passes/weights_to_fp16.cc): the weights stay
 // float16 in memory (packed once into 16-output-channel panels, still f16)
-// and are widened to float32 in the inner loop (AVX-512F vcvtph2ps); the
-// arithmetic and accumulation are float32. Gemm and MatMul run as a 1x1
+// and are widened to float32 in the inner loop (AVX-512F vcvtph2ps; tiles of
+// 8 pixels x 32 channels); the arithmetic and accumulation are float32. Gemm and MatMul run as a 1x1
 // convolution over M "pixels". Without AVX-512F a scalar loop does the same.
 #include <immintrin.h>
 
@@ -75,29 +75,44 @@ class LinearF16 : public Kernel {
     for (int64_t ox = 0; ox < g_.ow; ox += kMr) {
       const int64_t m = std::min(kMr, g_.ow - ox);
       float* y = y_ + ((b * g_.oh + oy) * g_.ow + ox) * g_.cout;
-      for (int64_t p = 0; p < panels_; ++p)
-        if (avx512_) tile_avx512(b, oy, ox, m, p, y);
-        else tile_scalar(b, oy, ox, m, p, y);
+      if (!avx512_)
+        for (int64_t p = 0; p < panels_; ++p) tile_scalar(b, oy, ox, m, p, y);
+      else
+        for (int64_t p = 0; p < panels_; p += 2)
+          if (p + 1 < panels_) tile_avx512<2>(b, oy, ox, m, p, y);
+          else tile_avx512<1>(b, oy, ox, m, p, y);
     }
   }
 
+  // kMr pixels x NP panels (16 * NP output channels) from panel p.
+  template <int NP>
   EF_AVX512 void tile_avx512(int64_t b, int64_t oy, int64_t ox, int64_t m, int64_t p, float* y) const {
-    __m512 acc[kMr];
-    for (int64_t i = 0; i < kMr; ++i) acc[i] = _mm512_loadu_ps(bias_.data() + p * kNr);
+    __m512 acc[kMr][NP];
+    for (int64_t i = 0; i < kMr; ++i)
+      for (int j = 0; j < NP; ++j) acc[i][j] = _mm512_loadu_ps(bias_.data() + (p + j) * kNr);
     const float* s[kMr];
     for (int64_t t = 0; t < taps_; ++t) {
       for (int64_t i = 0; i < kMr; ++i) s[i] = i < m ? src(b, oy, ox + i, t) : zeros_.data();
-      const uint16_t* w = packed_.data() + (p * taps_ + t) * g_.cin * kNr;
+      const uint16_t* w[NP];
+      for (int j = 0; j < NP; ++j) w[j] = packed_.data() + ((p + j) * taps_ + t) * g_.cin * kNr;
       for (int64_t ci = 0; ci < g_.cin; ++ci) {
-        const __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + ci * kNr)));
-        for (int64_t i = 0; i < kMr; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(s[i][ci]), wv, acc[i]);
+        __m512 wv[NP];
+        for (int j = 0; j < NP; ++j)
+          wv[j] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[j] + ci * kNr)));
+        for (int64_t i = 0; i < kMr; ++i) {
+          const __m512 xv = _mm512_set1_ps(s[i][ci]);
+          for (int j = 0; j < NP; ++j) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
       }
     }
     const __m512 lo = _mm512_set1_ps(act_.out_min()), hi = _mm512_set1_ps(act_.out_max());
-    const int64_t nc = std::min(kNr, g_.cout - p * kNr);
-    const __mmask16 mask = __mmask16((1u << nc) - 1u);
-    for (int64_t i = 0; i < m; ++i)
-      _mm512_mask_storeu_ps(y + i * g_.cout + p * kNr, mask, _mm512_min_ps(_mm512_max_ps(acc[i], lo), hi));
+    for (int j = 0; j < NP; ++j) {
+      const int64_t nc = std::min(kNr, g_.cout - (p + j) * kNr);
+      const __mmask16 mask = __mmask16((1u << nc) - 1u);
+      for (int64_t i = 0; i < m; ++i)
+        _mm512_mask_storeu_ps(y + i * g_.cout + (p + j) * kNr, mask,
+                              _mm512_min_ps(_mm512_max_ps(acc[i][j], lo), hi));
+    }
   }
 
   void tile_scalar(int64_t b, int64_t oy, int64_t ox, int64_t m, int64_t p, float* y) const {
