@@ -11,9 +11,11 @@
 // the calling thread claims items like the workers do, a worker that wakes
 // late finds nothing left and goes back to waiting, and nobody waits for it.
 //
-// Items are claimed one at a time with a CAS on a word holding
+// Items are claimed in shrinking chunks with a CAS on a word holding
 // (generation << 32 | next item), so a late worker can never claim an item
-// of a later call with a stale job description.
+// of a later call with a stale job description. (Claiming one item at a time
+// made mobilenet_v2 at 2 threads 5.0 ms against pthreadpool's 3.2 on an idle
+// machine: the shared words bounced between the cores; chunks: 3.5.)
 #include <pthreadpool.h>
 
 #include <immintrin.h>
@@ -61,6 +63,7 @@ struct pthreadpool {
   std::atomic<void (*)(const void*, size_t)> call{nullptr};
   std::atomic<const void*> data{nullptr};
   std::atomic<bool> stop{false};
+  std::atomic<int> sleepers{0};  // workers in gen.wait()
   std::mutex calls;
 };
 
@@ -82,19 +85,32 @@ void pthreadpool::publish(size_t n) {
   items.store(n, std::memory_order_release);  // a worker seeing it also sees the closed state
   done.store(0, std::memory_order_relaxed);
   state.store(g << 32, std::memory_order_release);
-  gen.store(uint32_t(g), std::memory_order_release);
-  gen.notify_all();
+  gen.store(uint32_t(g), std::memory_order_seq_cst);
+  // Wake sleepers only if there are any: most calls find the workers still
+  // spinning, and a futex wake per call costs a system call each.
+  if (sleepers.load(std::memory_order_seq_cst) > 0) gen.notify_all();
 }
 
 void pthreadpool::work() {
+  // Items are claimed in shrinking chunks (guided: 1/(2 x threads) of what is
+  // left): one CAS and one done-count update per chunk instead of per item
+  // keeps the two shared words from bouncing between cores on calls with
+  // thousands of small items, and the small last chunks balance the end.
+  const uint64_t split = threads() * 2;
   uint64_t s = state.load(std::memory_order_acquire);
   for (;;) {
     const uint64_t idx = s & kClosed;
     if (idx >= items.load(std::memory_order_acquire)) return;
-    if (!state.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-    // Claimed: the call cannot finish (and its job change) before this item is done.
-    call.load(std::memory_order_relaxed)(data.load(std::memory_order_relaxed), size_t(idx));
-    done.fetch_add(1, std::memory_order_release);
+    const uint64_t n = items.load(std::memory_order_acquire);
+    const uint64_t end = std::min<uint64_t>(idx + std::max<uint64_t>(1, (n - idx) / split), n);
+    if (!state.compare_exchange_weak(s, (s & ~uint64_t(kClosed)) | end, std::memory_order_acq_rel,
+                                     std::memory_order_acquire))
+      continue;
+    // Claimed: the call cannot finish (and its job change) before these items are done.
+    const auto fn = call.load(std::memory_order_relaxed);
+    const void* d = data.load(std::memory_order_relaxed);
+    for (uint64_t i = idx; i < end; ++i) fn(d, size_t(i));
+    done.fetch_add(size_t(end - idx), std::memory_order_release);
     s = state.load(std::memory_order_acquire);
   }
 }
@@ -109,7 +125,9 @@ void pthreadpool::worker_loop() {
       g = gen.load(std::memory_order_acquire);
     }
     if (g == seen) {
-      gen.wait(seen, std::memory_order_acquire);
+      sleepers.fetch_add(1, std::memory_order_seq_cst);
+      gen.wait(seen, std::memory_order_seq_cst);
+      sleepers.fetch_sub(1, std::memory_order_seq_cst);
       continue;
     }
     seen = g;
