@@ -817,7 +817,7 @@ void Importer::map_builtin(const OpInfo& info, TableRef op, const std::vector<in
       }
       if (info.code == DENSIFY) fail(op_context_ + "input '" + tname(x) + "' must be a constant sparse tensor");
       // Runtime dequantization (quantized models): DequantizeLinear.
-      const Value& xv = g_.values[val(x)];
+      const Value xv = g_.values[val(x)];  // a copy (runtime value, no data): const_f32 below grows g_.values
       if (xv.dtype == DType::f16) {
         a.set("to", int64_t(1));  // ONNX FLOAT
         node("Cast", {val(x)}, {out_val(y)}, a);
