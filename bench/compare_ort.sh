@@ -9,6 +9,8 @@
 # 3); each round is one process per engine doing W warm-up (default 10) and R
 # timed runs (default 30) and reporting its median. The table shows the median
 # of the round medians; ratio = ORT / edgeflow (> 1: edgeflow is faster).
+# The min columns (fastest run of all rounds) are less sensitive to other
+# processes on a busy machine than the medians.
 # ORT: intraOpNumThreads=T, interOpNumThreads=1, graphOptimizationLevel=all.
 # Models come from tools/make_test_models.sh (.cache/models, or $EF_MODELS_DIR);
 # edgeflow from build/ (or $EF_BUILD_DIR).
@@ -52,7 +54,8 @@ EF="$BUILD/edgeflow"
 bash "$ROOT/tools/make_test_models.sh" "$MODELS_DIR" >&2
 
 median_of() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-json_median() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const l=s.trim().split("\n").filter(x=>x.startsWith("{")).pop();if(!l)process.exit(1);console.log(JSON.parse(l).median_ms)})'; }
+# "median min" of the last JSON line.
+json_times() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const l=s.trim().split("\n").filter(x=>x.startsWith("{")).pop();if(!l)process.exit(1);const j=JSON.parse(l);console.log(j.median_ms+" "+j.min_ms)})'; }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 results=$(mktemp)
@@ -62,12 +65,14 @@ for m in $models; do
   [ -f "$f" ] || { echo "error: $f missing" >&2; exit 1; }
   for t in $threads_list; do
     for r in $(seq "$rounds"); do
-      ef=$("$EF" bench "$f" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_median) ||
+      ef=$("$EF" bench "$f" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_times) ||
         { echo "error: edgeflow bench failed on $m (threads $t)" >&2; exit 1; }
-      ort=$(node "$BENCH/ort_runner.js" "$f" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_median) ||
+      ort=$(node "$BENCH/ort_runner.js" "$f" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_times) ||
         { echo "error: ort_runner failed on $m (threads $t)" >&2; exit 1; }
-      printf '%s %s %s %s\n' "$m" "$t" "$ef" "$ort" >>"$results"
-      printf '  %-13s threads %s round %s: edgeflow %8.3f ms  ORT %8.3f ms\n' "$m" "$t" "$r" "$ef" "$ort" >&2
+      read -r ef efmin <<<"$ef"
+      read -r ort ortmin <<<"$ort"
+      printf '%s %s %s %s %s %s\n' "$m" "$t" "$ef" "$ort" "$efmin" "$ortmin" >>"$results"
+      printf '  %-13s threads %s round %s: edgeflow %8.3f ms  ORT %8.3f ms  (min %.3f / %.3f)\n' "$m" "$t" "$r" "$ef" "$ort" "$efmin" "$ortmin" >&2
     done
   done
 done
@@ -76,12 +81,17 @@ echo
 echo "edgeflow vs ONNX Runtime $(ort_version) (CPU EP), median of $rounds alternating rounds × $runs runs after $warmup warm-ups"
 echo "machine: $cpu, $(nproc) cores; $(date -u +%Y-%m-%d)"
 echo
-echo "| model | threads | edgeflow median ms | ORT median ms | ratio ORT/edgeflow |"
-echo "| --- | ---: | ---: | ---: | ---: |"
+echo "machine load (uptime): $(uptime | sed 's/.*load average: //')"
+echo
+echo "| model | threads | edgeflow median ms | ORT median ms | ratio ORT/edgeflow | edgeflow min ms | ORT min ms | min ratio |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for m in $models; do
   for t in $threads_list; do
     ef=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $3}' "$results" | median_of)
     ort=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $4}' "$results" | median_of)
-    awk -v m="$m" -v t="$t" -v e="$ef" -v o="$ort" 'BEGIN {printf "| %s | %s | %.2f | %.2f | %.2f |\n", m, t, e, o, o/e}'
+    efmin=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $5}' "$results" | sort -g | head -1)
+    ortmin=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $6}' "$results" | sort -g | head -1)
+    awk -v m="$m" -v t="$t" -v e="$ef" -v o="$ort" -v em="$efmin" -v om="$ortmin" \
+      'BEGIN {printf "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", m, t, e, o, o/e, em, om, om/em}'
   done
 done

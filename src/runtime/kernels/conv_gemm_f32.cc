@@ -15,6 +15,8 @@ namespace {
 constexpr int tile_rows(int nv) { return nv >= 4 ? 6 : 8; }
 constexpr int kPanel = 64;    // output channels per weight panel (4 zmm)
 constexpr int64_t kKBlock = 128;   // K per block: a 128x64 weight block (32 KB) stays in L1
+constexpr int64_t kPanelMajorBytes = 1 << 20;  // input rows of a pixel block that stay in L2 (2 MB)
+constexpr int64_t kL2Weights = 512 << 10;  // packed weights below this stay in L2 between runs
 constexpr int64_t kMBlock = 192;  // a multiple of every tile_rows()   // pixels per block: their input rows stay in L2
 
 struct UkArgs {
@@ -29,12 +31,16 @@ struct UkArgs {
   bool first, last;
   float mn, mx;
   __mmask16 mask;  // valid lanes of the panel's last vector
+  const char* pf;      // next weight block: one cache line per k step is prefetched into L2
+  const char* pf_end;  // its end
 };
 
 #define EF_AVX512 __attribute__((target("avx512f,avx2,fma")))
 
+// Returns where the next tile continues prefetching.
 template <int MR, int NV>
-EF_AVX512 void ukernel(const UkArgs& p) {
+EF_AVX512 const char* ukernel(const UkArgs& p) {
+  const char* pf = p.pf;
   __m512 acc[MR][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
@@ -57,6 +63,10 @@ EF_AVX512 void ukernel(const UkArgs& p) {
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
       b += 16 * NV;
+      if (pf < p.pf_end) {
+        _mm_prefetch(pf, _MM_HINT_T1);
+        pf += 64;
+      }
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m512 av = _mm512_set1_ps(a[i][k]);
@@ -81,9 +91,10 @@ EF_AVX512 void ukernel(const UkArgs& p) {
       else
         _mm512_storeu_ps(p.c + i * p.ldc + 16 * v, acc[i][v]);
     }
+  return pf;
 }
 
-using Ukernel = void (*)(const UkArgs&);
+using Ukernel = const char* (*)(const UkArgs&);
 
 template <int MR>
 constexpr Ukernel row_of(int nv) {
@@ -134,6 +145,7 @@ ConvGemmF32::ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bia
         for (int64_t t = 0; t < taps_; ++t)
           packed_[panel_off_[j] + (t * g.cin + ci) * width + (o - j * kPanel)] = w[(o * g.cin + ci) * taps_ + t];
   }
+  stream_weights_ = total * int64_t(sizeof(float)) > kL2Weights;
   bias_.assign(size_t(panels_ * kPanel), 0.f);
   if (bias) std::copy(bias, bias + g.cout, bias_.begin());
   zeros_.assign(size_t(g.cin), 0.f);
@@ -187,29 +199,52 @@ void ConvGemmF32::run_task(size_t ti) {
   a.ldc = g_.cout;
   a.mn = min_;
   a.mx = max_;
+  const int64_t nkb = int64_t(kblocks_.size()), np = task.j1 - task.j0, steps = nkb * np;
   for (int64_t mb = task.m0; mb < task.m1; mb += kMBlock) {
     const int64_t me = std::min(task.m1, mb + kMBlock);
-    for (size_t kb = 0; kb < kblocks_.size(); ++kb) {
-      const KBlock& blk = kblocks_[kb];
+    // Step order: panel-major (each panel's K blocks in turn: its weights are
+    // one contiguous stream) when the block's input rows stay in L2 while
+    // every panel re-reads them; else K-block-major (a K block of input rows
+    // is reused across all panels).
+    const bool panel_major = (me - mb) * k_ * int64_t(sizeof(float)) <= kPanelMajorBytes;
+    auto step = [&](int64_t s, int64_t* kb, int64_t* j) {
+      *kb = panel_major ? s % nkb : s / np;
+      *j = task.j0 + (panel_major ? s / nkb : s % np);
+    };
+    auto weights = [&](int64_t kb, int64_t j) {
+      const KBlock& blk = kblocks_[size_t(kb)];
+      return packed_ + panel_off_[size_t(j)] + (blk.t0 * g_.cin + blk.c0) * panel_nv_[size_t(j)] * 16;
+    };
+    for (int64_t s = 0; s < steps; ++s) {
+      int64_t kb, j;
+      step(s, &kb, &j);
+      const KBlock& blk = kblocks_[size_t(kb)];
       a.t0 = blk.t0, a.t1 = blk.t1, a.c0 = blk.c0, a.len = blk.len;
       a.first = kb == 0;
-      a.last = kb + 1 == kblocks_.size();
-      for (int64_t j = task.j0; j < task.j1; ++j) {
-        const int nv = int(panel_nv_[j]);
-        const int64_t width = nv * 16;
-        const int64_t valid = std::min<int64_t>(16, g_.cout - j * kPanel - (nv - 1) * 16);
-        a.mask = __mmask16((1u << valid) - 1);
-        a.b = packed_ + panel_off_[j] + (blk.t0 * g_.cin + blk.c0) * width;
-        a.b_tap_stride = g_.cin * width;
-        a.bias = bias_.data() + j * kPanel;
-        const int mr = tile_rows(nv);
-        const Ukernel full = pick(mr, nv);
-        for (int64_t m = mb; m < me; m += mr) {
-          const int64_t rows = std::min<int64_t>(mr, me - m);
-          a.ind = ind_.data() + m * taps_;
-          a.c = y_ + m * g_.cout + j * kPanel;
-          (rows == mr ? full : pick(int(rows), nv))(a);
-        }
+      a.last = kb + 1 == nkb;
+      const int nv = int(panel_nv_[size_t(j)]);
+      const int64_t width = nv * 16;
+      const int64_t valid = std::min<int64_t>(16, g_.cout - j * kPanel - (nv - 1) * 16);
+      a.mask = __mmask16((1u << valid) - 1);
+      a.b = weights(kb, j);
+      a.b_tap_stride = g_.cin * width;
+      a.bias = bias_.data() + j * kPanel;
+      // Prefetch the next step's weight block (contiguous: whole taps, or one tap's channel slice).
+      a.pf = a.pf_end = nullptr;
+      if (s + 1 < steps && stream_weights_) {
+        int64_t nkb_, nj;
+        step(s + 1, &nkb_, &nj);
+        const KBlock& nb = kblocks_[size_t(nkb_)];
+        a.pf = reinterpret_cast<const char*>(weights(nkb_, nj));
+        a.pf_end = a.pf + (nb.t1 - nb.t0) * nb.len * panel_nv_[size_t(nj)] * 16 * int64_t(sizeof(float));
+      }
+      const int mr = tile_rows(nv);
+      const Ukernel full = pick(mr, nv);
+      for (int64_t m = mb; m < me; m += mr) {
+        const int64_t rows = std::min<int64_t>(mr, me - m);
+        a.ind = ind_.data() + m * taps_;
+        a.c = y_ + m * g_.cout + j * kPanel;
+        a.pf = (rows == mr ? full : pick(int(rows), nv))(a);
       }
     }
   }

@@ -51,6 +51,7 @@ class ConvGemmF32 {
   std::vector<const float*> ind_;  // [pixel][tap]
   std::vector<KBlock> kblocks_;
   std::vector<Task> tasks_;
+  bool stream_weights_ = false;  // weights too big to stay in L2: prefetch the next block
   float* y_ = nullptr;
 };
 

@@ -148,6 +148,37 @@ TEST(Conv, OwnGemmMatchesReference) {
   }
 }
 
+// Weights too big for L2 (the next block is prefetched while one runs) and
+// both step orders: K-block-major (many pixels, deep K: the input rows of a
+// pixel block exceed L2) and panel-major (few pixels, channels split across
+// threads), with a partial last panel and a partial last pixel tile.
+TEST(Conv, OwnGemmLargeWeightsBothBlockOrders) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "CPU without AVX-512F: the GEMM path is not used";
+  ConvGemmMode gemm_everywhere("all");
+  struct Shape2 {
+    int64_t c, m, hw, k;
+  };
+  const Shape2 shapes[] = {{520, 130, 15, 3}, {520, 200, 6, 3}, {1100, 90, 17, 1}};
+  int seed = 0;
+  for (const Shape2& s : shapes) {
+    ConvP p;
+    p.c = s.c, p.m = s.m, p.h = p.w = s.hw, p.kh = p.kw = s.k;
+    p.pt = p.pl = p.pb = p.pr = s.k / 2;
+    ++seed;
+    Tensor x = random_tensor({p.n, p.c, p.h, p.w}, 900 + seed);
+    Tensor w = random_tensor({p.m, p.c, p.kh, p.kw}, 910 + seed, -0.03f, 0.03f);
+    Tensor b = random_tensor({p.m}, 920 + seed);
+    Tensor want = conv_ref(x, w, &b, p);
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE("c " + std::to_string(p.c) + " m " + std::to_string(p.m) + " hw " + std::to_string(p.h) +
+                   " threads " + std::to_string(threads));
+      auto r = run_conv(p, x, w, b, conv_attrs(p), threads);
+      EXPECT_EQ(r.impl, "gemm-avx512");
+      EXPECT_TRUE(close(to_nchw(r.y), want));
+    }
+  }
+}
+
 TEST(Conv, AutoPadModesResolveLikeExplicitPads) {
   ConvP p;
   p.c = 3, p.m = 5, p.h = 8, p.w = 7, p.kh = 3, p.kw = 4, p.sh = 2, p.sw = 2;
