@@ -22,6 +22,10 @@ int fuse_qdq(Graph& g, OptimizeReport& report);
 // attributes are remapped, constants permuted; transposes only where an op
 // needs the original order. Returns transposes inserted.
 int to_nhwc(Graph& g, OptimizeReport& report);
+// Add(y, Pad(x)) with zero padding on the last axis only -> AddChannelPad(y, x)
+// (attr pad_before), unless the Pad's output is listed in `keep`. Run by the
+// session after optimize() (not for delta execution, not for export).
+int fuse_channel_pad_add(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
 // Nodes whose outputs are not used by anything reaching a graph output.
 int eliminate_dead(Graph& g, OptimizeReport& report);
 

@@ -172,5 +172,41 @@ TEST(PassesNumeric, OptimizedGraphHasNoRedundantNodes) {
   EXPECT_FALSE(rep.log.empty());
 }
 
+// BlazeFace-style residuals: Add(conv(x), Pad(x on channels)) becomes one
+// AddChannelPad (zero channels after, before and on both sides; either Add
+// operand order; relu, clip and a non-clamp activation). A Pad also read
+// elsewhere stays.
+TEST(PassesNumeric, ChannelPadAddFusesIntoOneOp) {
+  Builder b;
+  int x = b.input("x", {1, 3, 5, 6});
+  int stem = b.node("Conv", "stem", {x, b.rnd("stem_w", {4, 3, 1, 1})});
+  auto block = [&](int in, int64_t cin, int64_t cout, int64_t before, const std::string& n) {
+    int c = b.node("Conv", n + "_conv", {in, b.rnd(n + "_w", {cout, cin, 1, 1}), b.rnd(n + "_b", {cout})});
+    int p = b.node("Pad", n + "_pad", {in, b.ints(n + "_pads", {0, before, 0, 0, 0, cout - cin - before, 0, 0})});
+    return std::make_pair(c, p);
+  };
+  auto [c1, p1] = block(stem, 4, 7, 0, "a");
+  int r1 = b.node("Relu", "a_relu", {b.node("Add", "a_add", {c1, p1})});
+  auto [c2, p2] = block(r1, 7, 9, 2, "b");
+  int r2 = b.node("Clip", "b_clip", {b.node("Add", "b_add", {p2, c2}), b.floats("lo", {}, {0.f}), b.floats("hi", {}, {0.5f})});
+  auto [c3, p3] = block(r2, 9, 12, 3, "c");
+  int r3 = b.node("Sigmoid", "c_sig", {b.node("Add", "c_add", {c3, p3})});
+  auto [c4, p4] = block(r3, 12, 12, 0, "d");  // zero padding: a plain Add
+  int a4 = b.node("Add", "d_add", {c4, p4});
+  auto [c5, p5] = block(a4, 12, 13, 1, "e");
+  int a5 = b.node("Add", "e_add", {c5, p5});
+  b.output(a5);
+  b.output(p5);  // the Pad's output is needed: not fused
+  check(b, {ref::random_tensor({1, 3, 5, 6}, b.rng)});
+  Session s(Model::from_graph(b.g), {});
+  EXPECT_EQ(count_op(s.graph(), "AddChannelPad"), 4);  // a, b, c, d
+  EXPECT_EQ(count_op(s.graph(), "Pad"), 1);
+  // Delta execution keeps the Pads (they have a sparse form).
+  CompileOptions d;
+  d.delta.enabled = true;
+  Session sd(Model::from_graph(b.g), d);
+  EXPECT_EQ(count_op(sd.graph(), "AddChannelPad"), 0);
+}
+
 }  // namespace
 }  // namespace ef

@@ -1,0 +1,68 @@
+// Add(y, Pad(x)) where the Pad only appends (or prepends) zero channels on
+// the last axis becomes one AddChannelPad(y, x) node: BlazeFace/BlazePose-
+// style residuals widen the shortcut by zero channels before adding it.
+// The padded tensor is never materialised; the kernel adds x into the first
+// channels of y and copies the rest (applying the Add's fused activation).
+#include <algorithm>
+#include <string>
+
+#include "graph/passes/pass_util.h"
+#include "graph/passes/passes.h"
+
+namespace ef {
+namespace {
+using namespace passes;
+
+// Pad node `p` pads only the last axis with zeros: returns the channels
+// before the input's, or -1 if it is not such a Pad.
+int64_t channel_pad_before(const Graph& g, const Node& p) {
+  if (p.op != "Pad" || p.attrs.s("mode", "constant") != "constant" || p.outputs.size() != 1) return -1;
+  if (!Graph::has_input(p, 1) || Graph::has_input(p, 3)) return -1;  // pads constant, no axes
+  const Value& x = g.in(p, 0);
+  const Value& pads = g.in(p, 1);
+  if (x.dtype != DType::f32 || !x.quant.empty() || !pads.is_const() || pads.dtype != DType::i64) return -1;
+  if (Graph::has_input(p, 2)) {
+    const Value& c = g.in(p, 2);
+    if (!c.is_const() || c.dtype != DType::f32 || c.data.numel() != 1 || *c.data.data_as<float>() != 0.f) return -1;
+  }
+  const int64_t r = int64_t(x.shape.size());
+  if (r < 1 || pads.data.numel() != 2 * r) return -1;
+  const int64_t* pd = pads.data.data_as<int64_t>();
+  for (int64_t a = 0; a + 1 < r; ++a)
+    if (pd[a] != 0 || pd[r + a] != 0) return -1;
+  if (pd[r - 1] < 0 || pd[2 * r - 1] < 0) return -1;
+  return pd[r - 1];
+}
+
+}  // namespace
+
+int fuse_channel_pad_add(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep) {
+  g.relink();
+  int fused = 0;
+  for (Node& add : g.nodes) {
+    if (add.dead || add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
+    const Value& y = g.out(add, 0);
+    if (y.dtype != DType::f32 || !y.quant.empty()) continue;
+    for (int side = 0; side < 2; ++side) {
+      const int pv = add.inputs[side], other = add.inputs[1 - side];
+      if (pv < 0 || other < 0 || g.values[pv].producer < 0) continue;
+      Node& pad = g.nodes[g.values[pv].producer];
+      const int64_t before = channel_pad_before(g, pad);
+      if (before < 0 || pad.dead) continue;
+      if (g.values[other].shape != y.shape || g.values[pv].shape != y.shape || !g.values[other].quant.empty()) continue;
+      if (is_graph_output(g, pv) || use_count(g, pv) != 1) continue;
+      if (std::find(keep.begin(), keep.end(), g.values[pv].name) != keep.end()) continue;
+      add.op = "AddChannelPad";
+      add.inputs = {other, pad.inputs[0]};
+      add.attrs.set("pad_before", before);
+      pad.dead = true;
+      log(report, "fuse_channel_pad_add: " + g.describe(pad) + " folded into " + g.describe(add));
+      ++fused;
+      break;
+    }
+  }
+  if (fused) g.compact();
+  return fused;
+}
+
+}  // namespace ef
