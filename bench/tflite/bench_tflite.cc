@@ -2,11 +2,16 @@
 // models, same inputs, same thread count, in one run. Reports the median of
 // N runs each and the ratio (TFLite time / edgeflow time: > 1 = edgeflow faster).
 //
-//   bench_tflite [--runs N] [--threads T] [--lib libtensorflowlite_c.so] MODEL.tflite...
+//   bench_tflite [--runs N] [--threads T] [--cpu] [--lib libtensorflowlite_c.so] MODEL.tflite...
+//
+// --cpu times each run by the process's CPU time (all threads, including
+// spinning workers) instead of wall time: less sensitive to other load on a
+// busy machine, meaningful mostly at 1 thread.
 //
 // The TFLite C library is loaded with dlopen (bench/tflite/fetch_tflite_c.sh
 // puts it in models/cache/tflite_c/); its C API is declared here.
 #include <dlfcn.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -80,13 +85,23 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+bool g_cpu_time = false;
+
+double now_ms() {
+  if (!g_cpu_time)
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+}
+
 template <class F> std::vector<double> time_runs(int runs, F&& f) {
   for (int i = 0; i < 3; ++i) f();  // warm-up
   std::vector<double> ms;
   for (int i = 0; i < runs; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
+    const double t0 = now_ms();
     f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(now_ms() - t0);
   }
   return ms;
 }
@@ -102,10 +117,11 @@ int main(int argc, char** argv) {
     if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
     else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--lib" && i + 1 < argc) lib = argv[++i];
+    else if (a == "--cpu") g_cpu_time = true;
     else models.push_back(a);
   }
   if (models.empty() || runs < 1 || threads < 1) {
-    std::fprintf(stderr, "usage: bench_tflite [--runs N] [--threads T] [--lib PATH] MODEL.tflite...\n");
+    std::fprintf(stderr, "usage: bench_tflite [--runs N] [--threads T] [--cpu] [--lib PATH] MODEL.tflite...\n");
     return 2;
   }
   try {
