@@ -17,6 +17,7 @@ constexpr int kPanel = 64;    // output channels per weight panel (4 zmm)
 constexpr int64_t kKBlock = 128;   // K per block: a 128x64 weight block (32 KB) stays in L1
 constexpr int64_t kPanelMajorBytes = 1 << 20;  // input rows of a pixel block that stay in L2 (2 MB)
 constexpr int64_t kL2Weights = 512 << 10;  // packed weights below this stay in L2 between runs
+constexpr int64_t kRowModeCin = 16;  // below, one indirection entry per kernel row
 constexpr int64_t kMBlock = 192;  // a multiple of every tile_rows()   // pixels per block: their input rows stay in L2
 
 struct UkArgs {
@@ -123,11 +124,18 @@ bool ConvGemmF32::supported() {
 
 ConvGemmF32::ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bias, float out_min, float out_max)
     : g_(g), min_(out_min), max_(out_max) {
-  taps_ = g.kh * g.kw;
-  k_ = taps_ * g.cin;
+  const int64_t taps = g.kh * g.kw;
+  k_ = taps * g.cin;
   m_ = g.n * g.oh * g.ow;
   panels_ = (g.cout + kPanel - 1) / kPanel;
-  // Weights: OIHW -> per panel [tap][ci][width], zero-padded lanes.
+  // Few input channels (a network's first layers): one indirection entry
+  // per kernel row, kw * cin contiguous floats of an input row (padded
+  // columns from a zero-bordered copy), instead of one per tap with a
+  // k loop of cin steps.
+  rows_ = g.dw == 1 && g.cin * g.kw > g.cin && g.cin < kRowModeCin;
+  segs_ = rows_ ? g.kh : taps;
+  seg_len_ = rows_ ? g.kw * g.cin : g.cin;
+  // Weights: OIHW -> per panel [tap][ci][width] (= [ky][kx][ci][width]), zero-padded lanes.
   int64_t total = 0;
   for (int64_t j = 0; j < panels_; ++j) {
     const int64_t width = std::min<int64_t>(kPanel, g.cout - j * kPanel);
@@ -142,60 +150,102 @@ ConvGemmF32::ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bia
     const int64_t width = panel_nv_[j] * 16;
     for (int64_t o = j * kPanel; o < std::min<int64_t>(g.cout, (j + 1) * kPanel); ++o)
       for (int64_t ci = 0; ci < g.cin; ++ci)
-        for (int64_t t = 0; t < taps_; ++t)
-          packed_[panel_off_[j] + (t * g.cin + ci) * width + (o - j * kPanel)] = w[(o * g.cin + ci) * taps_ + t];
+        for (int64_t t = 0; t < taps; ++t)
+          packed_[panel_off_[j] + (t * g.cin + ci) * width + (o - j * kPanel)] = w[(o * g.cin + ci) * taps + t];
   }
   stream_weights_ = total * int64_t(sizeof(float)) > kL2Weights;
   bias_.assign(size_t(panels_ * kPanel), 0.f);
   if (bias) std::copy(bias, bias + g.cout, bias_.begin());
-  zeros_.assign(size_t(g.cin), 0.f);
-  // K blocks: whole taps while they fit kKBlock, else slices of one tap's channels.
-  if (g.cin >= kKBlock) {
-    const int64_t pieces = (g.cin + kKBlock - 1) / kKBlock;
-    for (int64_t t = 0; t < taps_; ++t)
+  zeros_.assign(size_t(seg_len_), 0.f);
+  // K blocks: whole segments while they fit kKBlock, else slices of one segment.
+  if (seg_len_ >= kKBlock) {
+    const int64_t pieces = (seg_len_ + kKBlock - 1) / kKBlock;
+    for (int64_t t = 0; t < segs_; ++t)
       for (int64_t p = 0; p < pieces; ++p) {
-        const int64_t c0 = g.cin * p / pieces, c1 = g.cin * (p + 1) / pieces;
+        const int64_t c0 = seg_len_ * p / pieces, c1 = seg_len_ * (p + 1) / pieces;
         kblocks_.push_back({t, t + 1, c0, c1 - c0});
       }
   } else {
-    const int64_t per = std::max<int64_t>(1, kKBlock / g.cin);
-    for (int64_t t = 0; t < taps_; t += per) kblocks_.push_back({t, std::min(taps_, t + per), 0, g.cin});
+    const int64_t per = std::max<int64_t>(1, kKBlock / seg_len_);
+    for (int64_t t = 0; t < segs_; t += per) kblocks_.push_back({t, std::min(segs_, t + per), 0, seg_len_});
   }
 }
 
 ConvGemmF32::~ConvGemmF32() { std::free(packed_); }
 
 void ConvGemmF32::setup(const float* x, float* y, size_t threads) {
+  x_ = x;
   y_ = y;
-  ind_.resize(size_t(m_ * taps_));
-  for (int64_t m = 0; m < m_; ++m) {
-    const int64_t n = m / (g_.oh * g_.ow), oy = m / g_.ow % g_.oh, ox = m % g_.ow;
-    for (int64_t ky = 0; ky < g_.kh; ++ky)
-      for (int64_t kx = 0; kx < g_.kw; ++kx) {
-        const int64_t iy = oy * g_.sh - g_.pt + ky * g_.dh, ix = ox * g_.sw - g_.pl + kx * g_.dw;
-        const bool inside = iy >= 0 && iy < g_.ih && ix >= 0 && ix < g_.iw;
-        ind_[size_t(m * taps_ + ky * g_.kw + kx)] = inside ? x + ((n * g_.ih + iy) * g_.iw + ix) * g_.cin : zeros_.data();
+  ind_.resize(size_t(m_ * segs_));
+  if (rows_) {
+    // Columns a kernel row reaches: [-pl, last_ix]; a zero-bordered copy
+    // of the input when that leaves the image, else the input itself.
+    const int64_t last_ix = (g_.ow - 1) * g_.sw - g_.pl + g_.kw - 1;
+    pad_l_ = g_.pl;
+    pad_w_ = g_.pl + std::max(g_.iw, last_ix + 1);
+    padded_.clear();
+    if (g_.pl > 0 || last_ix >= g_.iw) padded_.assign(size_t(g_.n * g_.ih * pad_w_ * g_.cin), 0.f);
+    const float* base = padded_.empty() ? x : padded_.data();
+    const int64_t row_w = padded_.empty() ? g_.iw : pad_w_, col0 = padded_.empty() ? 0 : g_.pl;
+    for (int64_t m = 0; m < m_; ++m) {
+      const int64_t n = m / (g_.oh * g_.ow), oy = m / g_.ow % g_.oh, ox = m % g_.ow;
+      for (int64_t ky = 0; ky < g_.kh; ++ky) {
+        const int64_t iy = oy * g_.sh - g_.pt + ky * g_.dh, ix = ox * g_.sw - g_.pl + col0;
+        const bool inside = iy >= 0 && iy < g_.ih;
+        ind_[size_t(m * segs_ + ky)] = inside ? base + ((n * g_.ih + iy) * row_w + ix) * g_.cin : zeros_.data();
       }
+    }
+  } else {
+    for (int64_t m = 0; m < m_; ++m) {
+      const int64_t n = m / (g_.oh * g_.ow), oy = m / g_.ow % g_.oh, ox = m % g_.ow;
+      for (int64_t ky = 0; ky < g_.kh; ++ky)
+        for (int64_t kx = 0; kx < g_.kw; ++kx) {
+          const int64_t iy = oy * g_.sh - g_.pt + ky * g_.dh, ix = ox * g_.sw - g_.pl + kx * g_.dw;
+          const bool inside = iy >= 0 && iy < g_.ih && ix >= 0 && ix < g_.iw;
+          ind_[size_t(m * segs_ + ky * g_.kw + kx)] =
+              inside ? x + ((n * g_.ih + iy) * g_.iw + ix) * g_.cin : zeros_.data();
+        }
+    }
   }
   // Tasks: weight-heavy layers (more output channels than pixels) one per
   // weight panel, so each thread streams only its share of the weights; else
-  // about 4 pixel ranges per thread. Several tasks per thread let pthreadpool
+  // 4 equal pixel ranges per thread. Several tasks per thread let the pool
   // rebalance when a thread is descheduled on a busy machine.
   const int64_t T = int64_t(std::max<size_t>(1, threads));
   tasks_.clear();
   if (T > 1 && g_.cout >= m_ && panels_ >= 2) {
     for (int64_t j = 0; j < panels_; ++j) tasks_.push_back({0, m_, j, j + 1});
   } else {
-    const int64_t unit = 24;  // a multiple of every tile_rows()
-    const int64_t units = (m_ + unit - 1) / unit, per = T > 1 ? (units + 4 * T - 1) / (4 * T) : units;
-    for (int64_t u = 0; u < units; u += per) tasks_.push_back({u * unit, std::min(m_, (u + per) * unit), 0, panels_});
+    const int64_t unit = 8;  // pixels; whole tiles mostly
+    const int64_t units = (m_ + unit - 1) / unit, parts = std::min(units, T > 1 ? 4 * T : 1);
+    for (int64_t p = 0; p < parts; ++p)
+      tasks_.push_back({units * p / parts * unit, std::min(m_, units * (p + 1) / parts * unit), 0, panels_});
   }
+}
+
+// The zero-bordered input rows (row mode with padded columns), in parallel over rows.
+void ConvGemmF32::copy_padded(pthreadpool_t pool) {
+  struct Ctx {
+    ConvGemmF32* self;
+  } ctx{this};
+  auto row = [](void* c, size_t r) {
+    ConvGemmF32* s = static_cast<Ctx*>(c)->self;
+    const int64_t cin = s->g_.cin;
+    std::memcpy(s->padded_.data() + (int64_t(r) * s->pad_w_ + s->pad_l_) * cin, s->x_ + int64_t(r) * s->g_.iw * cin,
+                size_t(s->g_.iw * cin) * sizeof(float));
+  };
+  const size_t rows = size_t(g_.n * g_.ih);
+  if (!pool) {
+    for (size_t r = 0; r < rows; ++r) row(&ctx, r);
+    return;
+  }
+  pthreadpool_parallelize_1d(pool, row, &ctx, rows, 0);
 }
 
 void ConvGemmF32::run_task(size_t ti) {
   const Task& task = tasks_[ti];
   UkArgs a;
-  a.ind_stride = taps_;
+  a.ind_stride = segs_;
   a.ldc = g_.cout;
   a.mn = min_;
   a.mx = max_;
@@ -213,7 +263,7 @@ void ConvGemmF32::run_task(size_t ti) {
     };
     auto weights = [&](int64_t kb, int64_t j) {
       const KBlock& blk = kblocks_[size_t(kb)];
-      return packed_ + panel_off_[size_t(j)] + (blk.t0 * g_.cin + blk.c0) * panel_nv_[size_t(j)] * 16;
+      return packed_ + panel_off_[size_t(j)] + (blk.t0 * seg_len_ + blk.c0) * panel_nv_[size_t(j)] * 16;
     };
     for (int64_t s = 0; s < steps; ++s) {
       int64_t kb, j;
@@ -227,7 +277,7 @@ void ConvGemmF32::run_task(size_t ti) {
       const int64_t valid = std::min<int64_t>(16, g_.cout - j * kPanel - (nv - 1) * 16);
       a.mask = __mmask16((1u << valid) - 1);
       a.b = weights(kb, j);
-      a.b_tap_stride = g_.cin * width;
+      a.b_tap_stride = seg_len_ * width;
       a.bias = bias_.data() + j * kPanel;
       // Prefetch the next step's weight block (contiguous: whole taps, or one tap's channel slice).
       a.pf = a.pf_end = nullptr;
@@ -242,7 +292,7 @@ void ConvGemmF32::run_task(size_t ti) {
       const Ukernel full = pick(mr, nv);
       for (int64_t m = mb; m < me; m += mr) {
         const int64_t rows = std::min<int64_t>(mr, me - m);
-        a.ind = ind_.data() + m * taps_;
+        a.ind = ind_.data() + m * segs_;
         a.c = y_ + m * g_.cout + j * kPanel;
         a.pf = (rows == mr ? full : pick(int(rows), nv))(a);
       }
@@ -251,6 +301,7 @@ void ConvGemmF32::run_task(size_t ti) {
 }
 
 void ConvGemmF32::run(pthreadpool_t pool) {
+  if (!padded_.empty()) copy_padded(pool);
   if (tasks_.size() == 1 || !pool) {
     for (size_t t = 0; t < tasks_.size(); ++t) run_task(t);
     return;

@@ -38,17 +38,25 @@ class ConvGemmF32 {
 
  private:
   void run_task(size_t t);
+  void copy_padded(pthreadpool_t pool);
   struct KBlock {
-    int64_t t0, t1, c0, len;  // taps [t0, t1), input channels [c0, c0 + len)
+    int64_t t0, t1, c0, len;  // segments [t0, t1), floats [c0, c0 + len) of each
   };
   ConvGemmGeom g_;
-  int64_t taps_ = 1, k_ = 1, m_ = 1, panels_ = 1;
+  int64_t k_ = 1, m_ = 1, panels_ = 1;
+  // Indirection: segs_ entries per pixel of seg_len_ contiguous floats (a
+  // tap's cin channels, or in row mode a kernel row's kw * cin).
+  bool rows_ = false;
+  int64_t segs_ = 1, seg_len_ = 1;
+  std::vector<float> padded_;  // row mode: input rows with zero columns [pad_l_ | iw | ...] of pad_w_
+  int64_t pad_l_ = 0, pad_w_ = 0;
+  const float* x_ = nullptr;
   float min_, max_;
   float* packed_ = nullptr;  // [panel][tap][ci][width], width = 16 * panel_nv_[panel]
   std::vector<int64_t> panel_off_, panel_nv_;
   std::vector<float> bias_;  // padded to panels_ * 64
   std::vector<float> zeros_;
-  std::vector<const float*> ind_;  // [pixel][tap]
+  std::vector<const float*> ind_;  // [pixel][segment]
   std::vector<KBlock> kblocks_;
   std::vector<Task> tasks_;
   bool stream_weights_ = false;  // weights too big to stay in L2: prefetch the next block

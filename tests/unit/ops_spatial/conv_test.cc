@@ -148,6 +148,23 @@ TEST(Conv, OwnGemmMatchesReference) {
   }
 }
 
+// One own-GEMM convolution at 1 and 2 threads against the reference;
+// weights in [-wmax, wmax].
+void expect_own_gemm_matches(const ConvP& p, uint32_t seed, float wmax) {
+  Tensor x = random_tensor({p.n, p.c, p.h, p.w}, seed);
+  Tensor w = random_tensor({p.m, p.c, p.kh, p.kw}, seed + 1, -wmax, wmax);
+  Tensor b = random_tensor({p.m}, seed + 2);
+  Tensor want = conv_ref(x, w, &b, p);
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE("n " + std::to_string(p.n) + " c " + std::to_string(p.c) + " m " + std::to_string(p.m) + " hw " +
+                 std::to_string(p.h) + "x" + std::to_string(p.w) + " k " + std::to_string(p.kh) + " threads " +
+                 std::to_string(threads));
+    auto r = run_conv(p, x, w, b, conv_attrs(p), threads);
+    EXPECT_EQ(r.impl, "gemm-avx512");
+    EXPECT_TRUE(close(to_nchw(r.y), want));
+  }
+}
+
 // Weights too big for L2 (the next block is prefetched while one runs) and
 // both step orders: K-block-major (many pixels, deep K: the input rows of a
 // pixel block exceed L2) and panel-major (few pixels, channels split across
@@ -159,23 +176,37 @@ TEST(Conv, OwnGemmLargeWeightsBothBlockOrders) {
     int64_t c, m, hw, k;
   };
   const Shape2 shapes[] = {{520, 130, 15, 3}, {520, 200, 6, 3}, {1100, 90, 17, 1}};
-  int seed = 0;
+  uint32_t seed = 900;
   for (const Shape2& s : shapes) {
     ConvP p;
     p.c = s.c, p.m = s.m, p.h = p.w = s.hw, p.kh = p.kw = s.k;
     p.pt = p.pl = p.pb = p.pr = s.k / 2;
-    ++seed;
-    Tensor x = random_tensor({p.n, p.c, p.h, p.w}, 900 + seed);
-    Tensor w = random_tensor({p.m, p.c, p.kh, p.kw}, 910 + seed, -0.03f, 0.03f);
-    Tensor b = random_tensor({p.m}, 920 + seed);
-    Tensor want = conv_ref(x, w, &b, p);
-    for (int threads : {1, 2}) {
-      SCOPED_TRACE("c " + std::to_string(p.c) + " m " + std::to_string(p.m) + " hw " + std::to_string(p.h) +
-                   " threads " + std::to_string(threads));
-      auto r = run_conv(p, x, w, b, conv_attrs(p), threads);
-      EXPECT_EQ(r.impl, "gemm-avx512");
-      EXPECT_TRUE(close(to_nchw(r.y), want));
-    }
+    expect_own_gemm_matches(p, seed += 3, 0.03f);
+  }
+}
+
+// Few input channels: one indirection entry per kernel row (kw * cin
+// contiguous floats) read from a zero-bordered copy of the input when the
+// row leaves the image (left pad, or right pad / overhang), else from the
+// input itself; batch 2 and odd sizes.
+TEST(Conv, OwnGemmRowModeMatchesReference) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "CPU without AVX-512F: the GEMM path is not used";
+  ConvGemmMode gemm_everywhere("all");
+  struct Case {
+    int64_t n, c, m, h, w, k, s, pt, pl, pb, pr;
+  };
+  const Case cases[] = {
+      {1, 3, 64, 23, 19, 7, 2, 3, 3, 3, 3},  // resnet's first layer, small
+      {2, 1, 20, 11, 13, 5, 1, 0, 0, 0, 0},  // no padding: rows read in place
+      {1, 15, 70, 9, 10, 3, 2, 0, 0, 1, 1},  // right padding only
+      {2, 8, 33, 8, 7, 3, 1, 1, 2, 0, 1},    // asymmetric
+  };
+  uint32_t seed = 950;
+  for (const Case& c : cases) {
+    ConvP p;
+    p.n = c.n, p.c = c.c, p.m = c.m, p.h = c.h, p.w = c.w, p.kh = p.kw = c.k, p.sh = p.sw = c.s;
+    p.pt = c.pt, p.pl = c.pl, p.pb = c.pb, p.pr = c.pr;
+    expect_own_gemm_matches(p, seed += 3, 0.2f);
   }
 }
 
