@@ -39,6 +39,7 @@ bool channels_known(const Tensor& t, int64_t c) {
 CompileOptions keep(const Graph& g, const Plan& p, int threads) {
   CompileOptions co;
   co.threads = threads;
+  co.optimize = false;  // g is prepared already; fusing again would hide kept values (Conv -> HardSwish)
   for (int v : p.tensors)
     if (std::find(g.inputs.begin(), g.inputs.end(), v) == g.inputs.end()) co.keep_values.push_back(g.values[v].name);
   return co;

@@ -13,10 +13,10 @@ bool is_weighted(const std::string& op) {
 namespace {
 
 // Ops on activations only that have an int8 form (QLinearAdd/Mul/Concat,
-// int8 pooling): all their inputs and their output get Q/DQ.
+// int8 pooling, lookup tables): all their inputs and their output get Q/DQ.
 bool is_activation_op(const std::string& op) {
   return op == "Add" || op == "Mul" || op == "Concat" || op == "GlobalAveragePool" || op == "AveragePool" ||
-         op == "MaxPool";
+         op == "MaxPool" || op == "HardSwish" || op == "HardSigmoid" || op == "Sigmoid" || op == "LeakyRelu";
 }
 
 bool activation(const Graph& g, int v) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
+#include <string>
 
 #include "quant/quantize.h"
 
@@ -27,6 +29,18 @@ int64_t out_channels(const Node& n, const Tensor& w) {
   if (n.op == "ConvTranspose") return w.dim(1) * n.attrs.i("group", 1);
   if (n.op == "Gemm" && n.attrs.i("transB", 0)) return w.dim(0);
   return w.dim(1);
+}
+
+bool shares_input_params(const Graph& g, const Node& n) {
+  if (n.inputs.empty() || n.inputs[0] < 0 || n.outputs.empty()) return false;
+  static const std::set<std::string> moves = {"MaxPool",   "Reshape",      "Flatten",      "Squeeze",
+                                              "Unsqueeze", "Transpose",    "Identity",     "Slice",
+                                              "DepthToSpace", "SpaceToDepth"};
+  if (moves.count(n.op)) return !n.attrs.has("activation") && n.outputs.size() == 1;
+  if (n.op != "Pad" || n.attrs.s("mode", "constant") != "constant" || Graph::has_input(n, 3)) return false;
+  if (!Graph::has_input(n, 2)) return true;
+  const Value& v = g.in(n, 2);
+  return v.is_const() && v.dtype == DType::f32 && v.data.numel() == 1 && *v.data.data_as<float>() == 0.f;
 }
 
 class Builder {
@@ -121,6 +135,14 @@ Graph build_qdq(const Graph& g, const Plan& p, const std::map<int, TensorStats>&
       throw Error("quantize: no calibration statistics for tensor '" + g.values[v].name + "'");
     act[v] = activation_qparams(it->second.range(o.method, o.percentile));
   }
+  // Ops that only move or select values (MaxPool, zero Pad, Reshape, ...)
+  // give their output the input's parameters: the int8 runtime then moves
+  // int8 bytes through them with no requantization (max and copies commute
+  // with dequantization), as ONNX Runtime's quantizer does. Their output
+  // range lies inside the input's (plus 0, which every range holds).
+  for (const Node& n : g.nodes)
+    if (!n.dead && shares_input_params(g, n) && act.count(n.inputs[0]) && act.count(n.outputs[0]))
+      act[n.outputs[0]] = act[n.inputs[0]];
   Builder b(q);
   for (int i : p.layers)
     if (is_weighted(g.nodes[i].op)) b.weights(i, act.at(g.nodes[i].inputs[0]).scale, o.per_channel);

@@ -112,6 +112,7 @@ Report evaluate(const Graph& fp, const Graph& qdq, const Model& int8, const Plan
   CompileOptions fo, qo;
   fo.threads = qo.threads = threads;
   qo.optimize = false;  // keep Q/DQ as separate (float) steps: fake quantization
+  fo.optimize = false;  // fp is prepared already; fusing again would hide kept values (Conv -> HardSwish)
   std::vector<std::pair<std::string, std::string>> names;  // float value, simulated value
   for (int i : p.layers) {
     const Node& n = fp.nodes[i];

@@ -7,8 +7,8 @@
 //   1. uint8 activations become int8 (q - 128, zero point - 128: exact), the
 //      form XNNPACK's int8 kernels take;
 //   2. sinks DequantizeLinear below data-movement ops (Reshape, Transpose,
-//      Concat of equal parameters, Pad, Slice, DepthToSpace...), which then
-//      move int8 bytes: op(DQ(q)) == DQ(op(q)) exactly;
+//      Concat of equal parameters, Pad, Slice, DepthToSpace...) and MaxPool,
+//      which then move int8 bytes: op(DQ(q)) == DQ(op(q)) exactly;
 //   3. fuses DQ -> op -> Q into one quantized operator where an int8 kernel
 //      exists: Conv (+ relu/relu6/clip) -> QLinearConv, Gemm -> QGemm,
 //      MatMul -> QLinearMatMul, Add/Mul -> QLinearAdd/QLinearMul,
@@ -53,7 +53,7 @@ class Fuser {
     for (size_t i = 0; i < n0; ++i) {
       if (g_.nodes[i].dead) continue;
       const std::string op = g_.nodes[i].op;
-      if (kMove.count(op) || op == "Concat" || op == "Pad") sink(int(i));
+      if (kMove.count(op) || op == "Concat" || op == "Pad" || op == "MaxPool") sink(int(i));
     }
     for (size_t i = 0; i < n0; ++i) {
       if (g_.nodes[i].dead) continue;
@@ -230,6 +230,8 @@ class Fuser {
       if (Graph::has_input(n, 3)) return;
       n.inputs.resize(3);
       n.inputs[2] = i8_scalar(n.name + "_pad_value", x.z, x.t);
+    } else if (n.op == "MaxPool") {  // max commutes with a dequantization (scale > 0)
+      if (n.attrs.s("layout", "") != "NHWC" || n.attrs.has("activation")) return;
     } else {
       for (size_t k = 1; k < n.inputs.size(); ++k)
         if (n.inputs[k] >= 0 && !g_.values[n.inputs[k]].is_const()) return;  // only constant shape operands

@@ -1,7 +1,7 @@
 // The optimizer driver. Order matters:
 //   shapes + constant folding -> remove no-ops -> dead code
-//   -> (full) fold BatchNorm into Conv/Gemm, then fuse activations (so
-//      Conv-BN-Relu becomes one Conv)
+//   -> (full) fold BatchNorm into Conv/Gemm, x * HardSigmoid(x) into
+//      HardSwish, then fuse activations (so Conv-BN-Relu becomes one Conv)
 //   -> layout lowering (spatial kernels are NHWC only; skipped only for export)
 //   -> shapes again (NHWC shapes) -> (full) activations again, QDQ patterns
 //      into quantized ops
@@ -25,6 +25,7 @@ void optimize(Graph& g, const ConstEvaluator& eval, OptimizeReport& r, bool full
   r.dead += eliminate_dead(g, r);
   if (full) {
     r.bn_folded += fold_batchnorm(g, r);
+    r.act_fused += fuse_hardswish(g, r);
     r.act_fused += fuse_activation(g, r);
   }
   if (layout) r.transposes_inserted += to_nhwc(g, r);

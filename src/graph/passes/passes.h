@@ -11,6 +11,8 @@ namespace ef {
 int remove_identity(Graph& g, OptimizeReport& report);
 // BatchNormalization after Conv/ConvTranspose/Gemm folded into its weights.
 int fold_batchnorm(Graph& g, OptimizeReport& report);
+// x * HardSigmoid(x; 1/6, 0.5) (HardSwish before opset 14) -> HardSwish.
+int fuse_hardswish(Graph& g, OptimizeReport& report);
 // Relu, Clip/Relu6, HardSwish, Sigmoid, Tanh, LeakyRelu merged into the
 // producing Conv/ConvTranspose/Gemm/MatMul/Add/... as attr "activation".
 int fuse_activation(Graph& g, OptimizeReport& report);

@@ -77,7 +77,11 @@ class PoolXnn : public Kernel {
       : kind_(k), g_(g), op_(std::move(op)), act_(act), pool_(pool) {}
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
-    if (kind_ == max)
+    if (kind_ == max && in[0].dtype == DType::i8)
+      xnn_check(xnn_setup_max_pooling2d_nhwc_s8(op_.get(), g_.n, g_.ih, g_.iw, in[0].as<int8_t>(),
+                                                out[0].as<int8_t>(), pool_),
+                "setup_max_pooling2d_nhwc_s8", "MaxPool");
+    else if (kind_ == max)
       xnn_check(xnn_setup_max_pooling2d_nhwc_f32(op_.get(), g_.n, g_.ih, g_.iw, in[0].as<float>(), out[0].as<float>(),
                                                  pool_),
                 "setup_max_pooling2d_nhwc_f32", "MaxPool");
@@ -101,11 +105,21 @@ class PoolXnn : public Kernel {
 };
 
 std::unique_ptr<Kernel> make_maxpool_xnn(const KernelContext& c) {
-  if (!is_nhwc(c.node) || c.input(0).dtype != DType::f32 || !xnn_available()) return nullptr;
+  const DType t = c.input(0).dtype;
+  if (!is_nhwc(c.node) || (t != DType::f32 && t != DType::i8) || !xnn_available()) return nullptr;
   check_indices_output(c);
   PoolGeom g = pool_geom(c);
   FusedActivation act = FusedActivation::from(c.node);
   xnn_operator_t op = nullptr;
+  if (t == DType::i8) {  // int8 after fuse_qdq: max of the int8 values, no activation
+    if (act.kind != FusedActivation::none) return nullptr;
+    xnn_status st = xnn_create_max_pooling2d_nhwc_s8(
+        uint32_t(g.pt), uint32_t(g.pr + g.xr), uint32_t(g.pb + g.xb), uint32_t(g.pl), uint32_t(g.kh), uint32_t(g.kw),
+        uint32_t(g.sh), uint32_t(g.sw), uint32_t(g.dh), uint32_t(g.dw), size_t(g.c), size_t(g.c), size_t(g.c), -128,
+        127, 0, &op);
+    if (st != xnn_status_success) return nullptr;
+    return std::make_unique<PoolXnn>(PoolXnn::max, g, XnnOp(op), act, c.pool);
+  }
   xnn_status st = xnn_create_max_pooling2d_nhwc_f32(
       uint32_t(g.pt), uint32_t(g.pr + g.xr), uint32_t(g.pb + g.xb), uint32_t(g.pl), uint32_t(g.kh), uint32_t(g.kw),
       uint32_t(g.sh), uint32_t(g.sw), uint32_t(g.dh), uint32_t(g.dw), size_t(g.c), size_t(g.c), size_t(g.c),
@@ -135,6 +149,7 @@ class PoolRef : public Kernel {
   PoolRef(bool is_max, const PoolGeom& g, FusedActivation act, pthreadpool_t pool)
       : max_(is_max), g_(g), act_(act), pool_(pool) {}
   void run() override {
+    if (in_[0].dtype == DType::i8) return run_max_i8();
     const PoolGeom g = g_;
     const float* x = in_[0].as<const float>();
     float* y = out_[0].as<float>();
@@ -180,6 +195,30 @@ class PoolRef : public Kernel {
   }
 
  private:
+  // int8 MaxPool (fuse_qdq moves int8 through MaxPool): windows of real pixels only.
+  void run_max_i8() {
+    const PoolGeom g = g_;
+    const int8_t* x = in_[0].as<const int8_t>();
+    int8_t* y = out_[0].as<int8_t>();
+    const int64_t C = g.c;
+    parallel_for(pool_, size_t(g.n * g.oh), [&](size_t r) {
+      const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        int8_t* out = y + ((n * g.oh + oy) * g.ow + ox) * C;
+        std::fill(out, out + C, int8_t(-128));
+        for (int64_t kh = 0; kh < g.kh; ++kh) {
+          const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
+          if (iy < 0 || iy >= g.ih) continue;
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
+            if (ix < 0 || ix >= g.iw) continue;
+            const int8_t* xp = x + ((n * g.ih + iy) * g.iw + ix) * C;
+            for (int64_t c = 0; c < C; ++c) out[c] = std::max(out[c], xp[c]);
+          }
+        }
+      }
+    });
+  }
   bool max_;
   PoolGeom g_;
   FusedActivation act_;
@@ -191,8 +230,9 @@ std::unique_ptr<Kernel> make_pool_ref(const KernelContext& c) {
     if (c.node.op == "MaxPool") return make_nchw_adapter(c, {make_maxpool_xnn, make_pool_ref});
     return make_nchw_adapter(c, {make_avgpool_xnn, make_pool_ref});
   }
-  if (c.input(0).dtype != DType::f32) return nullptr;
   const bool is_max = c.node.op == "MaxPool";
+  const DType t = c.input(0).dtype;
+  if (t != DType::f32 && !(is_max && t == DType::i8 && !c.node.attrs.has("activation"))) return nullptr;
   if (is_max) check_indices_output(c);
   return std::make_unique<PoolRef>(is_max, pool_geom(c), FusedActivation::from(c.node), c.pool);
 }

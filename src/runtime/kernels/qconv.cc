@@ -162,8 +162,14 @@ class QConvVnni : public Kernel {
       const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         int8_t* dst = cols + ((n * g.oh + oy) * g.ow + ox) * Kp;
+        const int64_t ix0 = ox * g.sw - g.pl, ix1 = ix0 + (g.kw - 1) * g.dw;
         for (int64_t kh = 0; kh < g.kh; ++kh) {
           const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
+          if (g.dw == 1 && iy >= 0 && iy < g.ih && ix0 >= 0 && ix1 < g.iw) {  // one contiguous run of kw pixels
+            std::memcpy(dst, x + ((n * g.ih + iy) * g.iw + ix0) * g.cin, size_t(g.kw * g.cin));
+            dst += g.kw * g.cin;
+            continue;
+          }
           for (int64_t kw = 0; kw < g.kw; ++kw, dst += g.cin) {
             const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
             if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) std::fill(dst, dst + g.cin, zp);

@@ -31,7 +31,8 @@ class QLut : public Kernel {
 
 float apply(const Node& n, float v) {
   if (n.op == "QLinearSigmoid") return 1.f / (1.f + std::exp(-v));
-  if (n.op == "QLinearHardSwish") return v * std::min(std::max(v + 3.f, 0.f), 6.f) * (1.f / 6.f);
+  if (n.op == "QLinearHardSwish")  // ONNX: x * max(0, min(1, x / 6 + 0.5)), as x * HardSigmoid(x) computes it
+    return v * std::min(std::max(v * (1.f / 6.f) + 0.5f, 0.f), 1.f);
   if (n.op == "QLinearHardSigmoid")
     return std::min(std::max(n.attrs.f("alpha", 0.2f) * v + n.attrs.f("beta", 0.5f), 0.f), 1.f);
   return v >= 0 ? v : v * n.attrs.f("alpha", 0.01f);  // QLinearLeakyRelu

@@ -369,6 +369,9 @@ class PadKernel : public Kernel {
     bcast::strides_of(is, istride_);
     inner_ = rank_ ? os[rank_ - 1] : 1;
     rows_ = inner_ ? out[0].numel() / inner_ : 0;
+    last_only_ = mode_ == "constant" && rank_ > 0;
+    for (int d = 0; d + 1 < rank_; ++d) last_only_ &= is[d] == os[d] && begin_[d] == 0;
+    if (last_only_) last_only_ = begin_[rank_ - 1] >= 0 && os[rank_ - 1] >= is[rank_ - 1] + begin_[rank_ - 1];
     // middle run of the innermost dim that maps 1:1
     mid0_ = mid1_ = 0;
     if (rank_) {
@@ -401,6 +404,16 @@ class PadKernel : public Kernel {
       y[0] = x[0];
       return;
     }
+    if (last_only_) {  // channel padding (BlazeFace's residuals): copy each row, fill before/after
+      const int64_t in_inner = in_[0].shape[rank_ - 1], pre = begin_[rank_ - 1], post = inner_ - in_inner - pre;
+      for (int64_t row = 0; row < rows_; ++row) {
+        T* yr = y + row * inner_;
+        std::fill(yr, yr + pre, value);
+        std::memcpy(yr + pre, x + row * in_inner, size_t(in_inner) * sizeof(T));
+        std::fill(yr + pre + in_inner, yr + pre + in_inner + post, value);
+      }
+      return;
+    }
     int64_t idx[bcast::kMaxDims] = {};
     const auto& last = maps_[rank_ - 1];
     for (int64_t row = 0; row < rows_; ++row) {
@@ -430,6 +443,7 @@ class PadKernel : public Kernel {
   std::string mode_;
   int64_t value_;
   bool runtime_value_;
+  bool last_only_ = false;
   size_t es_ = 4;
   int rank_ = 0;
   std::vector<std::vector<int64_t>> maps_;
@@ -450,8 +464,12 @@ class XnnPad : public Kernel {
       pre[d] = size_t(pre_[d]);
       post[d] = size_t(post_[d]);
     }
-    xnn_check(xnn_setup_constant_pad_nd_x32(op_.get(), r, shape, pre, post, in[0].data, out[0].data, pool_),
-              "setup_constant_pad_nd_x32", what_);
+    const size_t es = dtype_size(in[0].dtype);
+    const xnn_status st =
+        es == 1   ? xnn_setup_constant_pad_nd_x8(op_.get(), r, shape, pre, post, in[0].data, out[0].data, pool_)
+        : es == 2 ? xnn_setup_constant_pad_nd_x16(op_.get(), r, shape, pre, post, in[0].data, out[0].data, pool_)
+                  : xnn_setup_constant_pad_nd_x32(op_.get(), r, shape, pre, post, in[0].data, out[0].data, pool_);
+    xnn_check(st, "setup_constant_pad_nd", what_);
   }
   void run() override { xnn_check(xnn_run_operator(op_.get(), pool_), "run", what_); }
   const char* impl() const override { return "xnnpack"; }
@@ -511,17 +529,21 @@ std::unique_ptr<Kernel> make_pad_impl(const KernelContext& c, bool xnn) {
     std::memcpy(&bits, &f, 4);
   }
   if (xnn) {
-    bool ok = xnn_available() && mode == "constant" && es == 4 && !runtime_value && r <= XNN_MAX_TENSOR_DIMS &&
-              r > 0 && numel(s) > 0;
+    bool ok = xnn_available() && mode == "constant" && (es == 1 || es == 2 || es == 4) && !runtime_value &&
+              r <= XNN_MAX_TENSOR_DIMS && r > 0 && numel(s) > 0;
     for (int64_t d = 0; d < r && ok; ++d) ok = pre[d] >= 0 && post[d] >= 0;
-    if (!ok) return nullptr;
-    uint32_t v32 = uint32_t(bits);
+    bool last_only = true;  // the own kernel copies whole rows: faster than XNNPACK's one task per row
+    for (int64_t d = 0; d + 1 < r; ++d) last_only &= pre[d] == 0 && post[d] == 0;
+    if (!ok || last_only) return nullptr;
+    const uint32_t v32 = uint32_t(bits);  // little-endian: the low es bytes are the value
     xnn_operator_t op = nullptr;
     std::string what = c.graph.describe(c.node);
-    auto st = xnn_create_constant_pad_nd_x32(&v32, 0, &op);
+    auto st = es == 1   ? xnn_create_constant_pad_nd_x8(&v32, 0, &op)
+              : es == 2 ? xnn_create_constant_pad_nd_x16(&v32, 0, &op)
+                        : xnn_create_constant_pad_nd_x32(&v32, 0, &op);
     if (st != xnn_status_success) {
       if (op) xnn_delete_operator(op);
-      xnn_check(st, "create_constant_pad_nd_x32", what);
+      xnn_check(st, "create_constant_pad_nd", what);
     }
     return std::make_unique<XnnPad>(op, pre, post, what, c.pool);
   }

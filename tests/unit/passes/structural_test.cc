@@ -236,6 +236,28 @@ TEST(FoldBatchNorm, SkipsWhenTheConvOutputHasAnotherReader) {
   EXPECT_EQ(b.count("BatchNormalization"), 1);
 }
 
+// ---------------------------------------------------------------- fuse_hardswish
+TEST(FuseHardSwish, MulOfHardSigmoidBecomesHardSwishOnlyWithItsConstants) {
+  Builder b;
+  int x = b.input("x", {1, 4, 3, 3});
+  int hs = b.node("HardSigmoid", "hs", {x}, attrs({{"alpha", 1.f / 6.f}, {"beta", 0.5f}}));
+  int y = b.node("Mul", "swish", {hs, x});  // either operand order
+  int h2 = b.node("HardSigmoid", "hs_default", {y});  // alpha 0.2: a plain HardSigmoid
+  int z = b.node("Mul", "not_swish", {y, h2});
+  b.output(z);
+  infer_shapes(b.g);
+  OptimizeReport rep;
+  EXPECT_EQ(fuse_hardswish(b.g, rep), 1);
+  ASSERT_EQ(b.g.nodes.size(), 3u);
+  EXPECT_EQ(b.g.nodes[0].op, "HardSwish");
+  EXPECT_EQ(b.g.nodes[0].name, "swish");
+  EXPECT_EQ(in_name(b.g, b.g.nodes[0], 0), "x");
+  EXPECT_EQ(b.g.nodes[0].inputs.size(), 1u);
+  EXPECT_EQ(b.g.nodes[1].op, "HardSigmoid");
+  EXPECT_EQ(b.g.nodes[2].op, "Mul");
+  EXPECT_TRUE(logged(rep, "fuse_hardswish"));
+}
+
 // ---------------------------------------------------------------- fuse_activation
 TEST(FuseActivation, FusesSupportedActivationsWithTheirParameters) {
   Builder b;

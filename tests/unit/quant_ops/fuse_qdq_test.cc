@@ -82,6 +82,51 @@ TEST(FuseQdq, FusedGraphMatchesTheQdqDefinition) {
   }
 }
 
+// MaxPool and a channel Pad (BlazeFace's residual) between Q/DQ pairs with
+// the input's parameters move int8 bytes (no requantization left), and
+// x * HardSigmoid(x; 1/6, 0.5) -- HardSwish as opset 13 spells it -- becomes
+// one int8 lookup table. Exact: max, copies and the table are the float
+// definition on the same int8 values.
+TEST(FuseQdq, MaxPoolPadAndHardSwishRunInInt8) {
+  QdqBuilder b;
+  int x = b.g.add_value("x", DType::f32, {1, 6, 8, 8}, true);
+  b.g.inputs = {x};
+  int x0 = b.qdq(x, 0.03f, 120);
+  Attrs mp;
+  mp.set("kernel_shape", std::vector<int64_t>{2, 2});
+  mp.set("strides", std::vector<int64_t>{2, 2});
+  int pooled = b.qdq(b.node("MaxPool", {x0}, mp), 0.03f, 120);
+  Tensor pads(DType::i64, {8});
+  const int64_t pv[8] = {0, 0, 0, 0, 0, 4, 0, 0};  // 6 -> 10 channels
+  std::copy(pv, pv + 8, pads.data_as<int64_t>());
+  int padded = b.qdq(b.node("Pad", {pooled, b.g.add_const("pads", pads)}), 0.03f, 120);
+  Attrs hs;
+  hs.set("alpha", 1.f / 6.f);
+  hs.set("beta", 0.5f);
+  int y = b.qdq(b.node("Mul", {padded, b.node("HardSigmoid", {padded}, hs)}), 0.02f, 100);
+  b.g.outputs = {y};
+
+  CompileOptions plain;
+  plain.optimize = false;
+  Session ref(Model::from_graph(b.g), plain), fused(Model::from_graph(b.g));
+  std::map<std::string, int> ops;
+  for (const Node& n : fused.graph().nodes) ++ops[n.op];
+  EXPECT_EQ(ops["QLinearHardSwish"], 1);
+  EXPECT_EQ(ops["MaxPool"], 1);
+  EXPECT_EQ(ops["Pad"], 1);
+  EXPECT_EQ(ops["QuantizeLinear"], 1);    // the graph input only
+  EXPECT_EQ(ops["DequantizeLinear"], 1);  // the graph output only
+  for (const Node& n : fused.graph().nodes)
+    if (n.op == "MaxPool" || n.op == "Pad") EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, DType::i8) << n.op;
+  for (int trial = 0; trial < 3; ++trial) {
+    Tensor in = rand_f32({1, 6, 8, 8}, -3.f, 4.f);
+    Tensor r = ref.run({in})[0].clone();
+    Tensor f = fused.run({in})[0];
+    ASSERT_EQ(r.shape(), f.shape());
+    for (int64_t i = 0; i < r.numel(); ++i) EXPECT_EQ(r.data_as<float>()[i], f.data_as<float>()[i]) << i;
+  }
+}
+
 TEST(FuseQdq, OpsWithoutInt8KernelStayFloatAndStillRun) {
   QdqBuilder b;
   int x = b.g.add_value("x", DType::f32, {1, 4, 6, 6}, true);

@@ -81,12 +81,14 @@ std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int 
 // (ungrouped convolutions), XNNPACK (EF_DISABLE_VNNI=1; depthwise/grouped
 // always), and the own integer reference (uint8 weights force it).
 TEST(QLinearConv, MatchesNaiveReferenceExactly) {
- for (const char* vnni_off : {"0", "1"}) {
-  setenv("EF_DISABLE_VNNI", vnni_off, 1);
+ for (const char* off : {"0", "1"}) {
+  setenv("EF_DISABLE_VNNI", off, 1);
   const ConvCase cases[] = {
       {1, 9, 11, 16, 24, 1, 1, 0, 1, true},   // pointwise
       {2, 10, 9, 8, 12, 3, 2, 1, 1, true},    // 3x3 stride 2
       {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise
+      {2, 11, 9, 24, 24, 3, 2, 1, 24, true},  // depthwise stride 2, 24 channels (a partial 16-block)
+      {1, 8, 10, 40, 40, 5, 1, 2, 40, false}, // depthwise 5x5, per-tensor weights
       {1, 7, 7, 6, 10, 3, 1, 1, 2, false},    // grouped, per-tensor weights (qs8)
   };
   for (const auto& c : cases) {
