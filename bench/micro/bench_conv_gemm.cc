@@ -3,7 +3,10 @@
 // time (1 thread; less sensitive to a busy machine than wall time) or wall
 // time (2+ threads), and GFLOP/s.
 //
-//   build/bench/micro/bench_conv_gemm [--threads N] [--runs R] [--only NAME]
+//   build/bench/micro/bench_conv_gemm [--threads N] [--runs R] [--only NAME] [--cold 1]
+//
+// --cold 1: read 64 MB between runs (untimed) so the weights come from
+// memory, as in a whole model whose weights do not fit the caches.
 #include <pthreadpool.h>
 #include <time.h>
 
@@ -43,10 +46,12 @@ int main(int argc, char** argv) {
   size_t threads = 1;
   int runs = 30;
   std::string only;
+  bool cold = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::stoul(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--runs")) runs = std::stoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--only")) only = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--cold")) cold = std::stoi(argv[i + 1]) != 0;
     else {
       std::fprintf(stderr, "bench_conv_gemm: unknown argument %s\n", argv[i]);
       return 2;
@@ -65,6 +70,8 @@ int main(int argc, char** argv) {
       {"mv2 1x1 32->16 @112", conv(112, 32, 16, 1, 1)},
       {"mv2 1x1 144->24 @56", conv(56, 144, 24, 1, 1)},
   };
+  std::vector<float> flush(cold ? (64u << 20) / sizeof(float) : 0, 1.f);
+  volatile float sink = 0.f;
   pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
   const clockid_t clk = threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
   std::mt19937 rng(1);
@@ -84,6 +91,11 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 3; ++i) k.run(pool);
     std::vector<double> ms;
     for (int i = 0; i < runs; ++i) {
+      if (cold) {
+        float sum = 0.f;
+        for (size_t j = 0; j < flush.size(); j += 16) sum += flush[j];
+        sink = sink + sum;
+      }
       const double t0 = now(clk);
       k.run(pool);
       ms.push_back(now(clk) - t0);

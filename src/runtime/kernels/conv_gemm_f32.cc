@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 
 namespace ef {
 namespace {
@@ -122,6 +123,8 @@ bool ConvGemmF32::supported() {
   return ok;
 }
 
+bool ConvGemmF32::row_mode(int64_t cin, int64_t kw, int64_t dw) { return dw == 1 && kw > 1 && cin < kRowModeCin; }
+
 ConvGemmF32::ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bias, float out_min, float out_max)
     : g_(g), min_(out_min), max_(out_max) {
   const int64_t taps = g.kh * g.kw;
@@ -132,7 +135,7 @@ ConvGemmF32::ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bia
   // per kernel row, kw * cin contiguous floats of an input row (padded
   // columns from a zero-bordered copy), instead of one per tap with a
   // k loop of cin steps.
-  rows_ = g.dw == 1 && g.cin * g.kw > g.cin && g.cin < kRowModeCin;
+  rows_ = row_mode(g.cin, g.kw, g.dw);
   segs_ = rows_ ? g.kh : taps;
   seg_len_ = rows_ ? g.kw * g.cin : g.cin;
   // Weights: OIHW -> per panel [tap][ci][width] (= [ky][kx][ci][width]), zero-padded lanes.
@@ -214,7 +217,11 @@ void ConvGemmF32::setup(const float* x, float* y, size_t threads) {
   const int64_t T = int64_t(std::max<size_t>(1, threads));
   tasks_.clear();
   if (T > 1 && g_.cout >= m_ && panels_ >= 2) {
-    for (int64_t j = 0; j < panels_; ++j) tasks_.push_back({0, m_, j, j + 1});
+    // A panel count the threads do not divide (mobilenet_v2's 960->320: 5
+    // panels, 3 + 2) is balanced by splitting each panel's pixels too.
+    const int64_t parts = T / std::gcd(panels_, T);
+    for (int64_t j = 0; j < panels_; ++j)
+      for (int64_t p = 0; p < parts; ++p) tasks_.push_back({m_ * p / parts, m_ * (p + 1) / parts, j, j + 1});
   } else {
     const int64_t unit = 8;  // pixels; whole tiles mostly
     const int64_t units = (m_ + unit - 1) / unit, parts = std::min(units, T > 1 ? 4 * T : 1);

@@ -23,6 +23,9 @@ class ConvGemmF32 {
  public:
   // The CPU runs the AVX-512F microkernels.
   static bool supported();
+  // Few input channels: one indirection entry per kernel row (kw * cin
+  // contiguous floats) instead of one per tap.
+  static bool row_mode(int64_t cin, int64_t kw, int64_t dw);
   // w: OIHW [cout][cin][kh][kw]; bias may be null. Output clamped to [out_min, out_max].
   ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bias, float out_min, float out_max);
   ~ConvGemmF32();
