@@ -165,6 +165,26 @@ TEST(TFLiteImport, DepthwiseMultiplierWithFloat16WeightsMatchesNaiveTF) {
   expect_close(s.run({Tensor::from<float>({1, H, W, C}, x)})[0], ref, 1e-4f);
 }
 
+// DEQUANTIZE of a runtime int8 input becomes DequantizeLinear: y = (q - zp) * scale.
+// (Its import once read a Value after the value list had grown: the fuzzer's
+// seeds include this model so an ASan build checks that path at once.)
+TEST(TFLiteImport, RuntimeDequantizeOfInt8Input) {
+  TModel m;
+  m.codes = {{DEQUANTIZE}};
+  int tin = m.add_tensor({{1, 5}, I8, 0, "q", {0.25f}, {-3}});
+  int tout = m.add_tensor({{1, 5}, F32, 0, "y"});
+  m.ops = {{0, {tin}, {tout}}};
+  m.inputs = {tin};
+  m.outputs = {tout};
+  Graph g = load(m.build());
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(g.nodes[0].op, "DequantizeLinear");
+  const std::vector<int8_t> q = {-128, -3, 0, 5, 127};
+  Session s(Model::from_graph(g));
+  const Tensor& y = s.run({Tensor::from<int8_t>({1, 5}, q)})[0];
+  for (size_t i = 0; i < q.size(); ++i) EXPECT_FLOAT_EQ(y.data_as<float>()[i], (q[i] + 3) * 0.25f) << i;
+}
+
 // TRANSPOSE_CONV (SAME, stride 2, 3x3) against the TF definition:
 // y[o*s - pad + k] += x[o] * w, cropped to the output size.
 TEST(TFLiteImport, TransposeConvMatchesNaiveTF) {
