@@ -1,5 +1,7 @@
 #include "runtime/kernel.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
@@ -112,27 +114,75 @@ FusedActivation FusedActivation::from(const Node& n) {
   return a;
 }
 
+namespace {
+
+// exp(t) for t <= 0, 16 lanes: t = n ln2 + r, |r| <= ln2/2, exp(r) by its
+// degree-7 Taylor polynomial (relative error < 1e-8 on that range), times 2^n
+// by scalef.
+__attribute__((target("avx512f"))) inline __m512 exp_neg16(__m512 t) {
+  t = _mm512_max_ps(t, _mm512_set1_ps(-87.f));  // exp(-87) = 1.6e-38: no denormal results (slow)
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), t);  // ln2 split hi + lo
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.4286068203094173e-06f), r);
+  __m512 p = _mm512_set1_ps(1.f / 5040.f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 720.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|).
+__attribute__((target("avx512f"))) size_t sigmoid_avx512(float* d, size_t n) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x = _mm512_loadu_ps(d + i);
+    const __m512 e = exp_neg16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)));
+    const __m512 y = _mm512_div_ps(one, _mm512_add_ps(one, e));
+    const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    _mm512_storeu_ps(d + i, _mm512_mask_mul_ps(y, neg, y, e));
+  }
+  return i;
+}
+
+bool have_avx512() {
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+}
+
+// The simple activations, built for AVX-512 and the baseline (picked at load time).
+__attribute__((target_clones("avx512f", "default"))) void clamp_all(float* d, size_t n, float lo, float hi) {
+  for (size_t i = 0; i < n; ++i) d[i] = std::min(std::max(d[i], lo), hi);
+}
+__attribute__((target_clones("avx512f", "default"))) void hardswish_all(float* d, size_t n) {
+  for (size_t i = 0; i < n; ++i) d[i] = d[i] * std::min(std::max(d[i] + 3.f, 0.f), 6.f) * (1.f / 6.f);
+}
+__attribute__((target_clones("avx512f", "default"))) void leaky_all(float* d, size_t n, float alpha) {
+  for (size_t i = 0; i < n; ++i) d[i] = d[i] >= 0 ? d[i] : d[i] * alpha;
+}
+
+}  // namespace
+
 void FusedActivation::apply(float* d, size_t n) const {
   switch (kind) {
     case none: return;
     case relu:
-      for (size_t i = 0; i < n; ++i) d[i] = d[i] > 0 ? d[i] : 0;
+    case clip: clamp_all(d, n, min, max); return;
+    case hardswish: hardswish_all(d, n); return;
+    case sigmoid: {
+      const size_t done = have_avx512() ? sigmoid_avx512(d, n) : 0;
+      for (size_t i = done; i < n; ++i) d[i] = 1.f / (1.f + std::exp(-d[i]));
       return;
-    case clip:
-      for (size_t i = 0; i < n; ++i) d[i] = std::min(std::max(d[i], min), max);
-      return;
-    case hardswish:
-      for (size_t i = 0; i < n; ++i) d[i] = d[i] * std::min(std::max(d[i] + 3.f, 0.f), 6.f) * (1.f / 6.f);
-      return;
-    case sigmoid:
-      for (size_t i = 0; i < n; ++i) d[i] = 1.f / (1.f + std::exp(-d[i]));
-      return;
+    }
     case tanh:
       for (size_t i = 0; i < n; ++i) d[i] = std::tanh(d[i]);
       return;
-    case leaky_relu:
-      for (size_t i = 0; i < n; ++i) d[i] = d[i] >= 0 ? d[i] : d[i] * alpha;
-      return;
+    case leaky_relu: leaky_all(d, n, alpha); return;
   }
 }
 
