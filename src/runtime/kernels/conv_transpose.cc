@@ -105,6 +105,81 @@ std::unique_ptr<Kernel> make_deconv_xnn(const KernelContext& c) {
   return std::make_unique<DeconvXnn>(g, XnnOp(op), act, c.pool);
 }
 
+// Kernel size = stride (no dilation, one group, no output adjustment): every
+// output pixel gets exactly one input pixel's contribution, so the layer is a
+// 1x1 convolution to KH*KW*Cout channels (XNNPACK's GEMM, bias and clamp
+// fused) followed by a depth-to-space scatter that drops the padded border.
+// XNNPACK's deconvolution spends a whole register tile on each output channel
+// and is ~20x slower on the selfie models' last layer (2x2/2, 16 -> 1).
+class DeconvAsConv1x1 : public Kernel {
+ public:
+  DeconvAsConv1x1(const DeconvGeom& g, XnnOp op, FusedActivation act, pthreadpool_t pool)
+      : g_(g), op_(std::move(op)), act_(act), pool_(pool) {}
+  void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    Kernel::setup(in, out);
+    buf_.assign(size_t(g_.n * g_.ih * g_.iw * g_.kh * g_.kw * g_.cout), 0.f);
+    xnn_check(xnn_setup_convolution2d_nhwc_f32(op_.get(), g_.n, g_.ih, g_.iw, in[0].as<float>(), buf_.data(), pool_),
+              "setup_convolution2d_nhwc_f32", "ConvTranspose");
+  }
+  void run() override {
+    xnn_check(xnn_run_operator(op_.get(), pool_), "run_operator", "ConvTranspose");
+    const DeconvGeom g = g_;
+    const int64_t O = g.cout, row = g.kw * O;  // one (input pixel, ky): KW*O contiguous values
+    float* y = out_[0].as<float>();
+    parallel_for(pool_, size_t(g.n * g.oh), [&](size_t r) {
+      const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
+      const int64_t iy = (oy + g.pt) / g.sh, ky = (oy + g.pt) % g.sh;
+      float* dst = y + (n * g.oh + oy) * g.ow * O;
+      const float* src = buf_.data() + ((n * g.ih + iy) * g.iw * g.kh + ky) * row;
+      // input column ix fills output columns [ix*KW - pl, ix*KW - pl + KW) from
+      // src[ix * KH * KW*O]: KW*O contiguous values, clipped at both borders
+      for (int64_t ix = 0; ix < g.iw; ++ix) {
+        const int64_t x0 = ix * g.kw - g.pl, lo = std::max<int64_t>(0, -x0), hi = std::min(g.kw, g.ow - x0);
+        const float* s = src + ix * g.kh * row;
+        for (int64_t k = lo * O; k < hi * O; ++k) dst[x0 * O + k] = s[k];
+      }
+      if (act_.needs_separate_pass()) act_.apply(dst, size_t(g.ow * O));
+    });
+  }
+  const char* impl() const override { return "xnn-1x1+d2s"; }
+
+ private:
+  DeconvGeom g_;
+  XnnOp op_;
+  FusedActivation act_;
+  pthreadpool_t pool_;
+  std::vector<float> buf_;  // [N][IH][IW][KH][KW][O]
+};
+
+std::unique_ptr<Kernel> make_deconv_1x1(const KernelContext& c) {
+  if (!is_nhwc(c.node) || c.input(0).dtype != DType::f32 || c.output(0).dtype != DType::f32) return nullptr;
+  const Tensor* w = c.const_input(1);
+  if (!w || w->dtype() != DType::f32 || w->rank() != 4) return nullptr;
+  const Tensor* b = c.const_input(2);
+  if (Graph::has_input(c.node, 2) && (!b || b->dtype() != DType::f32)) return nullptr;
+  const DeconvGeom g = deconv_geom(c);
+  if (g.group != 1 || g.kh != g.sh || g.kw != g.sw || g.dh != 1 || g.dw != 1 || g.adj_h != 0 || g.adj_w != 0 ||
+      g.pt < 0 || g.pl < 0 || g.pb < 0 || g.pr < 0 || !xnn_available())
+    return nullptr;
+  const int64_t KH = g.kh, KW = g.kw, O = g.cout, I = g.cin, M = KH * KW * O;
+  std::vector<float> packed(size_t(M * I)), bias(size_t(M), 0.f);
+  const float* src = w->data_as<float>();  // [I][O][KH][KW]
+  for (int64_t kh = 0; kh < KH; ++kh)
+    for (int64_t kw = 0; kw < KW; ++kw)
+      for (int64_t o = 0; o < O; ++o) {
+        const int64_t m = (kh * KW + kw) * O + o;
+        for (int64_t i = 0; i < I; ++i) packed[size_t(m * I + i)] = src[((i * O + o) * KH + kh) * KW + kw];
+        if (b) bias[size_t(m)] = b->data_as<float>()[o];
+      }
+  FusedActivation act = FusedActivation::from(c.node);
+  xnn_operator_t op = nullptr;
+  xnn_status st = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, size_t(I), size_t(M), size_t(I),
+                                                    size_t(M), packed.data(), bias.data(), act.out_min(),
+                                                    act.out_max(), 0, &op);
+  if (st != xnn_status_success) return nullptr;
+  return std::make_unique<DeconvAsConv1x1>(g, XnnOp(op), act, c.pool);
+}
+
 // Own kernel: each output pixel gathers the input pixels that reach it.
 class DeconvRef : public Kernel {
  public:
@@ -172,6 +247,7 @@ std::unique_ptr<Kernel> make_deconv_ref(const KernelContext& c) {
 }
 
 }  // namespace
+EF_REGISTER_KERNEL("ConvTranspose", 105, make_deconv_1x1, "xnn-1x1+d2s");
 EF_REGISTER_KERNEL("ConvTranspose", 100, make_deconv_xnn, "xnnpack");
 EF_REGISTER_KERNEL("ConvTranspose", 0, make_deconv_ref, "ref");
 }  // namespace ef
