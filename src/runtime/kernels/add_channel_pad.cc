@@ -41,13 +41,9 @@ class AddChannelPadKernel : public Kernel {
     pixels_ = c ? in[0].numel() / c : 0;
     rows_ = {in[0].as<const float>(), in[1].as<const float>(), out[0].as<float>(), c, in[1].shape.back(), before_,
              act_.out_min(), act_.out_max()};
-    // ~16K floats a task; a tensor smaller than two tasks stays on this thread.
-    per_task_ = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, c));
   }
   void run() override {
-    const int64_t tasks = (pixels_ + per_task_ - 1) / per_task_;
-    parallel_for(tasks > 1 ? pool_ : nullptr, size_t(tasks), [&](size_t t) {
-      const int64_t p0 = int64_t(t) * per_task_, p1 = std::min(pixels_, p0 + per_task_);
+    parallel_rows(pool_, pixels_, rows_.c, [&](int64_t p0, int64_t p1) {
       add_rows(rows_, p0, p1);
       if (act_.needs_separate_pass()) act_.apply(rows_.y + p0 * rows_.c, size_t((p1 - p0) * rows_.c));
     });
@@ -59,7 +55,7 @@ class AddChannelPadKernel : public Kernel {
   FusedActivation act_;
   pthreadpool_t pool_;
   Rows rows_{};
-  int64_t pixels_ = 0, per_task_ = 1;
+  int64_t pixels_ = 0;
 };
 
 std::unique_ptr<Kernel> make_add_channel_pad(const KernelContext& c) {

@@ -22,7 +22,9 @@ Tensor ref_binary(const Tensor& a, const Tensor& b, std::function<R(T, T)> f) {
 std::vector<std::pair<Shape, Shape>> shape_pairs() {
   std::vector<std::pair<Shape, Shape>> r = {
       {{}, {}}, {{}, {3, 5}}, {{4, 1, 3}, {}}, {{2, 3, 4, 5}, {1, 3, 1, 1}}, {{1, 5, 7, 9}, {1, 1, 1, 9}},
-      {{2, 1, 7}, {1, 6, 1}}, {{1, 1, 1, 1, 1, 1}, {3, 1, 2, 1, 5, 1}}, {{40001}, {40001}}, {{3, 1}, {1, 4099}}};
+      {{2, 1, 7}, {1, 6, 1}}, {{1, 1, 1, 1, 1, 1}, {3, 1, 2, 1, 5, 1}}, {{40001}, {40001}}, {{3, 1}, {1, 4099}},
+      // per-channel vectors (own kernel): vector first; several tasks at 2 threads
+      {{1, 1, 1, 16}, {1, 33, 40, 16}}, {{2, 70, 130, 16}, {16}}};
   for (int k = 0; k < 12; ++k) {
     Shape o = rand_shape(int(rand_between(0, 6)), 5);
     Shape a = rand_bcast_of(o), b = rand_bcast_of(o);
