@@ -3,8 +3,10 @@
 // against. Mirrors `edgeflow bench --json`.
 //
 //   node bench/ort_runner.js MODEL.onnx [--threads T] [--runs R] [--warmup W]
-//        [--input NAME=FILE.npy ...] [--json]
+//        [--input NAME=FILE.npy ...] [--json] [--cpu]
 //
+// --cpu times each run by the process's CPU time (process.cpuUsage) instead
+// of wall time: less sensitive to other load, meaningful at 1 thread.
 // Inputs: --input, else MODEL.input.npy beside the model (single-input
 // models), else seeded pseudo-random values in the shape ORT reports
 // (dynamic dimensions become 1). Session: intraOpNumThreads=T,
@@ -16,16 +18,17 @@ const { loadOrt, sessionOptions } = require('./ort');
 
 function usage(msg) {
   if (msg) console.error(`error: ${msg}`);
-  console.error('usage: ort_runner.js MODEL.onnx [--threads T] [--runs R] [--warmup W] [--input NAME=FILE.npy] [--json]');
+  console.error('usage: ort_runner.js MODEL.onnx [--threads T] [--runs R] [--warmup W] [--input NAME=FILE.npy] [--json] [--cpu]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const a = { threads: 1, runs: 30, warmup: 10, inputs: [], json: false, model: null };
+  const a = { threads: 1, runs: 30, warmup: 10, inputs: [], json: false, cpu: false, model: null };
   for (let i = 0; i < argv.length; ++i) {
     const k = argv[i];
     const val = () => { if (i + 1 >= argv.length) usage(`${k} needs a value`); return argv[++i]; };
     if (k === '--threads') a.threads = parseInt(val(), 10);
+    else if (k === '--cpu') a.cpu = true;
     else if (k === '--runs') a.runs = parseInt(val(), 10);
     else if (k === '--warmup') a.warmup = parseInt(val(), 10);
     else if (k === '--input') a.inputs.push(val());
@@ -78,9 +81,10 @@ async function main() {
   for (let i = 0; i < a.warmup; ++i) await session.run(feeds);
   const ms = [];
   for (let i = 0; i < a.runs; ++i) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     await session.run(feeds);
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (a.cpu) { const c = process.cpuUsage(c0); ms.push((c.user + c.system) / 1e3); }
+    else ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   ms.sort((x, y) => x - y);
   const mid = ms.length >> 1;
