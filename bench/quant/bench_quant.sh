@@ -1,16 +1,18 @@
 #!/bin/bash
-# FP32 vs INT8 in edgeflow, and ONNX Runtime (npm onnxruntime-node 1.30) on
-# the same INT8 QDQ file, in one run; plus INT8-vs-FP32 accuracy on real photos.
+# FP32 vs INT8 in edgeflow, and ONNX Runtime (npm onnxruntime-node) on the
+# same INT8 QDQ file, in one run; plus INT8-vs-FP32 accuracy on the photos.
 #
 #   bench/quant/bench_quant.sh [--rounds N] [--runs R] [--warmup W] [--threads "1 2"] [--models "mobilenet_v2 selfie blazeface"]
 #
-# INT8 files (out/quant/*.int8.onnx): made by `edgeflow quantize` when the
-# build has it, else by bench/quant/make_qdq.py (ORT-style QDQ: per-channel
-# int8 weights, per-tensor uint8 activations, min/max over the photos in
-# data/). TFLite models go through `edgeflow convert` first. FP32 runs the
-# original file (.onnx / .tflite). Each round runs every engine once (one
-# process each: W warm-ups, R timed runs, its median); the table shows the
-# median of the round medians. ratio > 1: edgeflow INT8 is faster.
+# The INT8 files are the ones `edgeflow quantize` writes with
+# bench/quant_models.sh (out/quant/*.int8.onnx, calibrated on real video
+# frames; run first when a file is missing). FP32 runs the original file
+# (.onnx / .tflite). Each round runs every engine in turn (FP32, INT8, ORT
+# INT8; one process each: W warm-ups, R timed runs, its median) and measures
+# each engine's CPU time per run, (CPU of a process with R runs - CPU of one
+# with 1 run) / (R - 1), which a busy machine disturbs far less than the wall
+# clock (BlazeFace, ~1 ms a run, gets 10 R runs). The tables show the median
+# over the rounds. ratio > 1: edgeflow INT8 is faster.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD="${EF_BUILD_DIR:-$ROOT/build}"
@@ -29,15 +31,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -x "$EF" ] || { echo "error: $EF not built" >&2; exit 1; }
+[ "$runs" -ge 2 ] || { echo "error: --runs must be at least 2" >&2; exit 2; }
 mkdir -p "$OUT"
 PY=/usr/bin/python3
 
-# name -> fp32 file, input name, input size, value range, accuracy kind
+# name -> fp32 file, input name, input size, value range, accuracy kind, INT8 file (bench/quant_models.sh)
 spec() {
   case "$1" in
-    mobilenet_v2) echo "$ROOT/.cache/models/mobilenet_v2.onnx input 224x224 nchw imagenet classifier" ;;
-    selfie) echo "$ROOT/models/cache/selfie_segmentation.tflite input_1 256x256 nhwc 0:1 segmenter" ;;
-    blazeface) echo "$ROOT/models/cache/face_detection_short_range.tflite input 128x128 nhwc -1:1 detector" ;;
+    mobilenet_v2) echo "$ROOT/.cache/models/mobilenet_v2.onnx input 224x224 nchw imagenet classifier mobilenet_v2" ;;
+    selfie) echo "$ROOT/models/cache/selfie_segmentation.tflite input_1 256x256 nhwc 0:1 segmenter selfie_segmentation" ;;
+    blazeface) echo "$ROOT/models/cache/face_detection_short_range.tflite input 128x128 nhwc -1:1 detector face_detection_short_range" ;;
     *) echo "error: unknown model $1" >&2; exit 2 ;;
   esac
 }
@@ -66,51 +69,60 @@ PYEOF
 
 median_of() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 json_median() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const l=s.trim().split("\n").filter(x=>x.startsWith("{")).pop();if(!l)process.exit(1);console.log(JSON.parse(l).median_ms)})'; }
+# CPU seconds (user + system) of one command.
+cpu_s() { local TIMEFORMAT='%U %S'; { time "$@" >/dev/null 2>&1; } 2>&1 | awk '{print $1 + $2}'; }
+# engine model threads runs -> "wall_median_ms cpu_ms_per_run"
+measure() {
+  local eng=$1 model=$2 t=$3 runs=$4 cmd
+  if [ "$eng" = ort ]; then cmd=(node "$ROOT/bench/ort_runner.js" "$model"); else cmd=("$EF" bench "$model"); fi
+  local wall one many
+  wall=$("${cmd[@]}" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_median)
+  one=$(cpu_s "${cmd[@]}" --threads "$t" --runs 1 --warmup "$warmup" --json)
+  many=$(cpu_s "${cmd[@]}" --threads "$t" --runs "$runs" --warmup "$warmup" --json)
+  awk -v w="$wall" -v a="$one" -v b="$many" -v r="$runs" 'BEGIN {printf "%s %.4f\n", w, (b - a) * 1000 / (r - 1)}'
+}
 
 results=$(mktemp)
 acc=$(mktemp)
 trap 'rm -f "$results" "$acc"' EXIT
 for m in $models; do
-  read -r fp32 iname size layout range kind <<<"$(spec "$m")"
+  read -r fp32 iname size layout range kind qname <<<"$(spec "$m")"
   [ -f "$fp32" ] || { echo "error: $fp32 missing" >&2; exit 1; }
   in_dir=$(inputs_for "$m" "$size" "$layout" "$range")
-  int8="$OUT/$m.int8.onnx"
+  int8="$OUT/$qname.int8.onnx"
   if [ ! -f "$int8" ]; then
-    if "$EF" quantize --help >/dev/null 2>&1 && "$EF" quantize "$fp32" --calib "$ROOT/data" --out "$int8" >&2; then
-      echo "$m: INT8 file by edgeflow quantize" >&2
-    else
-      src="$fp32"
-      case "$fp32" in *.tflite) src="$OUT/$m.fp32.onnx"; "$EF" convert "$fp32" "$src" >&2 ;; esac
-      $PY "$ROOT/bench/quant/make_qdq.py" "$src" "$int8" "$in_dir"/*.npy 2>&1 | grep -v 'W:onnxruntime' >&2
-      echo "$m: INT8 file by bench/quant/make_qdq.py (edgeflow quantize not available)" >&2
-    fi
+    echo "$m: $int8 missing; writing the INT8 files with bench/quant_models.sh" >&2
+    EF_BUILD_DIR="$BUILD" "$ROOT/bench/quant_models.sh" "$OUT" >&2
   fi
+  [ -f "$int8" ] || { echo "error: $int8 was not written (see bench/quant_models.sh)" >&2; exit 1; }
   EF="$EF" $PY "$ROOT/bench/quant/accuracy.py" "$kind" "$fp32" "$int8" "$iname" "$in_dir"/*.npy | sed "s/^/$m /" >>"$acc"
+  n=$runs
+  [ "$m" = blazeface ] && n=$((runs * 10))  # ~1 ms a run: more runs for the CPU-time difference
   for t in $threads_list; do
     for r in $(seq "$rounds"); do
-      f=$("$EF" bench "$fp32" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_median)
-      q=$("$EF" bench "$int8" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_median)
-      o=$(node "$ROOT/bench/ort_runner.js" "$int8" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_median)
-      printf '%s %s %s %s %s\n' "$m" "$t" "$f" "$q" "$o" >>"$results"
-      printf '  %-13s threads %s round %s: FP32 %8.3f  INT8 %8.3f  ORT INT8 %8.3f ms\n' "$m" "$t" "$r" "$f" "$q" "$o" >&2
+      read -r fw fc <<<"$(measure ef "$fp32" "$t" "$n")"
+      read -r qw qc <<<"$(measure ef "$int8" "$t" "$n")"
+      read -r ow oc <<<"$(measure ort "$int8" "$t" "$n")"
+      printf '%s %s %s %s %s %s %s %s\n' "$m" "$t" "$fw" "$qw" "$ow" "$fc" "$qc" "$oc" >>"$results"
+      printf '  %-10s threads %s round %s: wall FP32 %8.3f INT8 %8.3f ORT %8.3f ms | CPU/run FP32 %8.3f INT8 %8.3f ORT %8.3f ms\n' \
+        "$m" "$t" "$r" "$fw" "$qw" "$ow" "$fc" "$qc" "$oc" >&2
     done
   done
 done
 
 echo
-echo "edgeflow FP32 vs INT8 vs ONNX Runtime $(node -p "require('$ROOT/bench/node_modules/onnxruntime-node/package.json').version") on the same INT8 QDQ file; median of $rounds rounds x $runs runs after $warmup warm-ups"
+echo "edgeflow FP32 vs INT8 vs ONNX Runtime $(node -p "require('$ROOT/bench/node_modules/onnxruntime-node/package.json').version") on the same INT8 QDQ file (bench/quant_models.sh); median of $rounds rounds x $runs runs after $warmup warm-ups"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%d)"
 echo
-echo "| model | threads | FP32 ms | INT8 ms | INT8 speed-up | ORT INT8 ms | ORT / edgeflow INT8 |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| model | threads | FP32 ms | INT8 ms | INT8 speed-up | ORT INT8 ms | ORT / edgeflow INT8 | CPU ms/run FP32 / INT8 / ORT | CPU speed-up INT8, ORT/INT8 |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for m in $models; do
   for t in $threads_list; do
-    f=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $3}' "$results" | median_of)
-    q=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $4}' "$results" | median_of)
-    o=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $5}' "$results" | median_of)
-    awk -v m="$m" -v t="$t" -v f="$f" -v q="$q" -v o="$o" 'BEGIN {printf "| %s | %s | %.2f | %.2f | %.2fx | %.2f | %.2f |\n", m, t, f, q, f/q, o, o/q}'
+    col() { awk -v m="$m" -v t="$t" -v c="$1" '$1==m && $2==t {print $c}' "$results" | median_of; }
+    awk -v m="$m" -v t="$t" -v f="$(col 3)" -v q="$(col 4)" -v o="$(col 5)" -v fc="$(col 6)" -v qc="$(col 7)" -v oc="$(col 8)" \
+      'BEGIN {printf "| %s | %s | %.2f | %.2f | %.2fx | %.2f | %.2f | %.2f / %.2f / %.2f | %.2fx, %.2f |\n", m, t, f, q, f/q, o, o/q, fc, qc, oc, fc/qc, oc/qc}'
   done
 done
 echo
-echo "accuracy, INT8 vs FP32 (edgeflow), on the photos in data/:"
+echo "accuracy, INT8 vs FP32 (edgeflow), on the photos in data/ (bench/quant_models.sh logs: held-out video frames):"
 cat "$acc"

@@ -64,6 +64,11 @@ void print_report(const quant::Plan& p, const quant::Report& r, const Graph& g, 
     std::printf("kept float (%zu):\n", p.kept_float.size());
     for (auto& k : p.kept_float) std::printf("  %-40s %-14s %s\n", k.name.c_str(), k.op.c_str(), k.reason.c_str());
   }
+  if (!p.int8_moves.empty()) {
+    std::printf("int8 data movement (input's parameters):");
+    for (auto& [op, n] : p.int8_moves) std::printf(" %s %d", op.c_str(), n);
+    std::printf("\n");
+  }
   if (!p.float_ops.empty()) {
     std::printf("not quantized (float on dequantized values):");
     for (auto& [op, n] : p.float_ops) std::printf(" %s %d", op.c_str(), n);

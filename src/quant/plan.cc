@@ -155,6 +155,14 @@ Plan plan(const Graph& g, const Options& o) {
     if (!n.outputs.empty() && !to_output[n.outputs[0]]) t.insert(n.outputs[0]);
   }
   p.tensors.assign(t.begin(), t.end());
+  // Data movement between two int8 tensors runs on the int8 bytes (qdq.cc
+  // gives its output the input's parameters): not a float op.
+  for (const Node& n : g.nodes) {
+    if (n.dead || is_activation_op(n.op) || !shares_input_params(g, n)) continue;
+    if (!t.count(n.inputs[0]) || !t.count(n.outputs[0])) continue;
+    ++p.int8_moves[n.op];
+    if (--p.float_ops[n.op] <= 0) p.float_ops.erase(n.op);
+  }
   return p;
 }
 

@@ -31,6 +31,8 @@ int64_t out_channels(const Node& n, const Tensor& w) {
   return w.dim(1);
 }
 
+}  // namespace
+
 bool shares_input_params(const Graph& g, const Node& n) {
   if (n.inputs.empty() || n.inputs[0] < 0 || n.outputs.empty()) return false;
   static const std::set<std::string> moves = {"MaxPool",   "Reshape",      "Flatten",      "Squeeze",
@@ -42,6 +44,8 @@ bool shares_input_params(const Graph& g, const Node& n) {
   const Value& v = g.in(n, 2);
   return v.is_const() && v.dtype == DType::f32 && v.data.numel() == 1 && *v.data.data_as<float>() == 0.f;
 }
+
+namespace {
 
 class Builder {
  public:

@@ -63,7 +63,11 @@ struct Plan {
   std::vector<int> tensors;           // activation value ids that get QuantizeLinear -> DequantizeLinear
   std::vector<KeptFloat> kept_float;  // weighted layers left in float, with the reason
   std::map<std::string, int> float_ops;  // other ops without an int8 form here, by op type
+  std::map<std::string, int> int8_moves; // data movement between quantized tensors (runs on int8), by op type
 };
+// Ops that only move or select values (MaxPool, zero Pad, Reshape, ...):
+// their output gets the input's quantization parameters.
+bool shares_input_params(const Graph& g, const Node& n);
 // Throws ef::Error on an unknown --keep-float name (listing the layers).
 Plan plan(const Graph& g, const Options& o);
 bool is_weighted(const std::string& op);
