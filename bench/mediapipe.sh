@@ -2,7 +2,7 @@
 # edgeflow vs native TFLite 2.9 (+XNNPACK) vs ONNX Runtime 1.30 on the
 # MediaPipe models, in one run.
 #
-#   bench/mediapipe.sh [--rounds N] [--runs R] [--threads "1 2"] [--models "face_detection_short_range ..."]
+#   bench/mediapipe.sh [--rounds N] [--runs R] [--threads "1 2"] [--models "face_detection_short_range ..."] [--cpu]
 #
 # For each model and thread count, N alternating rounds (default 3) of:
 #   build/bench/tflite/bench_tflite   edgeflow and TFLite in one process on the
@@ -12,11 +12,13 @@
 # each reporting the median of R runs (default 30); the table shows the median
 # of the round medians and the ratios peer / edgeflow (> 1: edgeflow faster).
 # TFLite cannot run selfie_segmentation (MediaPipe's custom op): "n/a".
+# --cpu: every run timed by its process's CPU time instead of wall time (all
+# three engines; robust to other load, meaningful at 1 thread only).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${EF_BUILD_DIR:-$ROOT/build}"
 CACHE="$ROOT/models/cache"
-rounds=3 runs=30 threads_list="1 2"
+rounds=3 runs=30 threads_list="1 2" timing=""
 models="face_detection_short_range face_detection_full_range palm_detection_lite hand_landmark_lite selfie_segmentation"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,7 +26,8 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
     --threads) threads_list="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cpu) timing="--cpu"; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "mediapipe.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,9 +51,9 @@ for m in $models; do
   for t in $threads_list; do
     for r in $(seq "$rounds"); do
       # bench_tflite prints: model threads tflite_ms|n/a edgeflow_ms ratio
-      line=$("$BT" --lib "$lib" --runs "$runs" --threads "$t" "$tfl" | tail -n 1)
+      line=$("$BT" --lib "$lib" --runs "$runs" --threads "$t" $timing "$tfl" | tail -n 1)
       tf=$(awk '{print $3}' <<<"$line") ef=$(awk '{print $4}' <<<"$line")
-      ort=$(node "$ROOT/bench/ort_runner.js" "$onnx" --threads "$t" --runs "$runs" --warmup 10 --json | json_median) ||
+      ort=$(node "$ROOT/bench/ort_runner.js" "$onnx" --threads "$t" --runs "$runs" --warmup 10 --json $timing | json_median) ||
         { echo "error: ort_runner failed on $m (threads $t)" >&2; exit 1; }
       printf '%s %s %s %s %s\n' "$m" "$t" "$ef" "$tf" "$ort" >>"$results"
       printf '  %-28s threads %s round %s: edgeflow %8s ms  TFLite %8s ms  ORT %8.3f ms\n' "$m" "$t" "$r" "$ef" "$tf" "$ort" >&2
@@ -61,7 +64,7 @@ done
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo
 echo "MediaPipe models: edgeflow vs TFLite 2.9+XNNPACK vs ONNX Runtime (on the exported ONNX)"
-echo "median of $rounds alternating rounds x $runs runs; machine: $cpu, $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%d)"
+echo "median of $rounds alternating rounds x $runs runs${timing:+ (process CPU time)}; machine: $cpu, $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%d)"
 echo
 echo "| model | threads | edgeflow ms | TFLite ms | ORT ms | TFLite/edgeflow | ORT/edgeflow |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"

@@ -165,6 +165,48 @@ TEST(TFLiteImport, DepthwiseMultiplierWithFloat16WeightsMatchesNaiveTF) {
   expect_close(s.run({Tensor::from<float>({1, H, W, C}, x)})[0], ref, 1e-4f);
 }
 
+// Float16 weights behind DEQUANTIZE, session at Precision::fp16: the
+// session's Conv weights are float16 again with exactly the file's bits
+// (float16 -> float32 at load and back is exact), and the output matches the
+// naive TF convolution on those fp16 values.
+TEST(TFLiteImport, Float16WeightsKeepTheirBitsAtPrecisionFp16) {
+  const int H = 5, W = 4, C = 16, O = 8, K = 3;
+  auto wf = randn(size_t(O) * K * K * C, 6), x = randn(size_t(H) * W * C, 7);
+  std::vector<uint16_t> wh;  // OHWI, as in the file
+  for (float& v : wf) {
+    wh.push_back(float_to_half(v));
+    v = half_to_float(wh.back());
+  }
+  TModel m;
+  m.codes = {{DEQUANTIZE}, {CONV_2D}};
+  int tin = m.add_tensor({{1, H, W, C}, F32, 0, "x"});
+  int tw16 = m.add_const("w16", {O, K, K, C}, F16, wh);
+  int tw = m.add_tensor({{O, K, K, C}, F32, 0, "w"});
+  int tout = m.add_tensor({{1, H, W, O}, F32, 0, "y"});
+  m.ops = {{0, {tw16}, {tw}},
+           {1, {tin, tw, -1}, {tout}, options({{0, Field::i8, 0}, {1, Field::i32, 1}, {2, Field::i32, 1}})}};
+  m.inputs = {tin};
+  m.outputs = {tout};
+  Graph g = load(m.build());
+  Session s(Model::from_graph(g), {.precision = Precision::fp16});
+  const Node& conv = s.graph().nodes.at(0);
+  ASSERT_EQ(conv.op, "Conv");
+  const Value& wv = s.graph().values[conv.inputs[1]];
+  ASSERT_EQ(wv.dtype, DType::f16);
+  ASSERT_EQ(wv.shape, (Shape{O, C, K, K}));  // OIHW in the IR
+  const uint16_t* got = wv.data.data_as<uint16_t>();
+  int differ = 0;
+  for (int o = 0; o < O; ++o)
+    for (int i = 0; i < C; ++i)
+      for (int kh = 0; kh < K; ++kh)
+        for (int kw = 0; kw < K; ++kw)
+          differ += got[((o * C + i) * K + kh) * K + kw] != wh[size_t(((o * K + kh) * K + kw) * C + i)];
+  EXPECT_EQ(differ, 0);
+  int OH, OW;
+  auto ref = tf_conv(x, H, W, C, wf, O, K, K, C, {}, 1, 1, true, OH, OW);
+  expect_close(s.run({Tensor::from<float>({1, H, W, C}, x)})[0], ref, 1e-4f);
+}
+
 // DEQUANTIZE of a runtime int8 input becomes DequantizeLinear: y = (q - zp) * scale.
 // (Its import once read a Value after the value list had grown: the fuzzer's
 // seeds include this model so an ASan build checks that path at once.)
