@@ -55,8 +55,12 @@ Session::Session(const Model& model, CompileOptions options) : impl_(std::make_u
   bind_input_shapes(s.g, s.opts.input_shapes);
   ConstEvaluator eval = evaluate_node;
   optimize(s.g, eval, s.report, s.opts.optimize);
-  // Delta execution keeps the Pad (it has a sparse form; AddChannelPad has not).
-  if (s.opts.optimize && !s.opts.delta.enabled) fuse_channel_pad_add(s.g, s.report, s.opts.keep_values);
+  // Pads fused into their consumers; delta execution keeps them (its Pad has a
+  // sparse form, AddChannelPad has not, and it treats padding of the frame specially).
+  if (s.opts.optimize && !s.opts.delta.enabled) {
+    fuse_channel_pad_add(s.g, s.report, s.opts.keep_values);
+    fuse_pad_conv(s.g, s.report, s.opts.keep_values);
+  }
   // Delta execution keeps float32 weights (its gates read them).
   if (s.opts.precision == Precision::fp16 && !s.opts.delta.enabled) weights_to_fp16(s.g, s.report);
   s.compile();

@@ -28,6 +28,9 @@ int to_nhwc(Graph& g, OptimizeReport& report);
 // (attr pad_before), unless the Pad's output is listed in `keep`. Run by the
 // session after optimize() (not for delta execution, not for export).
 int fuse_channel_pad_add(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
+// Zero Pad on H/W only -> NHWC Conv: the pads move into the Conv's pads
+// (same conditions and caller as fuse_channel_pad_add).
+int fuse_pad_conv(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
 // Nodes whose outputs are not used by anything reaching a graph output.
 int eliminate_dead(Graph& g, OptimizeReport& report);
 

@@ -208,5 +208,33 @@ TEST(PassesNumeric, ChannelPadAddFusesIntoOneOp) {
   EXPECT_EQ(count_op(sd.graph(), "AddChannelPad"), 0);
 }
 
+// TFLite's ZeroPadding2D before VALID convolutions: the zero Pad on H/W moves
+// into the Conv's pads (dense and depthwise, asymmetric, added to existing
+// pads). Not fused: a Pad with a non-zero value, one on the channels, one
+// whose output is also a graph output.
+TEST(PassesNumeric, SpatialZeroPadFusesIntoConv) {
+  Builder b;
+  int x = b.input("x", {1, 3, 9, 8});
+  int stem = b.node("Conv", "stem", {x, b.rnd("stem_w", {6, 3, 1, 1})});
+  int p1 = b.node("Pad", "p1", {stem, b.ints("p1_pads", {0, 0, 1, 2, 0, 0, 2, 0})});
+  int c1 = b.node("Conv", "c1", {p1, b.rnd("c1_w", {6, 6, 3, 3}), b.rnd("c1_b", {6})},
+                  attrs({{"strides", I{2, 2}}, {"pads", I{0, 1, 1, 0}}}));
+  int p2 = b.node("Pad", "p2", {c1, b.ints("p2_pads", {0, 0, 1, 1, 0, 0, 1, 1})});
+  int c2 = b.node("Conv", "c2", {p2, b.rnd("c2_w", {6, 1, 3, 3})}, attrs({{"group", int64_t(6)}}));
+  int p3 = b.node("Pad", "p3", {c2, b.ints("p3_pads", {0, 0, 1, 1, 0, 0, 1, 1}), b.floats("p3_v", {}, {0.5f})});
+  int c3 = b.node("Conv", "c3", {p3, b.rnd("c3_w", {4, 6, 3, 3})});
+  int p4 = b.node("Pad", "p4", {c3, b.ints("p4_pads", {0, 0, 1, 1, 0, 0, 1, 1})});
+  int c4 = b.node("Conv", "c4", {p4, b.rnd("c4_w", {4, 4, 3, 3})});
+  b.output(c4);
+  b.output(p4);
+  check(b, {ref::random_tensor({1, 3, 9, 8}, b.rng)});
+  Session s(Model::from_graph(b.g), {});
+  EXPECT_EQ(count_op(s.graph(), "Pad"), 2);  // p3 (value 0.5), p4 (a graph output)
+  for (const Node& n : s.graph().nodes) {
+    if (n.name == "c1") EXPECT_EQ(n.attrs.ints("pads"), (std::vector<int64_t>{1, 3, 3, 0}));
+    if (n.name == "c2") EXPECT_EQ(n.attrs.ints("pads"), (std::vector<int64_t>{1, 1, 1, 1}));
+  }
+}
+
 }  // namespace
 }  // namespace ef

@@ -1,0 +1,60 @@
+// Pad(x) -> Conv where the Pad adds zeros on H and W only (TFLite's explicit
+// ZeroPadding2D before a VALID convolution) becomes one Conv with larger
+// pads: the padded copy of the activation is never written.
+#include <algorithm>
+#include <string>
+
+#include "graph/passes/pass_util.h"
+#include "graph/passes/passes.h"
+
+namespace ef {
+namespace {
+using namespace passes;
+
+// The H/W pads [top, left, bottom, right] of an NHWC zero Pad, or empty.
+std::vector<int64_t> spatial_zero_pads(const Graph& g, const Node& p) {
+  if (p.op != "Pad" || p.attrs.s("mode", "constant") != "constant" || p.outputs.size() != 1) return {};
+  if (!Graph::has_input(p, 1) || Graph::has_input(p, 3)) return {};
+  const Value& x = g.in(p, 0);
+  const Value& pads = g.in(p, 1);
+  if (x.dtype != DType::f32 || !x.quant.empty() || x.shape.size() != 4) return {};
+  if (!pads.is_const() || pads.dtype != DType::i64 || pads.data.numel() != 8) return {};
+  if (Graph::has_input(p, 2)) {
+    const Value& c = g.in(p, 2);
+    if (!c.is_const() || c.dtype != DType::f32 || c.data.numel() != 1 || *c.data.data_as<float>() != 0.f) return {};
+  }
+  const int64_t* d = pads.data.data_as<int64_t>();  // [n, h, w, c] begins, then ends
+  if (d[0] || d[3] || d[4] || d[7]) return {};
+  std::vector<int64_t> r = {d[1], d[2], d[5], d[6]};
+  if (std::any_of(r.begin(), r.end(), [](int64_t v) { return v < 0; })) return {};
+  return r;
+}
+
+}  // namespace
+
+int fuse_pad_conv(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep) {
+  g.relink();
+  int fused = 0;
+  for (Node& conv : g.nodes) {
+    if (conv.dead || conv.op != "Conv" || conv.attrs.s("layout", "") != "NHWC" || conv.inputs.empty()) continue;
+    const int pv = conv.inputs[0];
+    if (pv < 0 || g.values[pv].producer < 0) continue;
+    Node& pad = g.nodes[g.values[pv].producer];
+    if (pad.dead) continue;
+    const std::vector<int64_t> add = spatial_zero_pads(g, pad);
+    std::vector<int64_t> pads = conv.attrs.ints("pads", {0, 0, 0, 0});
+    if (add.empty() || pads.size() != 4 || conv.attrs.has("auto_pad")) continue;
+    if (is_graph_output(g, pv) || use_count(g, pv) != 1) continue;
+    if (std::find(keep.begin(), keep.end(), g.values[pv].name) != keep.end()) continue;
+    for (size_t k = 0; k < 4; ++k) pads[k] += add[k];
+    conv.attrs.set("pads", pads);
+    conv.inputs[0] = pad.inputs[0];
+    pad.dead = true;
+    log(report, "fuse_pad_conv: " + g.describe(pad) + " folded into the pads of " + g.describe(conv));
+    ++fused;
+  }
+  if (fused) g.compact();
+  return fused;
+}
+
+}  // namespace ef
