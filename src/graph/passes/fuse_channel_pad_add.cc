@@ -16,18 +16,9 @@ using namespace passes;
 // Pad node `p` pads only the last axis with zeros: returns the channels
 // before the input's, or -1 if it is not such a Pad.
 int64_t channel_pad_before(const Graph& g, const Node& p) {
-  if (p.op != "Pad" || p.attrs.s("mode", "constant") != "constant" || p.outputs.size() != 1) return -1;
-  if (!Graph::has_input(p, 1) || Graph::has_input(p, 3)) return -1;  // pads constant, no axes
-  const Value& x = g.in(p, 0);
-  const Value& pads = g.in(p, 1);
-  if (x.dtype != DType::f32 || !x.quant.empty() || !pads.is_const() || pads.dtype != DType::i64) return -1;
-  if (Graph::has_input(p, 2)) {
-    const Value& c = g.in(p, 2);
-    if (!c.is_const() || c.dtype != DType::f32 || c.data.numel() != 1 || *c.data.data_as<float>() != 0.f) return -1;
-  }
-  const int64_t r = int64_t(x.shape.size());
-  if (r < 1 || pads.data.numel() != 2 * r) return -1;
-  const int64_t* pd = pads.data.data_as<int64_t>();
+  const int64_t* pd = zero_pad_amounts(g, p);
+  if (!pd) return -1;
+  const int64_t r = int64_t(g.in(p, 0).shape.size());
   for (int64_t a = 0; a + 1 < r; ++a)
     if (pd[a] != 0 || pd[r + a] != 0) return -1;
   if (pd[r - 1] < 0 || pd[2 * r - 1] < 0) return -1;

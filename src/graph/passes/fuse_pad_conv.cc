@@ -13,18 +13,8 @@ using namespace passes;
 
 // The H/W pads [top, left, bottom, right] of an NHWC zero Pad, or empty.
 std::vector<int64_t> spatial_zero_pads(const Graph& g, const Node& p) {
-  if (p.op != "Pad" || p.attrs.s("mode", "constant") != "constant" || p.outputs.size() != 1) return {};
-  if (!Graph::has_input(p, 1) || Graph::has_input(p, 3)) return {};
-  const Value& x = g.in(p, 0);
-  const Value& pads = g.in(p, 1);
-  if (x.dtype != DType::f32 || !x.quant.empty() || x.shape.size() != 4) return {};
-  if (!pads.is_const() || pads.dtype != DType::i64 || pads.data.numel() != 8) return {};
-  if (Graph::has_input(p, 2)) {
-    const Value& c = g.in(p, 2);
-    if (!c.is_const() || c.dtype != DType::f32 || c.data.numel() != 1 || *c.data.data_as<float>() != 0.f) return {};
-  }
-  const int64_t* d = pads.data.data_as<int64_t>();  // [n, h, w, c] begins, then ends
-  if (d[0] || d[3] || d[4] || d[7]) return {};
+  const int64_t* d = zero_pad_amounts(g, p);  // [n, h, w, c] begins, then ends
+  if (!d || g.in(p, 0).shape.size() != 4 || d[0] || d[3] || d[4] || d[7]) return {};
   std::vector<int64_t> r = {d[1], d[2], d[5], d[6]};
   if (std::any_of(r.begin(), r.end(), [](int64_t v) { return v < 0; })) return {};
   return r;

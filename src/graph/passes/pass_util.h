@@ -28,6 +28,23 @@ inline int use_count(const Graph& g, int v) {
 // True if value v is read by nothing (no live node, not a graph output).
 inline bool unused(const Graph& g, int v) { return use_count(g, v) == 0 && !is_graph_output(g, v); }
 
+// The pads ([begins..., ends...], one per axis) of a Pad node that pads a
+// float32 (not quantized) tensor with constant zeros, or nullptr.
+inline const int64_t* zero_pad_amounts(const Graph& g, const Node& p) {
+  if (p.op != "Pad" || p.attrs.s("mode", "constant") != "constant" || p.outputs.size() != 1) return nullptr;
+  if (!Graph::has_input(p, 1) || Graph::has_input(p, 3)) return nullptr;  // pads given, no axes
+  const Value& x = g.in(p, 0);
+  const Value& pads = g.in(p, 1);
+  if (x.dtype != DType::f32 || !x.quant.empty() || x.shape.empty()) return nullptr;
+  if (!pads.is_const() || pads.dtype != DType::i64 || pads.data.numel() != 2 * int64_t(x.shape.size())) return nullptr;
+  if (Graph::has_input(p, 2)) {
+    const Value& c = g.in(p, 2);
+    if (!c.is_const() || c.dtype != DType::f32 || c.data.numel() != 1 || *c.data.data_as<float>() != 0.f)
+      return nullptr;
+  }
+  return pads.data.data_as<int64_t>();
+}
+
 inline void log(OptimizeReport& r, std::string line) { r.log.push_back(std::move(line)); }
 
 }  // namespace ef::passes
