@@ -2,6 +2,8 @@
 // XNNPACK convolution2d_nhwc_f32 with weights repacked to OHWI once at
 // creation; an own direct-convolution kernel for what XNNPACK cannot take
 // (non-constant weights, XNNPACK unavailable or refusing the configuration).
+#include <immintrin.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -201,6 +203,103 @@ std::unique_ptr<Kernel> make_conv_gemm(const KernelContext& c) {
   return std::make_unique<ConvGemm>(std::move(gemm), act, c.pool);
 }
 
+// Few output channels (1-4: heatmap/segmentation heads such as BlazePose's
+// 3x3 8->1 at 256x256): the GEMMs fill one or four of their 16-64-channel
+// register lanes and run at ~5 GFLOP/s. Here each output is a dot product
+// along input rows instead: in NHWC one kernel row's KW*Cin inputs are
+// contiguous, so an interior output pixel is KH masked vector FMAs per
+// 16 values and one horizontal sum; border pixels take a checked loop.
+class ConvFewOut : public Kernel {
+ public:
+  static constexpr int64_t kMaxOut = 4, kMaxRow = 64;  // KW*Cin up to four vectors
+  ConvFewOut(const ConvGeom& g, const float* w, const float* b, FusedActivation act, pthreadpool_t pool)
+      : g_(g), act_(act), pool_(pool), row_((g.kw * g.cin + 15) / 16 * 16) {
+    // [O][KH][row_]: kernel row ky of output o, zero-padded to whole vectors
+    wp_.assign(size_t(g.cout * g.kh * row_), 0.f);
+    for (int64_t o = 0; o < g.cout; ++o)
+      for (int64_t i = 0; i < g.cin; ++i)
+        for (int64_t ky = 0; ky < g.kh; ++ky)
+          for (int64_t kx = 0; kx < g.kw; ++kx)
+            wp_[size_t((o * g.kh + ky) * row_ + kx * g.cin + i)] = w[((o * g.cin + i) * g.kh + ky) * g.kw + kx];
+    bias_.assign(size_t(g.cout), 0.f);
+    if (b) std::copy(b, b + g.cout, bias_.begin());
+  }
+  void run() override {
+    const float* x = in_[0].as<const float>();
+    float* y = out_[0].as<float>();
+    parallel_for(pool_, size_t(g_.n * g_.oh), [&](size_t r) { out_row(x, y, int64_t(r)); });
+  }
+  const char* impl() const override { return "own-fewout"; }
+  static bool supported() {
+    static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    return ok;
+  }
+
+ private:
+  __attribute__((target("avx512f,fma"))) void out_row(const float* x, float* y, int64_t r) const {
+    const ConvGeom& g = g_;
+    const int64_t n = r / g.oh, oy = r % g.oh, iy0 = oy * g.sh - g.pt, O = g.cout, len = g.kw * g.cin;
+    const bool rows_inside = iy0 >= 0 && iy0 + g.kh <= g.ih;
+    const int64_t nv = row_ / 16;
+    const __mmask16 last = __mmask16((1u << (len - (nv - 1) * 16)) - 1u);
+    float* out = y + r * g.ow * O;
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      const int64_t ix0 = ox * g.sw - g.pl;
+      if (rows_inside && ix0 >= 0 && ix0 + g.kw <= g.iw) {
+        const float* base = x + ((n * g.ih + iy0) * g.iw + ix0) * g.cin;
+        for (int64_t o = 0; o < O; ++o) {
+          __m512 acc = _mm512_setzero_ps();
+          const float* wo = wp_.data() + o * g.kh * row_;
+          for (int64_t ky = 0; ky < g.kh; ++ky) {
+            const float* xr = base + ky * g.iw * g.cin;
+            const float* wr = wo + ky * row_;
+            for (int64_t v = 0; v + 1 < nv; ++v)
+              acc = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16 * v), _mm512_loadu_ps(wr + 16 * v), acc);
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(last, xr + 16 * (nv - 1)), _mm512_loadu_ps(wr + 16 * (nv - 1)),
+                                  acc);
+          }
+          out[ox * O + o] = _mm512_reduce_add_ps(acc) + bias_[size_t(o)];
+        }
+      } else {
+        for (int64_t o = 0; o < O; ++o) {
+          float s = bias_[size_t(o)];
+          for (int64_t ky = 0; ky < g.kh; ++ky) {
+            const int64_t iy = iy0 + ky;
+            if (iy < 0 || iy >= g.ih) continue;
+            for (int64_t kx = 0; kx < g.kw; ++kx) {
+              const int64_t ix = ix0 + kx;
+              if (ix < 0 || ix >= g.iw) continue;
+              const float* xp = x + ((n * g.ih + iy) * g.iw + ix) * g.cin;
+              const float* wk = wp_.data() + (o * g.kh + ky) * row_ + kx * g.cin;
+              for (int64_t i = 0; i < g.cin; ++i) s += xp[i] * wk[i];
+            }
+          }
+          out[ox * O + o] = s;
+        }
+      }
+    }
+    act_.apply(out, size_t(g.ow * O));
+  }
+
+  ConvGeom g_;
+  FusedActivation act_;
+  pthreadpool_t pool_;
+  int64_t row_;
+  std::vector<float> wp_, bias_;
+};
+
+std::unique_ptr<Kernel> make_conv_few_out(const KernelContext& c) {
+  const auto params = const_f32_params(c);
+  if (!params) return nullptr;
+  const ConvGeom g = conv_geom(c);
+  const char* e = std::getenv("EF_CONV_GEMM");  // "0": XNNPACK for every dense conv
+  if (g.group != 1 || g.cout > ConvFewOut::kMaxOut || g.dh != 1 || g.dw != 1 || g.kw * g.cin > ConvFewOut::kMaxRow ||
+      g.kh * g.kw == 1 || !ConvFewOut::supported() || (e && std::string(e) == "0"))
+    return nullptr;
+  return std::make_unique<ConvFewOut>(g, params->w->data_as<float>(), params->b ? params->b->data_as<float>() : nullptr,
+                                      FusedActivation::from(c.node), c.pool);
+}
+
 // Own direct convolution, NHWC. Weights are re-laid out per run into a
 // buffer sized at setup (so non-constant weights work too).
 class ConvRef : public Kernel {
@@ -264,6 +363,7 @@ std::unique_ptr<Kernel> make_conv_ref(const KernelContext& c) {
 }
 
 }  // namespace
+EF_REGISTER_KERNEL("Conv", 120, make_conv_few_out, "own-fewout");
 EF_REGISTER_KERNEL("Conv", 110, make_conv_gemm, "gemm-avx512");
 EF_REGISTER_KERNEL("Conv", 100, make_conv_xnn, "xnnpack");
 EF_REGISTER_KERNEL("Conv", 0, make_conv_ref, "ref");

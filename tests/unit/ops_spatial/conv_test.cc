@@ -100,6 +100,37 @@ TEST(Conv, RandomConfigurationsMatchReference) {
   }
 }
 
+// Dense convs with 1-4 output channels (heatmap heads) run as row dot
+// products: interior pixels vectorised, border pixels checked; strides, pads,
+// rows of 1-4 vectors with a partial last one, relu6 fused.
+TEST(Conv, FewOutputChannelsMatchReference) {
+  std::mt19937 rng(11);
+  auto pick = [&](int lo, int hi) { return int64_t(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (int iter = 0; iter < 24; ++iter) {
+    ConvP p;
+    p.m = 1 + iter % 4;
+    p.c = iter < 4 ? 8 : pick(1, 20);
+    p.kh = pick(2, 5), p.kw = pick(1, std::max<int>(1, std::min<int>(5, int(64 / p.c))));
+    if (p.kw * p.c > 64) p.kw = 1;
+    p.sh = pick(1, 2), p.sw = pick(1, 2);
+    p.pt = pick(0, 2), p.pl = pick(0, 2), p.pb = pick(0, 2), p.pr = pick(0, 2);
+    p.h = pick(p.kh, 20), p.w = pick(p.kw, 23);
+    p.bias = iter % 3 != 0;
+    Tensor x = random_tensor({p.n, p.c, p.h, p.w}, 1100 + iter);
+    Tensor w = random_tensor({p.m, p.c, p.kh, p.kw}, 1200 + iter);
+    Tensor b = random_tensor({p.m}, 1300 + iter);
+    Tensor want = conv_ref(x, w, p.bias ? &b : nullptr, p);
+    for (int64_t i = 0; i < want.numel(); ++i) want.data_as<float>()[i] = std::clamp(want.data_as<float>()[i], 0.f, 6.f);
+    Attrs a = conv_attrs(p);
+    a.set("activation", std::string("relu6"));
+    SCOPED_TRACE("iter " + std::to_string(iter) + " m " + std::to_string(p.m) + " c " + std::to_string(p.c) + " k " +
+                 std::to_string(p.kh) + "x" + std::to_string(p.kw));
+    auto r = run_conv(p, x, w, b, a, 1 + iter % 2);
+    EXPECT_EQ(r.impl, "own-fewout");
+    EXPECT_TRUE(close(to_nchw(r.y), want));
+  }
+}
+
 // The own AVX-512 implicit GEMM (EF_CONV_GEMM=all forces it for every dense
 // conv): channel counts around its 64-channel panels, 16-lane masks and
 // 128-deep K blocks (whole taps below, slices of one tap above), few pixels
