@@ -10,7 +10,9 @@
 # timed runs (default 30) and reporting its median. The table shows the median
 # of the round medians; ratio = ORT / edgeflow (> 1: edgeflow is faster).
 # The min columns (fastest run of all rounds) are less sensitive to other
-# processes on a busy machine than the medians.
+# processes on a busy machine than the medians. On a busy machine, run the
+# script under a real-time priority (as root): `chrt -f 10 bench/compare_ort.sh`
+# (both engines inherit it; other processes no longer preempt them).
 # ORT: intraOpNumThreads=T, interOpNumThreads=1, graphOptimizationLevel=all.
 # Models come from tools/make_test_models.sh (.cache/models, or $EF_MODELS_DIR);
 # edgeflow from build/ (or $EF_BUILD_DIR).
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
     --models) models="$2"; shift 2 ;;
     --threads) threads_list="$2"; shift 2 ;;
     --install-only) install_only=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare_ort.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
