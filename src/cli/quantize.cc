@@ -54,6 +54,8 @@ class Progress {
   bool tty_;
 };
 
+void print_outputs(const std::vector<quant::OutputAgreement>& outputs);
+
 void print_report(const quant::Plan& p, const quant::Report& r, const Graph& g, const std::string& file, int worst) {
   std::map<std::string, int> by_op;
   for (int i : p.layers) ++by_op[g.nodes[i].op];
@@ -91,7 +93,11 @@ void print_report(const quant::Plan& p, const quant::Report& r, const Graph& g, 
                 bad[i] ? "  <-- worst" : "");
   }
   std::printf("\nfinal outputs (%s run by edgeflow vs float, %d frame(s)):\n", file.c_str(), r.frames);
-  for (const auto& o : r.outputs) {
+  print_outputs(r.outputs);
+}
+
+void print_outputs(const std::vector<quant::OutputAgreement>& outputs) {
+  for (const auto& o : outputs) {
     std::printf("  %-30s %-17s SNR %6.1f dB  cosine %.5f  max|diff| %.4g", o.name.c_str(), o.kind.c_str(),
                 o.err.snr_db(), o.err.cosine(), o.err.max_abs);
     if (o.kind == "classifier")
@@ -117,12 +123,25 @@ int quantize(const QuantizeArgs& a) {
   o.percentile = a.percentile;
   o.per_channel = !a.per_tensor;
   o.equalize = !a.no_equalize;
+  int auto_n = 0;  // --keep-float auto[:N]
   for (const auto& k : a.keep_float) {
     std::stringstream ss(k);
     std::string tok;
-    while (std::getline(ss, tok, ','))
-      if (!tok.empty()) o.keep_float.push_back(tok);
+    while (std::getline(ss, tok, ',')) {
+      if (tok == "auto") {
+        auto_n = 5;
+      } else if (tok.rfind("auto:", 0) == 0) {
+        const std::string n = tok.substr(5);
+        if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos || std::stoi(n) < 1)
+          throw Error("--keep-float " + tok + ": expected auto or auto:N with N a count of layers >= 1");
+        auto_n = std::stoi(n);
+      } else if (!tok.empty()) {
+        o.keep_float.push_back(tok);
+      }
+    }
   }
+  if (auto_n && a.eval_frames == 0)
+    throw Error("--keep-float auto ranks layers on the held-out frames: it needs --eval-frames > 0");
   std::map<std::string, Shape> shapes;
   for (auto& [name, dims] : parse_pairs(a.shapes, "--shape")) shapes[name] = parse_shape(dims, "--shape " + name);
 
@@ -162,12 +181,38 @@ int quantize(const QuantizeArgs& a) {
       Progress ep("evaluating");
       r = quant::evaluate(g, q, written, plan, eval.size(), filler(eval), a.threads, std::ref(ep));
     }
+    std::vector<quant::OutputAgreement> all_int8;  // outputs before --keep-float auto
+    std::map<std::string, double> auto_kept;
+    if (auto_n) {
+      for (const auto& d : quant::snr_drops(g, plan, r))
+        if (int(auto_kept.size()) < auto_n && d.db > 0) {
+          auto_kept[d.name] = d.db;
+          o.keep_float.push_back(d.name);
+        }
+      all_int8 = r.outputs;
+      plan = quant::plan(g, o);
+      q = quant::build_qdq(g, plan, cal.stats, o);
+      export_onnx(q, tmp);
+      written = Model::load(tmp);
+      Progress ep("re-evaluating");
+      r = quant::evaluate(g, q, written, plan, eval.size(), filler(eval), a.threads, std::ref(ep));
+      for (auto& k : plan.kept_float)
+        if (auto it = auto_kept.find(k.name); it != auto_kept.end()) {
+          char buf[96];
+          std::snprintf(buf, sizeof buf, "--keep-float auto: its quantization cost %.1f dB SNR", it->second);
+          k.reason = buf;
+        }
+    }
     std::filesystem::rename(tmp, a.out);
     std::printf("%s -> %s (%s calibration on %zu frame(s) of %s, %s weights)\n", a.model.c_str(), a.out.c_str(),
                 quant::method_name(o.method), calib.size(), a.calib.c_str(),
                 o.per_channel ? "per-channel" : "per-tensor");
     if (cal.equalized) std::printf("cross-layer equalization: %d Conv -> Conv pair(s)\n", cal.equalized);
     print_report(plan, r, g, a.out, a.worst);
+    if (!all_int8.empty()) {
+      std::printf("with every layer int8 (before --keep-float auto kept %zu float):\n", auto_kept.size());
+      print_outputs(all_int8);
+    }
   } catch (...) {
     std::error_code ec;
     std::filesystem::remove(tmp, ec);

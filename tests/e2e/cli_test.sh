@@ -154,6 +154,8 @@ if [ -f "$VIDEO" ] && [ -f "$SRC/data/messi5.jpg" ]; then
   expect_fail "quantize: truncated video" "cut\.avi.*(truncated|corrupt)" "$Q" -- "$EF" quantize "$M" --calib "$T/cut.avi" "${QF[@]}"
   expect_fail "quantize: bad --method" "unknown calibration method 'fast'" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --method fast "${QF[@]}"
   expect_fail "quantize: unknown --keep-float layer" "no layer named 'nope'" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --keep-float first,nope "${QF[@]}"
+  expect_fail "quantize: bad --keep-float auto:N" "auto:0: expected auto or auto:N" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --keep-float auto:0 "${QF[@]}"
+  expect_fail "quantize: --keep-float auto without eval frames" "auto.*needs --eval-frames > 0" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --keep-float auto --frames 8 --eval-frames 0 --out "$Q/m.int8.onnx"
   expect_fail "quantize: output not .onnx" "must end in \.onnx" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --out "$Q/m.int8"
   expect_ok "quantize segnet" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --eval-frames 2 --out "$T/seg.int8.onnx"
   if [ -f "$T/seg.int8.onnx" ] && grep -q "final outputs" "$T/out" && grep -q "SNR" "$T/out"; then
