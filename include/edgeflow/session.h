@@ -33,6 +33,10 @@ struct DeltaOptions {
   // Gate on global values (pooled channel scales, 1x1 maps): published when
   // the largest absolute change exceeds this. 0 = exact.
   float global_threshold = 0.f;
+  // Per-layer gate thresholds (from `bench --calibrate --per-layer`), by
+  // convolution name: the threshold of that convolution's input gate,
+  // replacing threshold / input_threshold there. Unknown names are an error.
+  std::map<std::string, float> layer_thresholds;
   int refresh_every = 0;      // full dense recompute every N frames (0 = never)
   float dense_above = 0.5f;   // a convolution reaching a larger fraction of its output runs its dense kernel
   // Skip the whole network (reuse the last outputs) when the mean absolute
@@ -44,6 +48,11 @@ struct DeltaOptions {
   bool auto_fallback = true;
   int fallback_frames = 60;
 };
+
+// Per-layer thresholds as a text file: one "layer threshold" a line, '#'
+// comments. load_* throws ef::Error naming the file and line of a bad entry.
+std::map<std::string, float> load_delta_layer_thresholds(const std::string& path);
+void save_delta_layer_thresholds(const std::string& path, const std::map<std::string, float>& t);
 
 struct CompileOptions {
   int threads = 1;
@@ -66,6 +75,12 @@ struct DeltaLayerStats {
   int64_t dense_macs = 0;     // per frame, if run densely
   int64_t executed_macs = 0;  // summed over frames
   double changed_fraction = 0;  // summed over frames (divide by frames)
+  // Why (--explain): input 0's pixels its producer rewrote and the pixels its
+  // gate published to this op, as fractions summed over the incremental delta
+  // frames (DeltaStats::frames_explained); frames whose whole output changed
+  // because a broadcast (1x1) operand changed.
+  double input_rewritten = 0, input_published = 0, output_changed = 0;
+  int global_frames = 0, dense_kernel_frames = 0;  // ... and frames it ran its dense kernel (above break-even)
   int dense_runs = 0;           // frames this layer ran densely (first, refresh, fallback)
   size_t state_bytes = 0;       // extra memory held between frames
   bool delta = false;           // false: the op runs densely whenever an input changed
@@ -74,6 +89,7 @@ struct DeltaLayerStats {
 struct DeltaStats {
   int frames = 0, frames_skipped = 0;
   int frames_dense_fallback = 0;     // frames run with the plain kernels (auto fallback)
+  int frames_explained = 0;          // incremental delta frames (not forced full ones): --explain's denominator
   double dense_ms = 0, delta_ms = 0;  // recent per-frame times the fallback compares
   int64_t dense_macs_per_frame = 0;  // whole model
   int64_t executed_macs = 0;         // whole model, summed over frames

@@ -27,6 +27,8 @@ int bench(BenchArgs& a) {
     a.video.common = a.common;
     a.video.json = a.json;
     a.video.top = a.top;
+    if (!a.video.layer_thresholds.empty())
+      a.video.delta.layer_thresholds = load_delta_layer_thresholds(a.video.layer_thresholds);
     return bench_video(a.video);
   }
   if (a.video.use_delta) throw Error("--delta needs --video FILE (delta execution reuses work across frames)");
@@ -115,6 +117,12 @@ void add_bench(CLI::App& app, Action& action) {
   cmd->add_option("--tile", v.delta.tile, "Gate tile size in pixels")->check(CLI::Range(1, 256));
   cmd->add_option("--frame-skip", v.delta.frame_skip, "Skip the whole frame below this mean |input change|");
   cmd->add_option("--frames", v.frames, "Use at most N frames of the video");
+  cmd->add_flag("--explain", v.explain,
+                "With --delta: per layer in graph order, the input rewritten / published by its gate, the output recomputed and why");
+  cmd->add_option("--layer-thresholds", v.layer_thresholds,
+                  "Per-layer gate thresholds file ('conv_name threshold' a line; from --calibrate --per-layer)");
+  cmd->add_flag("--per-layer", v.per_layer, "Calibration: then raise single convolutions' thresholds while the target holds");
+  cmd->add_option("--save-thresholds", v.save_thresholds, "Calibration with --per-layer: write the thresholds file here");
   cmd->add_flag("--calibrate", v.calibrate, "With --delta: pick the thresholds for --target-error/--target-iou on the clip");
   cmd->add_option("--target-error", v.target_error, "Calibration: mean |dense - delta| of the outputs to stay under");
   cmd->add_option("--target-iou", v.target_iou, "Calibration: mean mask IoU against dense to stay above");

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <numeric>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
@@ -24,6 +25,14 @@ double median(std::vector<double> v) {
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU time of the calling thread (less sensitive to a busy machine than
+// wall-clock; with --threads > 1 the pool's workers are not counted).
+double thread_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) * 1e-6;
 }
 
 }  // namespace
@@ -97,7 +106,8 @@ int bench_video(const VideoBenchArgs& a) {
   if (img_input < 0) throw Error(a.model + ": no 4-D float input to feed video frames to");
   const Value& info = dense.input_info(size_t(img_input));
 
-  std::vector<double> t_dense, t_delta, diffs, ious;
+  std::vector<double> t_dense, t_delta, c_dense, c_delta, diffs, ious, temporal;
+  std::vector<Tensor> prev_mask(dense.num_outputs());
   int frames = 0, top1_agree = 0, top1_total = 0;
   double worst_diff = 0, worst_iou = 1;
   cv::Mat frame;
@@ -113,16 +123,18 @@ int bench_video(const VideoBenchArgs& a) {
     }
     mat_to_tensor(frame, a.image, info, in);
     std::memcpy(dense.input(size_t(img_input)).data(), in.data(), in.nbytes());
-    double t0 = now_ms();
+    double t0 = now_ms(), c0 = thread_cpu_ms();
     dense.run();
     double t1 = now_ms();
     t_dense.push_back(t1 - t0);
+    c_dense.push_back(thread_cpu_ms() - c0);
     if (delta) {
       std::memcpy(delta->input(size_t(img_input)).data(), in.data(), in.nbytes());
-      double t2 = now_ms();
+      double t2 = now_ms(), c2 = thread_cpu_ms();
       delta->run();
       double t3 = now_ms();
       t_delta.push_back(t3 - t2);
+      c_delta.push_back(thread_cpu_ms() - c2);
       double d = 0;
       for (size_t k = 0; k < dense.num_outputs(); ++k) {
         const Tensor& x = dense.output(k);
@@ -135,6 +147,9 @@ int bench_video(const VideoBenchArgs& a) {
           double iou = mask_iou(x, y);
           ious.push_back(iou);
           worst_iou = std::min(worst_iou, iou);
+          // dense against its own previous frame: how much the mask itself flickers
+          if (prev_mask[k].numel() == x.numel()) temporal.push_back(mask_iou(prev_mask[k], x));
+          prev_mask[k] = x.clone();
         } else if (x.rank() == 2 && x.shape()[0] == 1 && x.shape()[1] > 1) {
           ++top1_total;
           top1_agree += argmax(x) == argmax(y);
@@ -154,22 +169,24 @@ int bench_video(const VideoBenchArgs& a) {
     return 0;
   }
   const DeltaStats s = delta->delta_stats();
-  const double mdl = median(t_delta);
+  const double mdl = median(t_delta), mc = median(c_dense), mcl = median(c_delta);
   const double dense_macs = double(s.dense_macs_per_frame);
   const double delta_macs = double(s.executed_macs) / std::max(1, s.frames);
   size_t state = 0;
   for (auto& l : s.layers) state += l.state_bytes;
   const double mean_iou = ious.empty() ? 0 : std::accumulate(ious.begin(), ious.end(), 0.0) / double(ious.size());
+  const double mean_temporal =
+      temporal.empty() ? 0 : std::accumulate(temporal.begin(), temporal.end(), 0.0) / double(temporal.size());
   if (a.json) {
     std::printf(
         "{\"model\":\"%s\",\"video\":\"%s\",\"frames\":%d,\"threads\":%d,\"threshold\":%g,\"refresh\":%d,"
-        "\"dense_ms\":%.4f,\"delta_ms\":%.4f,\"speedup\":%.3f,\"dense_macs\":%.0f,\"delta_macs\":%.0f,"
-        "\"mac_reduction\":%.3f,\"frames_skipped\":%d,\"frames_dense_fallback\":%d,\"max_abs_diff\":%.6g,\"mean_iou\":%.5f,\"min_iou\":%.5f,"
+        "\"dense_ms\":%.4f,\"delta_ms\":%.4f,\"speedup\":%.3f,\"dense_cpu_ms\":%.4f,\"delta_cpu_ms\":%.4f,\"cpu_speedup\":%.3f,\"dense_macs\":%.0f,\"delta_macs\":%.0f,"
+        "\"mac_reduction\":%.3f,\"frames_skipped\":%d,\"frames_dense_fallback\":%d,\"max_abs_diff\":%.6g,\"mean_iou\":%.5f,\"min_iou\":%.5f,\"dense_frame_to_frame_iou\":%.5f,"
         "\"top1_agreement\":%.5f,\"state_bytes\":%zu}\n",
         a.model.c_str(), a.video.c_str(), frames, a.common.threads, a.delta.threshold, a.delta.refresh_every, md, mdl,
-        mdl > 0 ? md / mdl : 0, dense_macs, delta_macs, delta_macs > 0 ? dense_macs / delta_macs : 0, s.frames_skipped,
+        mdl > 0 ? md / mdl : 0, mc, mcl, mcl > 0 ? mc / mcl : 0, dense_macs, delta_macs, delta_macs > 0 ? dense_macs / delta_macs : 0, s.frames_skipped,
         s.frames_dense_fallback,
-        worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, top1_total ? double(top1_agree) / top1_total : 0.0, state);
+        worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, mean_temporal, top1_total ? double(top1_agree) / top1_total : 0.0, state);
     return 0;
   }
   std::printf("model: %s  video: %s  frames: %d  threads: %d\n", a.model.c_str(), a.video.c_str(), frames,
@@ -178,12 +195,15 @@ int bench_video(const VideoBenchArgs& a) {
               a.delta.threshold, a.delta.refresh_every, a.delta.dense_above, a.delta.tile, a.delta.frame_skip);
   std::printf("\n%-28s %14s %14s %9s\n", "", "dense", "delta", "ratio");
   std::printf("%-28s %14.3f %14.3f %8.2fx\n", "wall-clock ms/frame (median)", md, mdl, mdl > 0 ? md / mdl : 0.0);
+  std::printf("%-28s %14.3f %14.3f %8.2fx\n", "thread CPU ms/frame (median)", mc, mcl, mcl > 0 ? mc / mcl : 0.0);
   std::printf("%-28s %14s %14s %8.2fx\n", "MACs/frame (mean)", human_count(dense_macs).c_str(),
               human_count(delta_macs).c_str(), delta_macs > 0 ? dense_macs / delta_macs : 0.0);
   std::printf("frames skipped whole: %d of %d; frames run densely by the auto fallback: %d (delta %.3f ms vs dense %.3f ms recently)\n",
               s.frames_skipped, s.frames, s.frames_dense_fallback, s.delta_ms, s.dense_ms);
   std::printf("output agreement: max |dense - delta| %.4g (median per frame %.4g)", worst_diff, median(diffs));
-  if (!ious.empty()) std::printf("; mask IoU mean %.4f, min %.4f", mean_iou, worst_iou);
+  if (!ious.empty())
+    std::printf("; mask IoU mean %.4f, min %.4f (dense against its own previous frame: %.4f)", mean_iou, worst_iou,
+                mean_temporal);
   if (top1_total) std::printf("; top-1 agreement %.1f%%", 100.0 * top1_agree / top1_total);
   std::printf("\nextra state held for delta execution: %s\n", human_bytes(double(state)).c_str());
   for (auto& n : s.notes) std::printf("note: %s\n", n.c_str());
@@ -203,6 +223,7 @@ int bench_video(const VideoBenchArgs& a) {
                 100.0 * l.changed_fraction / std::max(1, s.frames - s.frames_skipped), l.dense_runs,
                 l.ms / delta_frames);
   }
+  if (a.explain) print_delta_explain(delta->graph(), s);
   return 0;
 }
 

@@ -14,9 +14,13 @@ struct VideoBenchArgs {
   int frames = 0;  // 0 = all
   int top = 15;
   bool json = false;
+  bool explain = false;       // per-layer table in graph order: why each layer changed (bench_explain.cc)
   bool calibrate = false;     // pick thresholds instead (bench_calibrate.cc)
   double target_error = 0;    // calibration: mean |dense - delta| of the outputs
   double target_iou = 0;      // calibration: mean mask IoU against dense
+  bool per_layer = false;     // calibration: then raise single layers' thresholds greedily
+  std::string save_thresholds;  // calibration: write the per-layer thresholds here
+  std::string layer_thresholds;  // read per-layer thresholds from this file
   std::string save_masks;  // folder: frame | dense mask | delta mask | |difference| PNGs every 25 frames
 };
 int bench_video(const VideoBenchArgs& a);
@@ -26,5 +30,6 @@ int calibrate_delta(const VideoBenchArgs& a);
 bool is_mask_tensor(const Tensor& t);  // float values in [0,1], one channel
 double mask_iou(const Tensor& a, const Tensor& b);  // masks thresholded at 0.5
 int64_t model_cost_macs(const Session& s);
+void print_delta_explain(const Graph& g, const DeltaStats& s);
 
 }  // namespace ef::cli

@@ -219,6 +219,7 @@ void Session::Impl::run_all() {
         dense_window = opts.delta.fallback_frames;
     }
   }
+  if (!dense_frame && !dprog->steps().empty() && dprog->steps()[0].last_in_raw >= 0) ++dstats.frames_explained;
   for (size_t i = 0; i < kernels.size(); ++i) {
     auto& l = dstats.layers[i];
     const DeltaStepInfo& info = dprog->steps()[i];
@@ -226,7 +227,14 @@ void Session::Impl::run_all() {
     l.executed_macs += macs;
     l.changed_fraction += dense_frame ? 1.0 : info.last_changed;
     l.dense_runs += dense_frame || info.last_dense;
-    if (!dense_frame) l.ms += info.last_ms;
+    if (!dense_frame) {
+      l.ms += info.last_ms;
+      if (info.last_in_raw >= 0) {
+        l.input_rewritten += info.last_in_raw, l.input_published += info.last_in_pub;
+        l.output_changed += info.last_changed;
+        l.global_frames += info.last_global, l.dense_kernel_frames += info.last_dense;
+      }
+    }
     dstats.executed_macs += macs;
   }
 }

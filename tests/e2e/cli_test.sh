@@ -168,5 +168,18 @@ else
   echo "SKIPPED: quantize tests (no data/vtest.avi; ./x setup)"
 fi
 
+# --- delta execution: per-layer thresholds files, calibration that cannot meet its target
+if [ -f "$VIDEO" ]; then
+  DF=(--video "$VIDEO" --delta --frames 3)
+  expect_fail "bench --delta: missing thresholds file" "nonexistent/t\.txt: cannot open" - -- "$EF" bench "$M" "${DF[@]}" --layer-thresholds /nonexistent/t.txt
+  printf 'nosuchconv 1.5\n' >"$T/lt.txt"
+  expect_fail "bench --delta: unknown layer in thresholds file" "'nosuchconv': no convolution" - -- "$EF" bench "$M" "${DF[@]}" --layer-thresholds "$T/lt.txt"
+  printf 'conv1 fast\n' >"$T/lt.txt"
+  expect_fail "bench --delta: bad thresholds line" "lt\.txt:1: expected 'layer threshold'" - -- "$EF" bench "$M" "${DF[@]}" --layer-thresholds "$T/lt.txt"
+  expect_fail "bench --delta --calibrate: unreachable target said clearly" "NO THRESHOLD MEETS THE TARGET" - -- "$EF" bench "$M" "${DF[@]}" --calibrate --target-error 1e-12
+else
+  echo "SKIPPED: delta tests (no data/vtest.avi; ./x setup)"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -20,6 +20,10 @@ DeltaOptions delta_options(const Params& p) {
   d.dense_above = float(p.f("delta.dense_above", d.dense_above));
   d.frame_skip = float(p.f("delta.frame_skip", d.frame_skip));
   d.auto_fallback = p.b("delta.fallback", d.auto_fallback);
+  if (p.has("delta.layer_thresholds")) {
+    d.enabled = true;
+    d.layer_thresholds = load_delta_layer_thresholds(p.str("delta.layer_thresholds", ""));
+  }
   if (d.threshold < 0) throw Error(p.where("delta.threshold") + ": must be >= 0");
   if (d.refresh_every < 0) throw Error(p.where("delta.refresh") + ": must be >= 0");
   return d;
@@ -119,6 +123,7 @@ NodeType type() {
               {"delta.threshold", "float", "0", "delta gate on convolution inputs (output units; 0 = exact)"},
               {"delta.input_threshold", "float", "-1", "delta gate on the frame itself (-1 = delta.threshold)"},
               {"delta.global_threshold", "float", "0", "delta gate on pooled channel scales (largest |change|)"},
+              {"delta.layer_thresholds", "string", "", "per-layer thresholds file (bench --calibrate --per-layer)"},
               {"delta.refresh", "int", "0", "dense refresh every N frames (0 = never)"},
               {"delta.dense_above", "float", "0.5", "reached fraction above which a convolution runs densely"},
               {"delta.frame_skip", "float", "-1", "skip frames whose mean |input change| is below this"},

@@ -30,9 +30,10 @@ class DeltaBinary : public DeltaOp {
 
   int64_t run(bool all) override {
     Region& r = out_[0]->raw;
-    bool whole = all;
+    last_global_ = false;
     for (const Operand* o : {&a_, &b_})
-      if (o->v && !o->per_pixel && !o->v->changed().empty()) whole = true;
+      if (o->v && !o->per_pixel && !o->v->changed().empty()) last_global_ = true;
+    const bool whole = all || last_global_;
     if (whole) r.mark_all();
     else
       for (const Operand* o : {&a_, &b_})

@@ -30,6 +30,7 @@ struct DValue {
   bool frame_like = false;  // the frame itself, or the frame padded / rearranged (its gate uses the input threshold)
   enum Gate { none, tile, global } gate = none;
   float wnorm = 0;        // tile gate: largest per-output-channel weight norm of the consuming convolutions
+  float thr = -1;         // tile gate: per-layer threshold (smallest over its convolutions); < 0: the global one
   Region raw;             // pixels the producer rewrote this frame
   Region pubr;            // pixels published this frame (gated values)
   std::vector<float> own, own_pub;
@@ -56,6 +57,7 @@ class DeltaOp {
   virtual size_t state_bytes() const { return 0; }
   virtual float weight_norm() const { return 0; }  // convolutions: for the gate of their input
   bool last_dense() const { return last_dense_; }
+  bool last_global() const { return last_global_; }
 
  protected:
   // The session's plain kernel on whole tensors: copy the inputs to its
@@ -77,6 +79,7 @@ class DeltaOp {
   Kernel* plain_;
   const DeltaOptions& opts_;
   bool last_dense_ = false;
+  bool last_global_ = false;  // the whole output changed because a broadcast (1x1) operand changed
 };
 
 // Factories: nullptr when the node is not supported by that sparse op.

@@ -119,6 +119,15 @@ DeltaProgram::DeltaProgram(const Graph& g, const CompileOptions& copts, pthreadp
     DValue* d = values_[size_t(g.nodes[i].inputs[0])].get();
     if (!is_output[size_t(d->id)]) d->gate = DValue::tile, d->wnorm = std::max(d->wnorm, wn);
   }
+  for (auto& [name, t] : opts_.layer_thresholds) {
+    DValue* d = nullptr;
+    for (size_t i = 0; i < g.nodes.size() && !d; ++i)
+      if (g.nodes[i].name == name && ops_[i]->weight_norm() > 0) d = values_[size_t(g.nodes[i].inputs[0])].get();
+    if (!d || d->gate != DValue::tile)
+      throw Error("delta layer threshold for '" + name + "': no convolution of that name with a gated input runs sparsely in this model");
+    if (!(t >= 0)) throw Error("delta layer threshold for '" + name + "': must be >= 0");
+    d->thr = d->thr < 0 ? t : std::min(d->thr, t);
+  }
   for (auto& d : values_)
     if (d && d->gate == DValue::none && d->h * d->w == 1 && !is_output[size_t(d->id)] && !d->graph_input &&
         g.values[size_t(d->id)].dtype == DType::f32 && !consumers[size_t(d->id)].empty())
@@ -152,6 +161,20 @@ DeltaProgram::DeltaProgram(const Graph& g, const CompileOptions& copts, pthreadp
 
 DeltaProgram::~DeltaProgram() = default;
 
+namespace {
+// sum (a - b)^2 over n floats; independent partial sums so that it vectorizes.
+float squared_distance(const float* a, const float* b, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += (a[i + k] - b[i + k]) * (a[i + k] - b[i + k]);
+  float s = 0;
+  for (; i < n; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
+  for (float x : acc) s += x;
+  return s;
+}
+}  // namespace
+
 void DeltaProgram::reset() { first_ = true; }
 
 void DeltaProgram::gate(DValue& v, bool force) {
@@ -174,7 +197,9 @@ void DeltaProgram::gate(DValue& v, bool force) {
   } else {
     // ||tile of (produced - published)||_2 * weight norm > threshold, over the produced pixels.
     const int64_t tile = std::max(1, opts_.tile), tx = (v.w + tile - 1) / tile;
-    const float thr = v.frame_like && opts_.input_threshold >= 0 ? opts_.input_threshold : opts_.threshold;
+    const float thr = v.thr >= 0                                   ? v.thr
+                      : v.frame_like && opts_.input_threshold >= 0 ? opts_.input_threshold
+                                                                   : opts_.threshold;
     const float lim = thr > 0 ? (thr / v.wnorm) * (thr / v.wnorm) : 0.f;
     const auto& l = v.raw.list();
     // tile of each listed pixel (the list is sorted: one division per row)
@@ -190,13 +215,9 @@ void DeltaProgram::gate(DValue& v, bool force) {
     }
     touched_.clear();
     for (size_t i = 0; i < l.size(); ++i) {
-      const float* a = v.buf + int64_t(l[i]) * C;
-      const float* b = v.pub + int64_t(l[i]) * C;
-      float ss = 0;
-      for (int64_t k = 0; k < C; ++k) ss += (a[k] - b[k]) * (a[k] - b[k]);
       const int32_t t = tile_of_[i];
       if (!tile_hit_[size_t(t)]) tile_hit_[size_t(t)] = 1, touched_.push_back(t);
-      tile_ss_[size_t(t)] += ss;
+      tile_ss_[size_t(t)] += squared_distance(v.buf + int64_t(l[i]) * C, v.pub + int64_t(l[i]) * C, C);
     }
     for (size_t i = 0; i < l.size(); ++i)
       if (tile_ss_[size_t(tile_of_[i])] > lim) publish(l[i]);
@@ -222,11 +243,17 @@ void DeltaProgram::run(bool profile) {
     bool changed = force;
     for (int v : n.inputs)
       if (v >= 0 && values_[size_t(v)] && !values_[size_t(v)]->changed().empty()) changed = true;
-    info.last_macs = 0, info.last_changed = 0, info.last_dense = false, info.last_ms = 0;
+    info.last_macs = 0, info.last_changed = 0, info.last_dense = false, info.last_global = false, info.last_ms = 0;
+    info.last_in_raw = info.last_in_pub = force ? -1 : 0;  // -1: a full recompute, not counted by --explain
+    if (!force && !n.inputs.empty() && n.inputs[0] >= 0 && values_[size_t(n.inputs[0])]) {
+      const DValue& x = *values_[size_t(n.inputs[0])];
+      info.last_in_raw = x.raw.fraction(), info.last_in_pub = x.changed().fraction();
+    }
     if (!changed) continue;
     const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     info.last_macs = ops_[i]->run(force);
     info.last_dense = ops_[i]->last_dense();
+    info.last_global = ops_[i]->last_global();
     DValue& out = *values_[size_t(n.outputs[0])];
     info.last_changed = out.raw.fraction();
     for (int v : n.outputs) gate(*values_[size_t(v)], force);

@@ -15,6 +15,9 @@ namespace ef {
 struct DeltaStepInfo {
   int64_t dense_macs = 0, last_macs = 0;
   double last_changed = 0;  // fraction of the output rewritten in the last frame
+  double last_in_raw = 0;   // fraction of input 0 its producer rewrote in the last frame (-1: a forced full frame)
+  double last_in_pub = 0;   // fraction of input 0 published to this op (after its gate)
+  bool last_global = false;  // a changed global (broadcast) operand made the whole output change
   bool last_dense = false;  // recomputed everything in the last frame
   bool sparse = false;      // false: runs densely whenever an input changed
   size_t state_bytes = 0;   // bytes kept between frames for this step (activations, gate copies, op state)

@@ -40,4 +40,10 @@ TEST(DeltaPipeline, BadValueIsNamed) {
   EXPECT_NE(m.find("delta.threshold"), std::string::npos) << m;
 }
 
+TEST(DeltaPipeline, MissingLayerThresholdsFileIsNamed) {
+  if (!std::filesystem::exists(kModel)) GTEST_SKIP() << "no " << kModel;
+  auto m = error_of(yaml(kModel, "{layer_thresholds: /nonexistent/t.txt}"));
+  EXPECT_NE(m.find("/nonexistent/t.txt"), std::string::npos) << m;
+}
+
 }  // namespace
