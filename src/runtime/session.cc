@@ -192,10 +192,12 @@ void Session::Impl::run_all() {
       return;  // outputs still hold the last frame's results
     }
   }
-  for (size_t i = 0, k = 0; i < inputs.size(); ++i)
-    if (inputs[i].dtype() == DType::f32)
-      std::memcpy(last_inputs[k++].data(), inputs[i].data(), inputs[i].nbytes());
-  have_last_inputs = true;
+  if (opts.delta.frame_skip >= 0) {  // only frame skipping compares against the last inputs
+    for (size_t i = 0, k = 0; i < inputs.size(); ++i)
+      if (inputs[i].dtype() == DType::f32)
+        std::memcpy(last_inputs[k++].data(), inputs[i].data(), inputs[i].nbytes());
+    have_last_inputs = true;
+  }
   // Auto fallback: start with a few plain frames to learn the dense time.
   const bool fallback = opts.delta.auto_fallback;
   if (fallback && dstats.frames == 1) dense_window = 3;
