@@ -55,12 +55,12 @@ Session::Session(const Model& model, CompileOptions options) : impl_(std::make_u
   bind_input_shapes(s.g, s.opts.input_shapes);
   ConstEvaluator eval = evaluate_node;
   optimize(s.g, eval, s.report, s.opts.optimize);
-  // Pads fused into their consumers; delta execution keeps them (its Pad has a
-  // sparse form, AddChannelPad has not, and it treats padding of the frame specially).
-  if (s.opts.optimize && !s.opts.delta.enabled) {
-    fuse_channel_pad_add(s.g, s.report, s.opts.keep_values);
-    fuse_pad_conv(s.g, s.report, s.opts.keep_values);
-  }
+  // Pads fused into their consumers. Delta execution keeps channel Pads (its
+  // Pad has a sparse form, AddChannelPad has not); a zero H/W Pad moved into a
+  // Conv is fine for it (the sparse Conv pads with zeros the same way), and
+  // its plain (fallback) frames then cost the same as a dense session's.
+  if (s.opts.optimize && !s.opts.delta.enabled) fuse_channel_pad_add(s.g, s.report, s.opts.keep_values);
+  if (s.opts.optimize) fuse_pad_conv(s.g, s.report, s.opts.keep_values);
   // Delta execution keeps float32 weights (its gates read them).
   if (s.opts.precision == Precision::fp16 && !s.opts.delta.enabled) weights_to_fp16(s.g, s.report);
   s.compile();

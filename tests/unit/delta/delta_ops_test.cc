@@ -148,7 +148,8 @@ INSTANTIATE_TEST_SUITE_P(
     Ops, DeltaOps,
     ::testing::Values(
         OpCase{"PadHWC", 17, 23, 4, 7, pad({0, 1, 2, 1, 0, 3, 0, 2}, 0.5f)},
-        OpCase{"PadHW", 16, 15, 3, 3, pad({0, 0, 1, 0, 0, 1, 1, 0}, 0.f)},
+        // a non-zero value: a zero H/W Pad before a Conv is moved into the Conv (fuse_pad_conv)
+        OpCase{"PadHW", 16, 15, 3, 3, pad({0, 0, 1, 0, 0, 1, 1, 0}, 0.25f)},
         OpCase{"DepthToSpaceDCR", 15, 17, 8, 2, unary("DepthToSpace", block(2))},
         OpCase{"DepthToSpaceCRD", 15, 17, 8, 2, unary("DepthToSpace", block(2, "CRD"))},
         OpCase{"DepthToSpace3", 17, 19, 9, 1, unary("DepthToSpace", block(3))},
