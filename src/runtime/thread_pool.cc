@@ -194,6 +194,26 @@ struct Grid {
       size[d] = std::min(tile[d], range[d] - start[d]);
     }
   }
+  // Every item in order, counting like an odometer (no division per item:
+  // the one-thread path of XNNPACK's many small per-row calls).
+  template <class F>
+  void each(const F& body) const {
+    if (total == 0) return;
+    size_t start[D] = {}, size[D];
+    for (size_t d = 0; d < D; ++d) size[d] = std::min(tile[d], range[d]);
+    for (size_t n = 0; n < total; ++n) {
+      body(start, size);
+      for (size_t d = D; d-- > 0;) {
+        start[d] += tile[d];
+        if (start[d] < range[d]) {
+          size[d] = std::min(tile[d], range[d] - start[d]);
+          break;
+        }
+        start[d] = 0;
+        size[d] = std::min(tile[d], range[d]);
+      }
+    }
+  }
 };
 
 template <size_t D, class F>
@@ -204,9 +224,8 @@ void run_grid(pthreadpool_t pool, const size_t (&r)[D], const size_t (&t)[D], co
     g.at(i, s, z);
     body(s, z);
   };
-  if (pool) pool->run(g.total, item);
-  else
-    for (size_t i = 0; i < g.total; ++i) item(i);
+  if (pool && pool->threads() > 1 && g.total > 1) pool->run(g.total, item);
+  else g.each(body);
 }
 
 }  // namespace

@@ -1,12 +1,13 @@
 // edgeflow's pthreadpool implementation (src/runtime/thread_pool.cc): every
 // item of every parallelize variant runs exactly once, with the right tile
-// starts and sizes (ranges that tiles do not divide), on 1-3 threads and in
+// starts and sizes (ranges that tiles do not divide), with no pool, on 1-3 threads and in
 // many back-to-back calls (the case where a late worker could pick up a
 // stale call); and the calls resolve to edgeflow's pool, not libpthreadpool.
 #include <gtest/gtest.h>
 #include <pthreadpool.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <string>
@@ -49,9 +50,9 @@ struct PoolDeleter {
 };
 
 TEST(ThreadPool, EveryVariantVisitsEachItemOnce) {
-  for (size_t threads : {1, 2, 3}) {
-    std::unique_ptr<pthreadpool, PoolDeleter> pool(pthreadpool_create(threads));
-    ASSERT_EQ(pthreadpool_get_threads_count(pool.get()), threads);
+  for (size_t threads : {0, 1, 2, 3}) {  // 0: no pool (a NULL pthreadpool_t runs on the caller)
+    std::unique_ptr<pthreadpool, PoolDeleter> pool(threads ? pthreadpool_create(threads) : nullptr);
+    ASSERT_EQ(pthreadpool_get_threads_count(pool.get()), std::max<size_t>(threads, 1));
     pthreadpool_t p = pool.get();
     SCOPED_TRACE("threads " + std::to_string(threads));
     {
