@@ -61,6 +61,11 @@ Session::Session(const Model& model, CompileOptions options) : impl_(std::make_u
   // its plain (fallback) frames then cost the same as a dense session's.
   if (s.opts.optimize && !s.opts.delta.enabled) fuse_channel_pad_add(s.g, s.report, s.opts.keep_values);
   if (s.opts.optimize) fuse_pad_conv(s.g, s.report, s.opts.keep_values);
+  // Residual Adds into GEMM convolutions: after fuse_pad_conv (the Conv's
+  // final pads decide its kernel); not for delta execution (its sparse Conv
+  // has no residual input), not with fp16 weights (another kernel).
+  if (s.opts.optimize && !s.opts.delta.enabled && s.opts.precision != Precision::fp16)
+    fuse_conv_add(s.g, s.report, s.opts.keep_values);
   // Delta execution keeps float32 weights (its gates read them).
   if (s.opts.precision == Precision::fp16 && !s.opts.delta.enabled) weights_to_fp16(s.g, s.report);
   s.compile();

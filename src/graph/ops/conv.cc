@@ -103,6 +103,11 @@ void infer_conv(Graph& g, Node& n) {
     if (b.shape != Shape{m})
       throw Error("bias '" + b.name + "' has shape " + shape_str(b.shape) + ", expected [" + std::to_string(m) + "]");
   }
+  // Input 3 (not ONNX; set by the fuse_conv_add pass): a residual added
+  // before the activation, of the output's shape.
+  if (Graph::has_input(n, 3) && g.in(n, 3).shape != out)
+    throw Error("residual '" + g.in(n, 3).name + "' has shape " + shape_str(g.in(n, 3).shape) + ", expected " +
+                shape_str(out));
   n.attrs.set("pads", pads);
   n.attrs.erase("auto_pad");
   set_output(g, n, 0, x.dtype, out);

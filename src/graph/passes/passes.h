@@ -31,6 +31,10 @@ int fuse_channel_pad_add(Graph& g, OptimizeReport& report, const std::vector<std
 // Zero Pad on H/W only -> NHWC Conv: the pads move into the Conv's pads
 // (same conditions and caller as fuse_channel_pad_add).
 int fuse_pad_conv(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
+// Add(Conv(x), r) [+ clamp activation] -> Conv with residual input 3 when
+// the Conv runs on the own GEMM (same conditions and caller as
+// fuse_channel_pad_add; not with --precision fp16).
+int fuse_conv_add(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
 // Nodes whose outputs are not used by anything reaching a graph output.
 int eliminate_dead(Graph& g, OptimizeReport& report);
 

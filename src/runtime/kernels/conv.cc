@@ -29,11 +29,7 @@ struct ConvGeom {
 
 bool is_nhwc(const Node& n) { return n.attrs.s("layout", "") == "NHWC"; }
 
-ConvGeom conv_geom(const KernelContext& c) {
-  const Node& node = c.node;
-  const Shape& x = c.input(0).shape;
-  const Shape& w = c.input(1).shape;
-  const Shape& y = c.output(0).shape;
+ConvGeom conv_geom(const Node& node, const Shape& x, const Shape& w, const Shape& y) {
   ConvGeom g;
   const bool one_d = x.size() == 3;
   auto st = node.attrs.ints("strides", {});
@@ -60,6 +56,13 @@ ConvGeom conv_geom(const KernelContext& c) {
   }
   return g;
 }
+ConvGeom conv_geom(const KernelContext& c) {
+  return conv_geom(c.node, c.input(0).shape, c.input(1).shape, c.output(0).shape);
+}
+
+// Input 3 (set by the fuse_conv_add pass): a residual of the output's shape
+// added before the activation. Only the GEMM and the reference take it.
+bool has_residual(const Node& n) { return Graph::has_input(n, 3); }
 
 // One XNNPACK operator, or several over slices of the output channels: for
 // weight-heavy layers with few output pixels (e.g. 7x7x512 3x3 convs) the
@@ -122,7 +125,7 @@ std::optional<ConstParams> const_f32_params(const KernelContext& c) {
 
 std::unique_ptr<Kernel> make_conv_xnn(const KernelContext& c) {
   const auto params = const_f32_params(c);
-  if (!params) return nullptr;
+  if (!params || has_residual(c.node)) return nullptr;
   const Tensor *w = params->w, *b = params->b;
   if (!xnn_available()) return nullptr;
   ConvGeom g = conv_geom(c);
@@ -163,7 +166,9 @@ class ConvGemm : public Kernel {
       : gemm_(std::move(gemm)), act_(act), pool_(pool) {}
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
-    gemm_->setup(in[0].as<const float>(), out[0].as<float>(), pool_ ? pthreadpool_get_threads_count(pool_) : 1);
+    const float* residual = in.size() > 3 && in[3].data ? in[3].as<const float>() : nullptr;
+    gemm_->setup(in[0].as<const float>(), out[0].as<float>(), pool_ ? pthreadpool_get_threads_count(pool_) : 1,
+                 residual);
   }
   void run() override {
     gemm_->run(pool_);
@@ -190,12 +195,19 @@ bool conv_gemm_wins(const ConvGeom& g) {
   return g.cin * g.kh * g.kw >= 64 || (ConvGemmF32::row_mode(g.cin, g.kw, g.dw) && g.cout > 16);
 }
 
+// Few output channels and no residual: ConvFewOut (registered first) takes it.
+bool few_out_fits(const ConvGeom& g);
+
+bool gemm_fits(const ConvGeom& g) {
+  return g.group == 1 && ConvGemmF32::supported() && conv_gemm_wins(g) && !few_out_fits(g);
+}
+
 std::unique_ptr<Kernel> make_conv_gemm(const KernelContext& c) {
   const auto params = const_f32_params(c);
   if (!params) return nullptr;
   const Tensor *w = params->w, *b = params->b;
   const ConvGeom g = conv_geom(c);
-  if (g.group != 1 || !ConvGemmF32::supported() || !conv_gemm_wins(g)) return nullptr;
+  if (!gemm_fits(g)) return nullptr;
   ConvGemmGeom gg{g.n, g.ih, g.iw, g.cin, g.oh, g.ow, g.cout, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl};
   FusedActivation act = FusedActivation::from(c.node);
   auto gemm = std::make_unique<ConvGemmF32>(gg, w->data_as<float>(), b ? b->data_as<float>() : nullptr, act.out_min(),
@@ -288,14 +300,18 @@ class ConvFewOut : public Kernel {
   std::vector<float> wp_, bias_;
 };
 
+bool few_out_fits(const ConvGeom& g) {
+  const char* e = std::getenv("EF_CONV_GEMM");  // "0": XNNPACK for every dense conv
+  return g.group == 1 && g.cout <= ConvFewOut::kMaxOut && g.dh == 1 && g.dw == 1 &&
+         g.kw * g.cin <= ConvFewOut::kMaxRow && g.kh * g.kw > 1 && ConvFewOut::supported() &&
+         !(e && std::string(e) == "0");
+}
+
 std::unique_ptr<Kernel> make_conv_few_out(const KernelContext& c) {
   const auto params = const_f32_params(c);
-  if (!params) return nullptr;
+  if (!params || has_residual(c.node)) return nullptr;
   const ConvGeom g = conv_geom(c);
-  const char* e = std::getenv("EF_CONV_GEMM");  // "0": XNNPACK for every dense conv
-  if (g.group != 1 || g.cout > ConvFewOut::kMaxOut || g.dh != 1 || g.dw != 1 || g.kw * g.cin > ConvFewOut::kMaxRow ||
-      g.kh * g.kw == 1 || !ConvFewOut::supported() || (e && std::string(e) == "0"))
-    return nullptr;
+  if (!few_out_fits(g)) return nullptr;
   return std::make_unique<ConvFewOut>(g, params->w->data_as<float>(), params->b ? params->b->data_as<float>() : nullptr,
                                       FusedActivation::from(c.node), c.pool);
 }
@@ -319,6 +335,7 @@ class ConvRef : public Kernel {
           for (int64_t kw = 0; kw < KW; ++kw) wp[((o * KH + kh) * KW + kw) * I + i] = w[((o * I + i) * KH + kh) * KW + kw];
     const float* x = in_[0].as<const float>();
     const float* bias = in_.size() > 2 && in_[2].data ? in_[2].as<const float>() : nullptr;
+    const float* res = in_.size() > 3 && in_[3].data ? in_[3].as<const float>() : nullptr;
     float* y = out_[0].as<float>();
     const ConvGeom g = g_;
     const int64_t Og = O / g.group;
@@ -343,6 +360,8 @@ class ConvRef : public Kernel {
             }
           }
         }
+        if (res)
+          for (int64_t o = 0; o < O; ++o) out[o] += res[((n * g.oh + oy) * g.ow + ox) * O + o];
         act_.apply(out, size_t(O));
       }
     };
@@ -363,6 +382,16 @@ std::unique_ptr<Kernel> make_conv_ref(const KernelContext& c) {
 }
 
 }  // namespace
+
+bool conv_runs_on_gemm(const Graph& gr, const Node& n) {
+  if (n.op != "Conv" || !is_nhwc(n) || n.inputs.size() < 2 || n.outputs.size() != 1) return false;
+  const Value &x = gr.in(n, 0), &w = gr.in(n, 1), &y = gr.values.at(size_t(n.outputs[0]));
+  if (x.dtype != DType::f32 || y.dtype != DType::f32 || !x.quant.empty() || !y.quant.empty()) return false;
+  if (!w.is_const() || w.dtype != DType::f32 || x.shape.size() != w.shape.size()) return false;
+  if (Graph::has_input(n, 2) && (!gr.in(n, 2).is_const() || gr.in(n, 2).dtype != DType::f32)) return false;
+  return gemm_fits(conv_geom(n, x.shape, w.shape, y.shape));
+}
+
 EF_REGISTER_KERNEL("Conv", 120, make_conv_few_out, "own-fewout");
 EF_REGISTER_KERNEL("Conv", 110, make_conv_gemm, "gemm-avx512");
 EF_REGISTER_KERNEL("Conv", 100, make_conv_xnn, "xnnpack");

@@ -30,6 +30,7 @@ struct UkArgs {
   float* c;
   int64_t ldc;
   const float* bias;  // first block: initial value (padded), may be null
+  const float* res;   // last block: added before the clamp (ldc apart), may be null
   bool first, last;
   float mn, mx;
   __mmask16 mask;  // valid lanes of the panel's last vector
@@ -76,6 +77,15 @@ EF_AVX512 const char* ukernel(const UkArgs& p) {
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
       }
     }
+  }
+  if (p.last && p.res) {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const float* r = p.res + i * p.ldc + 16 * v;
+        acc[i][v] = _mm512_add_ps(acc[i][v], v == NV - 1 ? _mm512_maskz_loadu_ps(p.mask, r) : _mm512_loadu_ps(r));
+      }
   }
   if (p.last) {
     const __m512 lo = _mm512_set1_ps(p.mn), hi = _mm512_set1_ps(p.mx);
@@ -176,9 +186,10 @@ ConvGemmF32::ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bia
 
 ConvGemmF32::~ConvGemmF32() { std::free(packed_); }
 
-void ConvGemmF32::setup(const float* x, float* y, size_t threads) {
+void ConvGemmF32::setup(const float* x, float* y, size_t threads, const float* residual) {
   x_ = x;
   y_ = y;
+  res_ = residual;
   ind_.resize(size_t(m_ * segs_));
   if (rows_) {
     // Columns a kernel row reaches: [-pl, last_ix]; a zero-bordered copy
@@ -303,6 +314,7 @@ void ConvGemmF32::run_task(size_t ti) {
         const int64_t rows = std::min<int64_t>(mr, me - m);
         a.ind = ind_.data() + m * segs_;
         a.c = y_ + m * g_.cout + j * kPanel;
+        a.res = res_ ? res_ + m * g_.cout + j * kPanel : nullptr;
         a.pf = (rows == mr ? full : pick(int(rows), nv))(a);
       }
     }

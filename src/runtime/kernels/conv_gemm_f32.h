@@ -12,6 +12,8 @@
 #include <memory>
 #include <vector>
 
+#include "edgeflow/graph.h"
+
 namespace ef {
 
 struct ConvGemmGeom {
@@ -30,8 +32,10 @@ class ConvGemmF32 {
   ConvGemmF32(const ConvGemmGeom& g, const float* w, const float* bias, float out_min, float out_max);
   ~ConvGemmF32();
   // Bind input/output (NHWC) and build the indirection buffer. threads: the
-  // pool's thread count (the work is split into tasks here).
-  void setup(const float* x, float* y, size_t threads);
+  // pool's thread count (the work is split into tasks here). residual (may
+  // be null): a tensor of y's shape added in the epilogue before the clamp;
+  // it must not overlap y.
+  void setup(const float* x, float* y, size_t threads, const float* residual = nullptr);
   void run(pthreadpool_t pool);
 
   // One task: output pixels [m0, m1) x weight panels [j0, j1).
@@ -64,6 +68,12 @@ class ConvGemmF32 {
   std::vector<Task> tasks_;
   bool stream_weights_ = false;  // weights too big to stay in L2: prefetch the next block
   float* y_ = nullptr;
+  const float* res_ = nullptr;
 };
+
+// The Conv kernel registry runs node `n` (a Conv in graph `g`) on
+// ConvGemmF32: NHWC, float32, constant weights and bias, group 1, a
+// geometry where the GEMM is chosen (conv.cc, which holds the rules).
+bool conv_runs_on_gemm(const Graph& g, const Node& n);
 
 }  // namespace ef

@@ -106,6 +106,11 @@ TEST_P(WholeModel, MatchesPyTorch) {
     EXPECT_GT(r.bn_folded, 0) << "the exported model keeps its BatchNormalization nodes; none was folded";
     EXPECT_GT(r.act_fused, 0) << "no activation was fused";
     if (c.model == "segnet") EXPECT_GT(r.folded, 0) << "segnet's Shape->Slice->Concat size chain was not folded";
+    if (c.model == "resnet18" && __builtin_cpu_supports("avx512f")) {  // the residual path above is the fused one
+      int residual_convs = 0;
+      for (const Node& n : s.graph().nodes) residual_convs += n.op == "Conv" && Graph::has_input(n, 3);
+      EXPECT_EQ(residual_convs, 8) << "resnet18's residual Adds were not fused into their convolutions";
+    }
   }
 }
 

@@ -242,6 +242,74 @@ TEST(Conv, OwnGemmRowModeMatchesReference) {
   }
 }
 
+// A residual (input 3, set by the fuse_conv_add pass) is added in the
+// GEMM's epilogue after all K blocks and before the clamp: odd sizes,
+// several K blocks, partial panels and pixel tiles, row mode, channel-split
+// tasks (few pixels), with and without bias and relu/relu6, 1 and 2
+// threads. With EF_CONV_GEMM=0 the reference kernel takes it (XNNPACK
+// cannot add a residual).
+TEST(Conv, ResidualAddedBeforeActivation) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "CPU without AVX-512F: the GEMM path is not used";
+  struct Case {
+    int64_t n, c, m, h, w, k, s;
+    bool bias;
+    const char* act;
+  };
+  const Case cases[] = {
+      {1, 64, 64, 9, 11, 3, 1, true, "relu"},     // resnet-like, 5 K blocks
+      {2, 37, 70, 7, 5, 3, 2, false, ""},         // odd channels: partial panel, 2 K blocks
+      {1, 300, 130, 3, 3, 3, 1, true, "relu6"},  // few pixels: tasks split the channels
+      {1, 129, 17, 13, 13, 1, 1, true, ""},      // 1x1, one panel of 17, partial tiles
+      {1, 3, 65, 15, 17, 7, 2, true, "relu"},    // row mode (first layer)
+  };
+  uint32_t seed = 1300;
+  for (const char* mode : {"", "0"}) {
+    ConvGemmMode gemm_mode(mode);
+    for (const Case& cs : cases) {
+      ConvP p;
+      p.n = cs.n, p.c = cs.c, p.m = cs.m, p.h = cs.h, p.w = cs.w, p.kh = p.kw = cs.k, p.sh = p.sw = cs.s;
+      p.pt = p.pl = p.pb = p.pr = cs.k / 2;
+      p.bias = cs.bias;
+      const std::string act = cs.act;
+      Tensor x = random_tensor({p.n, p.c, p.h, p.w}, seed += 4);
+      Tensor w = random_tensor({p.m, p.c, p.kh, p.kw}, seed + 1, -0.1f, 0.1f);
+      Tensor b = random_tensor({p.m}, seed + 2);
+      Tensor want = conv_ref(x, w, p.bias ? &b : nullptr, p);
+      Tensor r = random_tensor(want.shape(), seed + 3, -2.f, 2.f);
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        float& v = want.data_as<float>()[i];
+        v += r.data_as<float>()[i];
+        if (act == "relu") v = std::max(v, 0.f);
+        if (act == "relu6") v = std::min(std::max(v, 0.f), 6.f);
+      }
+      Attrs a = conv_attrs(p);
+      if (!act.empty()) a.set("activation", act);
+      std::vector<In> ins = {rt("x", to_nhwc(x)), cst("w", w), p.bias ? cst("b", b) : none(), rt("r", to_nhwc(r))};
+      for (int threads : {1, 2}) {
+        SCOPED_TRACE("EF_CONV_GEMM '" + std::string(mode) + "' c " + std::to_string(p.c) + " m " +
+                     std::to_string(p.m) + " hw " + std::to_string(p.h) + "x" + std::to_string(p.w) + " k " +
+                     std::to_string(p.kh) + " threads " + std::to_string(threads) + " act " + act);
+        auto res = run_op("Conv", ins, a, threads);
+        EXPECT_EQ(res.impl, std::string(mode) == "0" ? "ref" : "gemm-avx512");
+        EXPECT_TRUE(close(to_nchw(res.y), want));
+      }
+    }
+  }
+}
+
+// A residual whose shape is not the output's is refused with a message naming it.
+TEST(Conv, ResidualOfWrongShapeIsAnError) {
+  ConvP p;
+  Tensor x = random_tensor({1, p.c, p.h, p.w}, 1), w = random_tensor({p.m, p.c, 3, 3}, 2);
+  Tensor r = random_tensor({1, p.h - 2, p.w - 2, p.m + 1}, 3);
+  try {
+    run_op("Conv", {rt("x", to_nhwc(x)), cst("w", w), none(), rt("r", r)}, conv_attrs(p));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("residual 'r' has shape"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Conv, AutoPadModesResolveLikeExplicitPads) {
   ConvP p;
   p.c = 3, p.m = 5, p.h = 8, p.w = 7, p.kh = 3, p.kw = 4, p.sh = 2, p.sw = 2;

@@ -208,6 +208,57 @@ TEST(PassesNumeric, ChannelPadAddFusesIntoOneOp) {
   EXPECT_EQ(count_op(sd.graph(), "AddChannelPad"), 0);
 }
 
+// ResNet blocks: Add(Conv(x), r) [+ Relu] becomes one Conv with r as input
+// 3 when the Conv runs on the own GEMM (K = 8*3*3 >= 64): the identity
+// block (relu, the graph input as residual), the downsample block (both
+// Add inputs are convs: the first one takes the other as residual, and the
+// fused Conv runs at the Add's place, after it), a plain Add. Not fused: a broadcast
+// residual, a Conv output also read elsewhere, a depthwise Conv (XNNPACK),
+// a sigmoid after the Add (not a clamp). Delta execution keeps the Adds.
+TEST(PassesNumeric, ResidualAddFusesIntoGemmConv) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "CPU without AVX-512F: the GEMM path is not used";
+  Builder b;
+  int x = b.input("x", {1, 8, 9, 7});
+  auto conv = [&](int in, int64_t cin, int64_t cout, int64_t k, int64_t s, const std::string& n) {
+    int c = b.node("Conv", n, {in, b.rnd(n + "_w", {cout, cin, k, k}, -0.2f, 0.2f)},
+                   attrs({{"pads", I{k / 2, k / 2, k / 2, k / 2}}, {"strides", I{s, s}}}));
+    return add_bn(b, c, cout, n + "_bn");
+  };
+  int a1 = conv(b.node("Relu", "a_r0", {conv(x, 8, 8, 3, 1, "a_c1")}), 8, 8, 3, 1, "a_c2");
+  int a = b.node("Relu", "a_out", {b.node("Add", "a_add", {a1, x})});
+  int d1 = conv(b.node("Relu", "d_r0", {conv(a, 8, 16, 3, 2, "d_c1")}), 16, 16, 3, 1, "d_c2");
+  int d = b.node("Relu", "d_out", {b.node("Add", "d_add", {d1, conv(a, 8, 16, 1, 2, "d_down")})});
+  int p = b.node("Add", "p_add", {d, conv(d, 16, 16, 3, 1, "p_c")});  // plain, residual first
+  int q = b.node("Add", "q_add", {conv(p, 16, 16, 3, 1, "q_c"), b.rnd("q_bias", {1, 16, 1, 1})});  // broadcast
+  int e_c = conv(q, 16, 16, 3, 1, "e_c");
+  int e = b.node("Add", "e_add", {e_c, q});  // e_c is also a graph output
+  int dw = b.node("Conv", "w_dw", {e, b.rnd("w_dw_w", {16, 1, 3, 3})}, attrs({{"pads", I{1, 1, 1, 1}}, {"group", int64_t(16)}}));
+  int w = b.node("Add", "w_add", {dw, e});
+  int s = b.node("Sigmoid", "s_sig", {b.node("Add", "s_add", {conv(w, 16, 16, 3, 1, "s_c"), w})});
+  b.output(s);
+  b.output(e_c);
+  check(b, {ref::random_tensor({1, 8, 9, 7}, b.rng)});
+  Session sess(Model::from_graph(b.g), {});
+  std::string fused, adds;
+  for (const Node& n : sess.graph().nodes) {
+    if (n.op == "Conv" && Graph::has_input(n, 3)) fused += n.name + " ";
+    if (n.op == "Add") adds += n.name + " ";
+  }
+  EXPECT_EQ(fused, "a_c2 d_c2 p_c ");
+  EXPECT_EQ(adds, "q_add e_add w_add s_add ");
+  {  // 2 threads: the residual read by each pixel task
+    Session s2(Model::from_graph(b.g), {.threads = 2});
+    const Tensor in = ref::random_tensor({1, 8, 9, 7}, b.rng);
+    const std::vector<ref::T> want = ref::Interpreter(b.g).run({in});
+    const auto& got = s2.run({in});
+    for (size_t i = 0; i < want.size(); ++i) expect_close(got[i], want[i], "2 threads output " + std::to_string(i));
+  }
+  CompileOptions dopt;
+  dopt.delta.enabled = true;
+  Session sd(Model::from_graph(b.g), dopt);
+  for (const Node& n : sd.graph().nodes) EXPECT_FALSE(n.op == "Conv" && Graph::has_input(n, 3)) << n.name;
+}
+
 // TFLite's ZeroPadding2D before VALID convolutions: the zero Pad on H/W moves
 // into the Conv's pads (dense and depthwise, asymmetric, added to existing
 // pads). Not fused: a Pad with a non-zero value, one on the channels, one
