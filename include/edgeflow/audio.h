@@ -124,18 +124,23 @@ struct DoaParams {
   int n_fft = 512;
   int hop = 256;          // 16 ms per DOA frame at 16 kHz
   // Analysed band (Hz). Above spatial aliasing (c / 2d = 4.3 kHz for 4 cm)
-  // each frequency has grating lobes, but they move with frequency and
-  // average out over the band, while the sharper high-frequency beams
-  // separate the direct path from floor/ceiling/back-wall reflections.
-  double f_lo = 200, f_hi = 7500;
+  // each frequency has grating lobes; up to ~6 kHz they stay near endfire and
+  // move with frequency, while the sharper high-frequency beams separate the
+  // direct path from floor/ceiling/back-wall reflections. Above 6 kHz the
+  // lobes pile up on the opposite side (spurious peaks in reverberant rooms).
+  double f_lo = 200, f_hi = 6000;
   double alias_factor = 2.0;  // f_hi is capped at alias_factor * c / (2 * smallest spacing)
-  int average_frames = 6; // SRP maps averaged over this many frames (~100 ms)
-  double phat_beta = 1.0;  // spectral whitening exponent (1 = full PHAT)
+  // The pairwise cross-spectra are integrated over time with these time
+  // constants (s): in voiced frames, and (shorter, so a new talker after a
+  // pause takes over quickly) in frames without voice.
+  double integration_s = 0.5;
+  double quiet_integration_s = 0.1;
+  bool noise_subtract = true;  // subtract the noise cross-spectra (estimated without voice) before whitening
   double freq_weight_exp = 2.0;  // bin weight (f / 1 kHz)^exp: > 0 favours the sharper high-frequency beams
   // Onset (precedence) weighting: a bin's weight is 1 - d * P_prev / P with
   // d = 10^(-onset_decay_db/10); 0 disables. Reverberant tails decay, the
   // direct path arrives with rising power.
-  double onset_decay_db = 1.0;
+  double onset_decay_db = 0.5;
   double onset_floor = 0.0;
   double refine_step = 0.5;  // fine search step in degrees around coarse peaks
   bool srp = true;           // false: VAD + frame hook only (the learned estimator)

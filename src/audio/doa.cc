@@ -1,11 +1,20 @@
 // SRP-PHAT direction of arrival over the 37-bin azimuth grid with fine
-// refinement, frequency weighting from a per-bin noise estimate, an
-// energy/noise-floor voice activity detector, and up to 3 sources.
+// refinement, an energy/noise-floor voice activity detector, and up to 3
+// sources.
 //
-// SRP-PHAT as the steered power of whitened spectra: with
-// Xw_m = X_m / |X_m|, |sum_m Xw_m e^{j w tau_m}|^2 = M + sum_{m != n} GCC-PHAT
-// terms, so the steered-beamformer form equals the pairwise GCC-PHAT sum
-// (DiBiase) up to a constant, at O(M) instead of O(M^2) per bin.
+// The steered response is computed from the pairwise cross-spectra
+// C_mn(k) = X_m X_n^* (SRP-PHAT = the sum over pairs and bins of GCC-PHAT,
+// DiBiase):
+// - the noise cross-spectra (estimated in frames without voice) are
+//   subtracted before whitening, so a stationary directional noise (a fan)
+//   pulls the peak less;
+// - each whitened term is weighted by the bin's SNR, the frame's speech
+//   level, an onset (precedence) weight (bins whose power rises faster than a
+//   reverberant decay carry the direct path) and (f / 1 kHz)^freq_weight_exp;
+// - the weighted terms are integrated over time (leaky, integration_s in
+//   voiced frames, quiet_integration_s otherwise): a talker's direction is
+//   stable while reflections and grating lobes move with the phonemes, and
+//   the short constant between words lets the next talker take over.
 #include <kiss_fftr.h>
 
 #include <algorithm>
@@ -23,6 +32,8 @@ struct DoaEstimator::Impl {
   ArrayGeometry g;
   DoaParams p;
   int M = 0, N = 0, F = 0, kb0 = 0, kb1 = 0, nb = 0, kv0 = 0, kv1 = 0;
+  int P = 0;                    // mic pairs m < n
+  std::vector<int> pm, pn;      // [P]
   kiss_fftr_cfg cfg = nullptr;
   std::vector<float> win;
   std::vector<std::vector<float>> ring;  // per channel, last N samples (linear buffer, shifted)
@@ -33,23 +44,21 @@ struct DoaEstimator::Impl {
   std::vector<cf> X;            // [M][nb] current frame spectra
   std::vector<double> power;    // [nb] mean power across channels
   std::vector<double> noise;    // [nb] noise PSD estimate
+  std::vector<cf> noise_cs;     // [nb][P] noise cross-spectra
   std::vector<double> prev;     // [nb] previous frame's power (onset weighting)
   bool noise_init = false;
-  // coarse steering table [37][M][nb]
-  std::vector<cf> steer;
-  // ring of the last K whitened frames [K][M][nb] and their coarse maps
-  int K = 1, kpos = 0, kcount = 0;
-  std::vector<cf> hist;
-  std::vector<double> hist_num;  // [K][37]
-  std::vector<double> hist_den;  // [K]
+  float lam_voice = 0, lam_quiet = 0;  // per-frame forgetting factors of G
+  std::vector<cf> G;            // [nb][P] integrated, whitened, weighted cross-spectra
+  double gden = 0;              // sum of |G|: the map's normalizer
+  std::vector<float> steer;     // [37][nb][P] (cos, -sin) of the pair phase, interleaved
   // VAD: ring of smoothed energies over the minimum-statistics window
   std::vector<double> energy_hist;
   size_t eh_pos = 0, eh_count = 0;
   double smooth_e = -200;
   double last_voice_t = -1e9;
   std::vector<double> omega;  // [nb] rad/s
-  std::vector<double> fw;     // [nb] frequency weight (amplitude)
-  std::vector<double> map;    // [37] averaged map
+  std::vector<double> fw;     // [nb] frequency weight (power)
+  std::vector<double> map;    // [37] map
   std::vector<int> peaks;     // candidate peaks (capacity 37)
   FrameHook hook;
   mutable std::vector<cf> rot;  // [M][nb] steering for one refinement angle
@@ -60,7 +69,7 @@ struct DoaEstimator::Impl {
     return -(g.x[m] * std::sin(a) + g.y[m] * std::cos(a)) / kSpeedOfSound;
   }
 
-  // sum over frames in the ring of [|sum_m Xw e^{jw tau}|^2 - sum_m |Xw|^2]
+  // sum over pairs and bins of Re(G_mn e^{j w (tau_m - tau_n)})
   double srp_num(double az) const {
     // omega is an arithmetic sequence: e^{j omega_k t} by a complex recurrence
     // (two sincos per mic instead of one per bin; double keeps it exact enough)
@@ -69,28 +78,17 @@ struct DoaEstimator::Impl {
       const double t = tau(m, az);
       std::complex<double> r = std::polar(1.0, omega[0] * t);
       const std::complex<double> step = std::polar(1.0, dw * t);
-      for (int k = 0; k < nb; ++k, r *= step) rot[size_t(m) * nb + k] = cf(float(r.real()), float(r.imag()));
+      for (int k = 0; k < nb; ++k, r *= step) rot[size_t(k) * M + m] = cf(float(r.real()), float(r.imag()));
     }
     double num = 0;
-    for (int i = 0; i < kcount; ++i) {
-      const cf* h = &hist[size_t(i) * M * nb];
-      for (int k = 0; k < nb; ++k) {
-        cf s(0, 0);
-        float d = 0;
-        for (int m = 0; m < M; ++m) {
-          const cf v = h[size_t(m) * nb + k];
-          s += v * rot[size_t(m) * nb + k];
-          d += std::norm(v);
-        }
-        num += double(std::norm(s)) - d;
-      }
+    for (int k = 0; k < nb; ++k) {
+      const cf* r = &rot[size_t(k) * M];
+      const cf* gk = &G[size_t(k) * P];
+      float acc = 0;
+      for (int q = 0; q < P; ++q) acc += (gk[q] * r[pm[q]] * std::conj(r[pn[q]])).real();
+      num += acc;
     }
     return num;
-  }
-  double den_sum() const {
-    double d = 0;
-    for (int i = 0; i < kcount; ++i) d += hist_den[i];
-    return d;
   }
 
   void process_frame(std::vector<DoaFrame>& out) {
@@ -127,27 +125,33 @@ struct DoaEstimator::Impl {
     fr.energy_db = e_db;
     fr.noise_db = floor_db;
     const double speech_w = silent ? 0.0 : std::clamp((e_db - floor_db) / 10.0, 0.0, 1.0);
-    // ---- per-bin noise PSD for frequency weighting
-    if (!noise_init) {
-      noise.assign(power.begin(), power.end());
-      noise_init = true;
-    } else {
-      for (int k = 0; k < nb; ++k) {
-        if (power[k] < noise[k]) noise[k] = 0.7 * noise[k] + 0.3 * power[k];
-        else if (!above) noise[k] = 0.9 * noise[k] + 0.1 * power[k];
-        else noise[k] *= 1.001;
-      }
-    }
-    if (!p.srp) {  // the learned estimator gives the direction (hook below)
+    if (!p.srp) {  // the learned estimator gives the direction (hook below); no noise tracking needed
       fr.spectrum.fill(0.f);
       if (hook) hook(Xf.data(), F, fr);
       return;
     }
-    // ---- whiten, weight, store in the ring
-    cf* h = &hist[size_t(kpos) * M * nb];
-    double den = 0;
+    // ---- per-bin noise PSD and cross-spectra: fast down, slow up outside speech
     for (int k = 0; k < nb; ++k) {
-      const double snr_w = power[k] > 0 ? std::clamp(1.0 - 1.5 * noise[k] / power[k], 0.0, 1.0) : 0.0;
+      double a = 1.0;  // new = (1 - a) * old + a * frame
+      if (!noise_init) a = 1.0;
+      else if (power[k] < noise[k]) a = 0.3;
+      else if (!above) a = 0.1;
+      else a = 0.0;
+      const cf* xk = &X[k];
+      cf* ncs = &noise_cs[size_t(k) * P];
+      if (a > 0) {
+        noise[k] = (1 - a) * noise[k] + a * power[k];
+        for (int q = 0; q < P; ++q)
+          ncs[q] = float(1 - a) * ncs[q] + float(a) * xk[size_t(pm[q]) * nb] * std::conj(xk[size_t(pn[q]) * nb]);
+      } else {
+        noise[k] *= 1.001;
+      }
+    }
+    noise_init = true;
+    // ---- leaky integration of the whitened, weighted, noise-subtracted cross-spectra
+    const float lam = above ? lam_voice : lam_quiet;
+    gden = 0;
+    for (int k = 0; k < nb; ++k) {
       // precedence: bins whose power rises faster than a reverberant decay
       // carry the direct path; decaying (reverberant) bins get little weight
       double onset_w = 1.0;
@@ -156,51 +160,34 @@ struct DoaEstimator::Impl {
         onset_w = std::clamp(1.0 - d * prev[k] / power[k], p.onset_floor, 1.0);
       }
       prev[k] = power[k];
-      const double w = std::sqrt(snr_w * speech_w * onset_w) * fw[k];
-      double col = 0, dsum = 0;
-      for (int m = 0; m < M; ++m) {
-        const cf v = X[size_t(m) * nb + k];
-        const double mag = std::abs(v);
-        const double sc = mag > 1e-20 ? w / (p.phat_beta == 1.0 ? mag : std::pow(mag, p.phat_beta)) : 0.0;
-        const cf wv(float(v.real() * sc), float(v.imag() * sc));
-        h[size_t(m) * nb + k] = wv;
-        col += std::abs(wv);
-        dsum += std::norm(wv);
+      const double snr_w = power[k] > 0 ? std::clamp(1.0 - 1.5 * noise[k] / power[k], 0.0, 1.0) : 0.0;
+      const float w = float(speech_w * onset_w * snr_w * fw[k]);
+      const cf* xk = &X[k];
+      const cf* ncs = &noise_cs[size_t(k) * P];
+      cf* gk = &G[size_t(k) * P];
+      const float ns = p.noise_subtract ? 1.f : 0.f;
+      for (int q = 0; q < P; ++q) {
+        cf c = xk[size_t(pm[q]) * nb] * std::conj(xk[size_t(pn[q]) * nb]) - ns * ncs[q];
+        const float m = std::abs(c);
+        c = m > 1e-30f ? c * (w / m) : cf(0, 0);
+        gk[q] = lam * gk[q] + c;
+        gden += std::abs(gk[q]);
       }
-      den += col * col - dsum;
     }
-    double* num = &hist_num[size_t(kpos) * kNumBins];
-    for (int a = 0; a < kNumBins; ++a) {
-      const cf* st = &steer[size_t(a) * M * nb];
-      double acc = 0;
-      for (int k = 0; k < nb; ++k) {
-        cf s(0, 0);
-        float d = 0;
-        for (int m = 0; m < M; ++m) {
-          const cf v = h[size_t(m) * nb + k];
-          s += v * st[size_t(m) * nb + k];
-          d += std::norm(v);
-        }
-        acc += double(std::norm(s)) - d;
-      }
-      num[a] = acc;
-    }
-    hist_den[kpos] = den;
-    kpos = (kpos + 1) % K;
-    kcount = std::min(kcount + 1, K);
-    // ---- averaged map
-    const double dt = den_sum();
     fr.spectrum.fill(0.f);
     std::fill(map.begin(), map.end(), 0.0);
-    if (dt > 1e-12) {
+    if (gden > 1e-12) {
+      const float* gf = reinterpret_cast<const float*>(G.data());
+      const size_t L = size_t(nb) * P * 2;
       for (int a = 0; a < kNumBins; ++a) {
-        double s = 0;
-        for (int i = 0; i < kcount; ++i) s += hist_num[size_t(i) * kNumBins + a];
-        map[a] = s / dt;
+        const float* st = &steer[size_t(a) * L];
+        float acc = 0;
+        for (size_t i = 0; i < L; ++i) acc += gf[i] * st[i];
+        map[a] = acc / gden;
         fr.spectrum[a] = float(std::clamp(map[a], 0.0, 1.0));
       }
     }
-    if (fr.voice && dt > 1e-12) {
+    if (fr.voice && gden > 1e-12) {
       // local maxima, strongest first
       peaks.clear();
       for (int a = 0; a < kNumBins; ++a) {
@@ -213,11 +200,12 @@ struct DoaEstimator::Impl {
       const double top = peaks.empty() ? 0 : map[peaks[0]];
       for (int a : peaks) {
         if (int(fr.sources.size()) >= p.max_sources) break;
+        if (map[a] <= 0) break;
         const double height = map[a] - mn;
         if (!fr.sources.empty() && height < p.secondary_ratio * (top - mn)) break;
         // refine: halving search (2.5, 1.25 degrees) around the coarse peak,
         // then a parabola at step refine_step
-        double best = bin_angle(a), bestv = map[a] * dt;
+        double best = bin_angle(a), bestv = map[a] * gden;
         for (double st : {2.5, 1.25}) {
           const double c = best;
           for (double d : {-st, st}) {
@@ -235,7 +223,7 @@ struct DoaEstimator::Impl {
         bool close = false;
         for (auto& s : fr.sources) close |= std::abs(s.azimuth - az) < p.min_separation;
         if (close) continue;
-        fr.sources.push_back({az, std::clamp(bestv / dt, 0.0, 1.0)});
+        fr.sources.push_back({az, std::clamp(bestv / gden, 0.0, 1.0)});
       }
       if (!fr.sources.empty()) {
         const double margin = std::clamp((e_db - floor_db - p.vad_threshold_db) / 10.0 + 0.5, 0.0, 1.0);
@@ -278,30 +266,36 @@ DoaEstimator::DoaEstimator(const ArrayGeometry& g, const DoaParams& p) : impl_(n
   I.spec.resize(I.F);
   I.X.resize(size_t(I.M) * I.nb);
   I.power.resize(I.nb);
+  I.noise.assign(I.nb, 0.0);
   I.prev.assign(I.nb, 0.0);
   I.omega.resize(I.nb);
   I.fw.resize(I.nb);
   for (int k = 0; k < I.nb; ++k) {
     I.omega[k] = 2 * M_PI * (I.kb0 + k) * df;
-    I.fw[k] = std::pow((I.kb0 + k) * df / 1000.0, p.freq_weight_exp / 2);  // amplitude: sqrt of the power weight
+    I.fw[k] = std::pow((I.kb0 + k) * df / 1000.0, p.freq_weight_exp);
   }
-  I.steer.resize(size_t(kNumBins) * I.M * I.nb);
+  for (int m = 0; m < I.M; ++m)
+    for (int n = m + 1; n < I.M; ++n) I.pm.push_back(m), I.pn.push_back(n);
+  I.P = int(I.pm.size());
+  I.noise_cs.assign(size_t(I.nb) * I.P, cf(0, 0));
+  I.G.assign(size_t(I.nb) * I.P, cf(0, 0));
+  // coarse steering: Re(G e^{j phi}) = G.re cos(phi) + G.im (-sin(phi))
+  I.steer.resize(size_t(kNumBins) * I.nb * I.P * 2);
   for (int a = 0; a < kNumBins; ++a)
-    for (int m = 0; m < I.M; ++m) {
-      const double t = I.tau(m, bin_angle(a));
-      for (int k = 0; k < I.nb; ++k) {
-        const double ph = I.omega[k] * t;
-        I.steer[(size_t(a) * I.M + m) * I.nb + k] = cf(float(std::cos(ph)), float(std::sin(ph)));
+    for (int k = 0; k < I.nb; ++k)
+      for (int q = 0; q < I.P; ++q) {
+        const double ph = I.omega[k] * (I.tau(I.pm[q], bin_angle(a)) - I.tau(I.pn[q], bin_angle(a)));
+        float* s = &I.steer[((size_t(a) * I.nb + k) * I.P + q) * 2];
+        s[0] = float(std::cos(ph));
+        s[1] = float(-std::sin(ph));
       }
-    }
   I.energy_hist.assign(size_t(std::max(1.0, p.noise_window_s * p.sample_rate / p.hop)), 0.0);
   I.map.assign(kNumBins, 0.0);
   I.rot.resize(size_t(I.M) * I.nb);
   I.peaks.reserve(kNumBins);
-  I.K = std::max(1, p.average_frames);
-  I.hist.assign(size_t(I.K) * I.M * I.nb, cf(0, 0));
-  I.hist_num.assign(size_t(I.K) * kNumBins, 0.0);
-  I.hist_den.assign(I.K, 0.0);
+  if (p.integration_s <= 0 || p.quiet_integration_s <= 0) throw Error("doa: integration times must be > 0");
+  I.lam_voice = float(std::exp(-p.hop / (p.integration_s * p.sample_rate)));
+  I.lam_quiet = float(std::exp(-p.hop / (p.quiet_integration_s * p.sample_rate)));
 }
 
 DoaEstimator::~DoaEstimator() {
@@ -314,7 +308,7 @@ DoaEstimator::DoaEstimator(DoaEstimator&& o) noexcept : impl_(o.impl_) { o.impl_
 const DoaParams& DoaEstimator::params() const { return impl_->p; }
 
 double DoaEstimator::srp_at(double az) const {
-  const double d = impl_->den_sum();
+  const double d = impl_->gden;
   return d > 1e-12 ? impl_->srp_num(az) / d : 0.0;
 }
 

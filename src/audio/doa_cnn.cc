@@ -66,7 +66,8 @@ struct CnnDoaEstimator::Impl {
   DoaEstimator est;
   CnnFeatures feats;
   std::unique_ptr<Session> session;
-  std::array<double, kNumBins> prob{};
+  std::array<double, kNumBins> prob{}, integ{};
+  double integ_w = 0, lam_voice = 0, lam_quiet = 0;  // the probabilities are integrated like SRP's cross-spectra
 
   static DoaParams without_srp(DoaParams p) {
     p.srp = false;
@@ -85,6 +86,9 @@ struct CnnDoaEstimator::Impl {
                     "\n(the learned DOA model is made by `./x setup` or train/doa/train.sh; see README \"Audio\")");
       }
     }();
+    if (p.integration_s <= 0 || p.quiet_integration_s <= 0) throw Error("doa: integration times must be > 0");
+    lam_voice = std::exp(-p.hop / (p.integration_s * p.sample_rate));
+    lam_quiet = std::exp(-p.hop / (p.quiet_integration_s * p.sample_rate));
     session = std::make_unique<Session>(model, CompileOptions{.threads = 1});
     const Shape want = feats.shape();
     if (session->num_inputs() != 1 || session->num_outputs() != 1 || session->input(0).shape() != want ||
@@ -105,7 +109,13 @@ struct CnnDoaEstimator::Impl {
     for (int a = 1; a < kNumBins; ++a) mx = std::max(mx, double(lg[a]));
     double z = 0;
     for (int a = 0; a < kNumBins; ++a) z += prob[a] = std::exp(double(lg[a]) - mx);
-    for (int a = 0; a < kNumBins; ++a) fr.spectrum[a] = float(prob[a] /= z);
+    // leaky average over voiced frames (0.25 s by default): the direction of
+    // a talker is stable, single-frame posteriors in a reverberant room are not
+    const double lam = fr.voice ? lam_voice : lam_quiet, w = fr.voice ? 1.0 : 0.0;
+    integ_w = lam * integ_w + w;
+    for (int a = 0; a < kNumBins; ++a) integ[a] = lam * integ[a] + w * prob[a] / z;
+    for (int a = 0; a < kNumBins; ++a) prob[a] = integ_w > 1e-9 ? integ[a] / integ_w : prob[a] / z;
+    for (int a = 0; a < kNumBins; ++a) fr.spectrum[a] = float(prob[a]);
     fr.sources.clear();
     fr.confidence = 0;
     if (!fr.voice) return;

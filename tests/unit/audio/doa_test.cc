@@ -193,7 +193,7 @@ TEST(AudioDoa, TwoSimultaneousSources) {
   }
   auto a = au::simulate_room(room, g, src, sp);
   au::DoaParams p;
-  p.average_frames = 30;
+  p.integration_s = 0.5;
   auto r = au::estimate_doa(a, g, p);
   int both = 0, n = 0;
   for (auto& f : r.frames) {
