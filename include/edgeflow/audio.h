@@ -140,7 +140,7 @@ struct DoaParams {
   // Onset (precedence) weighting: a bin's weight is 1 - d * P_prev / P with
   // d = 10^(-onset_decay_db/10); 0 disables. Reverberant tails decay, the
   // direct path arrives with rising power.
-  double onset_decay_db = 0.5;
+  double onset_decay_db = 0.25;
   double onset_floor = 0.0;
   double refine_step = 0.5;  // fine search step in degrees around coarse peaks
   bool srp = true;           // false: VAD + frame hook only (the learned estimator)

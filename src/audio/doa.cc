@@ -49,7 +49,8 @@ struct DoaEstimator::Impl {
   bool noise_init = false;
   float lam_voice = 0, lam_quiet = 0;  // per-frame forgetting factors of G
   std::vector<cf> G;            // [nb][P] integrated, whitened, weighted cross-spectra
-  double gden = 0;              // sum of |G|: the map's normalizer
+  std::vector<float> wsum;      // [nb] integrated weights of G's terms
+  double gden = 0;              // the map's normalizer: P * sum of wsum
   std::vector<float> steer;     // [37][nb][P] (cos, -sin) of the pair phase, interleaved
   // VAD: ring of smoothed energies over the minimum-statistics window
   std::vector<double> energy_hist;
@@ -168,11 +169,14 @@ struct DoaEstimator::Impl {
       const float ns = p.noise_subtract ? 1.f : 0.f;
       for (int q = 0; q < P; ++q) {
         cf c = xk[size_t(pm[q]) * nb] * std::conj(xk[size_t(pn[q]) * nb]) - ns * ncs[q];
-        const float m = std::abs(c);
-        c = m > 1e-30f ? c * (w / m) : cf(0, 0);
+        const float m2 = std::norm(c);  // (std::abs is hypot: slow)
+        c = m2 > 1e-30f ? c * (w / std::sqrt(m2)) : cf(0, 0);
         gk[q] = lam * gk[q] + c;
-        gden += std::abs(gk[q]);
       }
+      // every whitened term has magnitude w: the map is normalized by the
+      // integrated weights, so a peak of 1 means all pairs, bins and frames agree
+      wsum[k] = lam * wsum[k] + w;
+      gden += double(wsum[k]) * P;
     }
     fr.spectrum.fill(0.f);
     std::fill(map.begin(), map.end(), 0.0);
@@ -279,6 +283,7 @@ DoaEstimator::DoaEstimator(const ArrayGeometry& g, const DoaParams& p) : impl_(n
   I.P = int(I.pm.size());
   I.noise_cs.assign(size_t(I.nb) * I.P, cf(0, 0));
   I.G.assign(size_t(I.nb) * I.P, cf(0, 0));
+  I.wsum.assign(I.nb, 0.f);
   // coarse steering: Re(G e^{j phi}) = G.re cos(phi) + G.im (-sin(phi))
   I.steer.resize(size_t(kNumBins) * I.nb * I.P * 2);
   for (int a = 0; a < kNumBins; ++a)
