@@ -72,8 +72,9 @@ class ConvGemmF32 {
 };
 
 // The Conv kernel registry runs node `n` (a Conv in graph `g`) on
-// ConvGemmF32: NHWC, float32, constant weights and bias, group 1, a
-// geometry where the GEMM is chosen (conv.cc, which holds the rules).
+// ConvGemmF32 once a residual input is fused into it (fuse_conv_add's
+// question): NHWC, float32, constant weights and bias, group 1, a geometry
+// where the GEMM is chosen (conv.cc, which holds the rules).
 bool conv_runs_on_gemm(const Graph& g, const Node& n);
 
 }  // namespace ef

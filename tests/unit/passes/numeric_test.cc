@@ -209,8 +209,9 @@ TEST(PassesNumeric, ChannelPadAddFusesIntoOneOp) {
 }
 
 // ResNet blocks: Add(Conv(x), r) [+ Relu] becomes one Conv with r as input
-// 3 when the Conv runs on the own GEMM (K = 8*3*3 >= 64): the identity
-// block (relu, the graph input as residual), the downsample block (both
+// 3 when the Conv can run on the own GEMM: the identity block (K = 8*3*3,
+// relu, the graph input as residual), a 1x1 8->8 (K = 8, which alone would
+// stay on XNNPACK: with a residual the GEMM takes it), the downsample block (both
 // Add inputs are convs: the first one takes the other as residual, and the
 // fused Conv runs at the Add's place, after it), a plain Add. Not fused: a broadcast
 // residual, a Conv output also read elsewhere, a depthwise Conv (XNNPACK),
@@ -226,6 +227,7 @@ TEST(PassesNumeric, ResidualAddFusesIntoGemmConv) {
   };
   int a1 = conv(b.node("Relu", "a_r0", {conv(x, 8, 8, 3, 1, "a_c1")}), 8, 8, 3, 1, "a_c2");
   int a = b.node("Relu", "a_out", {b.node("Add", "a_add", {a1, x})});
+  int k = b.node("Add", "k_add", {conv(a, 8, 8, 1, 1, "k_c"), a});  // K = 8: on the GEMM only with the residual
   int d1 = conv(b.node("Relu", "d_r0", {conv(a, 8, 16, 3, 2, "d_c1")}), 16, 16, 3, 1, "d_c2");
   int d = b.node("Relu", "d_out", {b.node("Add", "d_add", {d1, conv(a, 8, 16, 1, 2, "d_down")})});
   int p = b.node("Add", "p_add", {d, conv(d, 16, 16, 3, 1, "p_c")});  // plain, residual first
@@ -237,6 +239,7 @@ TEST(PassesNumeric, ResidualAddFusesIntoGemmConv) {
   int s = b.node("Sigmoid", "s_sig", {b.node("Add", "s_add", {conv(w, 16, 16, 3, 1, "s_c"), w})});
   b.output(s);
   b.output(e_c);
+  b.output(k);
   check(b, {ref::random_tensor({1, 8, 9, 7}, b.rng)});
   Session sess(Model::from_graph(b.g), {});
   std::string fused, adds;
@@ -244,7 +247,7 @@ TEST(PassesNumeric, ResidualAddFusesIntoGemmConv) {
     if (n.op == "Conv" && Graph::has_input(n, 3)) fused += n.name + " ";
     if (n.op == "Add") adds += n.name + " ";
   }
-  EXPECT_EQ(fused, "a_c2 d_c2 p_c ");
+  EXPECT_EQ(fused, "a_c2 k_c d_c2 p_c ");
   EXPECT_EQ(adds, "q_add e_add w_add s_add ");
   {  // 2 threads: the residual read by each pixel task
     Session s2(Model::from_graph(b.g), {.threads = 2});
