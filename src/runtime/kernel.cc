@@ -145,7 +145,8 @@ __attribute__((target("avx512f"))) size_t sigmoid_avx512(float* d, size_t n) {
     const __m512 e = exp_neg16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)));
     const __m512 y = _mm512_div_ps(one, _mm512_add_ps(one, e));
     const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-    _mm512_storeu_ps(d + i, _mm512_mask_mul_ps(y, neg, y, e));
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);  // exp_neg16's clamp would hide a NaN
+    _mm512_storeu_ps(d + i, _mm512_mask_mov_ps(_mm512_mask_mul_ps(y, neg, y, e), nan, x));
   }
   return i;
 }

@@ -44,6 +44,21 @@ TEST(FusedActivation, SigmoidMatchesDoublePrecision) {
   check("sigmoid", [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, 3e-7, 1e-37);
 }
 
+TEST(FusedActivation, SigmoidKeepsNaNAndSaturatesAtInfinity) {
+  Node n;
+  n.name = "n";
+  n.attrs.set("activation", std::string("sigmoid"));
+  std::vector<float> y(37, std::nanf(""));  // vector blocks and a tail
+  y[3] = INFINITY, y[20] = -INFINITY, y[36] = 2.f;
+  FusedActivation::from(n).apply(y.data(), y.size());
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (i == 3) EXPECT_EQ(y[i], 1.f);
+    else if (i == 20) EXPECT_LE(std::fabs(y[i]), 1e-37f);
+    else if (i == 36) EXPECT_NEAR(y[i], 1.0 / (1.0 + std::exp(-2.0)), 1e-7);
+    else EXPECT_TRUE(std::isnan(y[i])) << i << ": " << y[i];
+  }
+}
+
 TEST(FusedActivation, ClampsAndHardSwishMatch) {
   check("relu", [](double v) { return v > 0 ? v : 0.0; }, 0, 0);
   check("relu6", [](double v) { return std::min(std::max(v, 0.0), 6.0); }, 0, 0);
