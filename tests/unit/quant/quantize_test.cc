@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -227,6 +228,16 @@ TEST(Quantize, SelfieSegmentationMaskAgreesWithFloat) {
 
 // ---- ONNX Runtime runs the same file with the same outputs
 
+// IoU of the (> 0.5) masks of two outputs of the same shape.
+double mask_iou(const Tensor& a, const Tensor& b) {
+  int64_t inter = 0, uni = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const bool x = a.data_as<float>()[i] > 0.5f, y = b.data_as<float>()[i] > 0.5f;
+    inter += x && y, uni += x || y;
+  }
+  return uni ? double(inter) / double(uni) : 1.0;
+}
+
 void expect_ort_matches(const Quantized& q, const Tensor& x, double rel_tol) {
   if (!fs::exists(kSrc / "bench/node_modules/onnxruntime-node") || std::system("node --version >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "node or onnxruntime-node not installed (bench/compare_ort.sh --install-only)";
@@ -248,23 +259,32 @@ void expect_ort_matches(const Quantized& q, const Tensor& x, double rel_tol) {
     const Tensor& ef = s.output(k);
     ASSERT_EQ(ort.shape(), ef.shape()) << name;
     double peak = 0, diff = 0, sum = 0;
-    int64_t inter = 0, uni = 0;
     for (int64_t i = 0; i < ef.numel(); ++i) {
       const float a = ort.data_as<float>()[i], b = ef.data_as<float>()[i];
       peak = std::max(peak, double(std::fabs(a)));
       diff = std::max(diff, double(std::fabs(a - b)));
       sum += std::fabs(a - b);
-      inter += a > 0.5f && b > 0.5f, uni += a > 0.5f || b > 0.5f;
     }
     // ORT runs int8 kernels with its own requantization rounding; edgeflow's
     // differ in the last bit of some activations, which propagates.
     if (output_kind(ef.shape()) == "segmentation") {
-      // A mask: boundary pixels flip. An 8-frame selfie file (int8 also
-      // around every HardSwish and Sigmoid) is very sensitive to last-bit
-      // differences: on messi5.jpg, ORT fused vs ORT unfused (its own float
-      // simulation of the same file) agreed only to IoU 0.959, mean |diff|
-      // 0.0052; edgeflow vs ORT here: IoU 0.936, mean |diff| 0.012.
-      EXPECT_GE(uni ? double(inter) / double(uni) : 1.0, 0.92) << name << ": mask IoU ORT vs edgeflow";
+      // A mask: boundary pixels flip, and an 8-frame selfie file (int8 also
+      // around every HardSwish and Sigmoid) amplifies any difference that
+      // moves an activation across a rounding boundary. The bound's basis is
+      // measured here: edgeflow without its optimizer runs the QDQ file
+      // unfused (float kernels between QuantizeLinear/DequantizeLinear, ONNX
+      // rounding), which is what ORT computes too (measured: its default and
+      // --no-opt runs of this file are bit-identical). Their disagreement is
+      // what float-accumulation order alone causes in this file; edgeflow's
+      // int8 kernels may disagree with ORT at most 2x that. Measured on
+      // messi5.jpg: 1 - IoU unfused vs ORT 0.048, int8 vs ORT 0.064 (1.34x).
+      CompileOptions no_opt;
+      no_opt.optimize = false;
+      Session unfused(Model::load(q.file), no_opt);
+      unfused.run({x});
+      const double base = 1 - mask_iou(ort, unfused.output(k)), ours = 1 - mask_iou(ort, ef);
+      std::printf("  %s: mask 1 - IoU vs ORT: edgeflow unfused %.4f, int8 %.4f\n", name.c_str(), base, ours);
+      EXPECT_LE(ours, 2 * base) << name << ": mask disagreement int8 edgeflow vs ORT; unfused edgeflow vs ORT " << base;
       EXPECT_LE(sum / double(ef.numel()), 2 * rel_tol * peak) << name << ": mean|ORT - edgeflow|";
     } else {
       EXPECT_LE(diff, rel_tol * peak) << name << ": max|ORT - edgeflow| " << diff << ", peak " << peak;
