@@ -7,6 +7,7 @@
 // differently from float accumulation; the error does not grow because every
 // op requantizes).
 #include <cmath>
+#include <map>
 
 #include "unit/ops_tensor/helpers.h"
 
@@ -45,6 +46,20 @@ struct QdqBuilder {
   int bias(int64_t count) { return g.add_const("b" + std::to_string(n++), rand_f32({count}, -0.5f, 0.5f)); }
 };
 
+// The graph compiled twice: unfused (optimize = false, the reference) and
+// fused; `ops` counts the fused graph's ops.
+struct RefAndFused {
+  Session ref, fused;
+  std::map<std::string, int> ops;
+};
+RefAndFused compile(const Graph& g) {
+  CompileOptions plain;
+  plain.optimize = false;
+  RefAndFused r{Session(Model::from_graph(g), plain), Session(Model::from_graph(g)), {}};
+  for (const Node& n : r.fused.graph().nodes) ++r.ops[n.op];
+  return r;
+}
+
 TEST(FuseQdq, FusedGraphMatchesTheQdqDefinition) {
   QdqBuilder b;
   int x = b.g.add_value("x", DType::f32, {1, 3, 10, 10}, true);
@@ -63,11 +78,7 @@ TEST(FuseQdq, FusedGraphMatchesTheQdqDefinition) {
   int y = b.qdq(b.node("Gemm", {flat, b.weights({5, 8}, 5), b.bias(5)}, gm), 0.01f, 128);
   b.g.outputs = {y};
 
-  CompileOptions plain;
-  plain.optimize = false;
-  Session ref(Model::from_graph(b.g), plain), fused(Model::from_graph(b.g));
-  std::map<std::string, int> ops;
-  for (const Node& n : fused.graph().nodes) ++ops[n.op];
+  auto [ref, fused, ops] = compile(b.g);
   EXPECT_EQ(ops["QLinearConv"], 2);
   EXPECT_EQ(ops["QLinearAdd"], 1);
   EXPECT_EQ(ops["QLinearGlobalAveragePool"], 1);
@@ -106,11 +117,7 @@ TEST(FuseQdq, MaxPoolPadAndHardSwishRunInInt8) {
   int y = b.qdq(b.node("Mul", {padded, b.node("HardSigmoid", {padded}, hs)}), 0.02f, 100);
   b.g.outputs = {y};
 
-  CompileOptions plain;
-  plain.optimize = false;
-  Session ref(Model::from_graph(b.g), plain), fused(Model::from_graph(b.g));
-  std::map<std::string, int> ops;
-  for (const Node& n : fused.graph().nodes) ++ops[n.op];
+  auto [ref, fused, ops] = compile(b.g);
   EXPECT_EQ(ops["QLinearHardSwish"], 1);
   EXPECT_EQ(ops["MaxPool"], 1);
   EXPECT_EQ(ops["Pad"], 1);
@@ -133,20 +140,14 @@ TEST(FuseQdq, OpsWithoutInt8KernelStayFloatAndStillRun) {
   b.g.inputs = {x};
   int t = b.qdq(b.node("Tanh", {b.qdq(x, 0.02f, 128)}), 0.01f, 128);  // no QLinearTanh
   b.g.outputs = {t};
-  CompileOptions plain;
-  plain.optimize = false;
-  Session ref(Model::from_graph(b.g), plain), fused(Model::from_graph(b.g));
+  auto [ref, fused, ops] = compile(b.g);
   Tensor in = rand_f32({1, 4, 6, 6}, -2.f, 2.f);
   Tensor r = ref.run({in})[0].clone();
   Tensor f = fused.run({in})[0];
   for (int64_t i = 0; i < r.numel(); ++i) EXPECT_EQ(r.data_as<float>()[i], f.data_as<float>()[i]);
 }
 
-}  // namespace
-}  // namespace ef::test
 
-namespace ef::test {
-namespace {
 // A tensor quantized twice with equal parameters (a quantizer that saw the
 // tensor and its transposed copy) is quantized once, so its producer fuses.
 TEST(FuseQdq, DuplicateQuantizeNodesMerge) {
@@ -157,11 +158,7 @@ TEST(FuseQdq, DuplicateQuantizeNodesMerge) {
   int s = b.node("Add", {a, a});
   int y1 = b.qdq(s, 0.04f, 128), y2 = b.qdq(s, 0.04f, 128);
   b.g.outputs = {y1, y2};
-  CompileOptions plain;
-  plain.optimize = false;
-  Session ref(Model::from_graph(b.g), plain), fused(Model::from_graph(b.g));
-  std::map<std::string, int> ops;
-  for (const Node& n : fused.graph().nodes) ++ops[n.op];
+  auto [ref, fused, ops] = compile(b.g);
   EXPECT_EQ(ops["QLinearAdd"], 1);
   EXPECT_EQ(ops["Add"], 0);
   Tensor in = rand_f32({1, 2, 3, 4}, -2.f, 2.f);
