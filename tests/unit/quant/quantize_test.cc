@@ -83,7 +83,6 @@ Quantized quantize_model(const fs::path& model, const std::vector<cv::Mat>& cali
 
 fs::path mobilenet() { return kSrc / ".cache/models/mobilenet_v2.onnx"; }
 fs::path selfie() { return kSrc / "models/cache/selfie_segmentation.tflite"; }
-fs::path blazeface() { return kSrc / "models/cache/face_detection_short_range.tflite"; }
 const Prep kImagenet{0.45f, 0.226f};  // single mean/std close to ImageNet's; same for float and int8
 
 #define REQUIRE_FILE(p) \
