@@ -143,6 +143,20 @@ std::unique_ptr<Kernel> make_avgpool_xnn(const KernelContext& c) {
   return std::make_unique<PoolXnn>(PoolXnn::avg, g, XnnOp(op), act, c.pool);
 }
 
+// Calls f(p) for each in-image pixel of output (n, oy, ox)'s window, p being
+// the pixel's index in the NHWC input (padding positions are skipped).
+template <class F>
+void for_window_pixels(const PoolGeom& g, int64_t n, int64_t oy, int64_t ox, F&& f) {
+  for (int64_t kh = 0; kh < g.kh; ++kh) {
+    const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
+    if (iy < 0 || iy >= g.ih) continue;
+    for (int64_t kw = 0; kw < g.kw; ++kw) {
+      const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
+      if (ix >= 0 && ix < g.iw) f((n * g.ih + iy) * g.iw + ix);
+    }
+  }
+}
+
 // Own pooling: one output row per task, channels innermost.
 class PoolRef : public Kernel {
  public:
@@ -170,19 +184,13 @@ class PoolRef : public Kernel {
           if (ix >= -g.pl && ix < g.iw + g.pr) ++cnt_pad_w;
           if (ix >= 0 && ix < g.iw) ++cnt_valid_w;
         }
-        for (int64_t kh = 0; kh < g.kh; ++kh) {
-          const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
-          if (iy < 0 || iy >= g.ih) continue;
-          for (int64_t kw = 0; kw < g.kw; ++kw) {
-            const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
-            if (ix < 0 || ix >= g.iw) continue;
-            const float* xp = x + ((n * g.ih + iy) * g.iw + ix) * C;
-            if (max_)
-              for (int64_t c = 0; c < C; ++c) out[c] = std::max(out[c], xp[c]);
-            else
-              for (int64_t c = 0; c < C; ++c) out[c] += xp[c];
-          }
-        }
+        for_window_pixels(g, n, oy, ox, [&](int64_t p) {
+          const float* xp = x + p * C;
+          if (max_)
+            for (int64_t c = 0; c < C; ++c) out[c] = std::max(out[c], xp[c]);
+          else
+            for (int64_t c = 0; c < C; ++c) out[c] += xp[c];
+        });
         if (!max_) {
           int64_t cnt = g.count_include_pad ? cnt_pad_h * cnt_pad_w : cnt_valid_h * cnt_valid_w;
           const float inv = cnt > 0 ? 1.f / float(cnt) : 0.f;
@@ -206,16 +214,10 @@ class PoolRef : public Kernel {
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         int8_t* out = y + ((n * g.oh + oy) * g.ow + ox) * C;
         std::fill(out, out + C, int8_t(-128));
-        for (int64_t kh = 0; kh < g.kh; ++kh) {
-          const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
-          if (iy < 0 || iy >= g.ih) continue;
-          for (int64_t kw = 0; kw < g.kw; ++kw) {
-            const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
-            if (ix < 0 || ix >= g.iw) continue;
-            const int8_t* xp = x + ((n * g.ih + iy) * g.iw + ix) * C;
-            for (int64_t c = 0; c < C; ++c) out[c] = std::max(out[c], xp[c]);
-          }
-        }
+        for_window_pixels(g, n, oy, ox, [&](int64_t p) {
+          const int8_t* xp = x + p * C;
+          for (int64_t c = 0; c < C; ++c) out[c] = std::max(out[c], xp[c]);
+        });
       }
     });
   }
