@@ -41,8 +41,7 @@ int fuse_channel_pad_add(Graph& g, OptimizeReport& report, const std::vector<std
       const int64_t before = channel_pad_before(g, pad);
       if (before < 0 || pad.dead) continue;
       if (g.values[other].shape != y.shape || g.values[pv].shape != y.shape || !g.values[other].quant.empty()) continue;
-      if (is_graph_output(g, pv) || use_count(g, pv) != 1) continue;
-      if (std::find(keep.begin(), keep.end(), g.values[pv].name) != keep.end()) continue;
+      if (!fusable_intermediate(g, pv, keep)) continue;
       add.op = "AddChannelPad";
       add.inputs = {other, pad.inputs[0]};
       add.attrs.set("pad_before", before);

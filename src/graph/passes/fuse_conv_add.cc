@@ -39,8 +39,7 @@ int fuse_conv_add(Graph& g, OptimizeReport& report, const std::vector<std::strin
       if (r.shape != y.shape || g.values[cv].shape != y.shape || r.dtype != DType::f32 || !r.quant.empty()) continue;
       Node& conv = g.nodes[g.values[cv].producer];
       if (conv.dead || conv.attrs.has("activation") || Graph::has_input(conv, 3) || !conv_runs_on_gemm(g, conv)) continue;
-      if (is_graph_output(g, cv) || use_count(g, cv) != 1) continue;
-      if (std::find(keep.begin(), keep.end(), g.values[cv].name) != keep.end()) continue;
+      if (!fusable_intermediate(g, cv, keep)) continue;
       const std::string what = g.describe(add) + " folded into " + g.describe(conv);
       Node merged = conv;
       merged.inputs.resize(4, -1);

@@ -34,8 +34,7 @@ int fuse_pad_conv(Graph& g, OptimizeReport& report, const std::vector<std::strin
     const std::vector<int64_t> add = spatial_zero_pads(g, pad);
     std::vector<int64_t> pads = conv.attrs.ints("pads", {0, 0, 0, 0});
     if (add.empty() || pads.size() != 4 || conv.attrs.has("auto_pad")) continue;
-    if (is_graph_output(g, pv) || use_count(g, pv) != 1) continue;
-    if (std::find(keep.begin(), keep.end(), g.values[pv].name) != keep.end()) continue;
+    if (!fusable_intermediate(g, pv, keep)) continue;
     for (size_t k = 0; k < 4; ++k) pads[k] += add[k];
     conv.attrs.set("pads", pads);
     conv.inputs[0] = pad.inputs[0];

@@ -45,6 +45,13 @@ inline const int64_t* zero_pad_amounts(const Graph& g, const Node& p) {
   return pads.data.data_as<int64_t>();
 }
 
+// True if value v may vanish into a fusion of its producer and its reader:
+// read by one node, not a graph output, not named in keep (keep_values).
+inline bool fusable_intermediate(const Graph& g, int v, const std::vector<std::string>& keep) {
+  return !is_graph_output(g, v) && use_count(g, v) == 1 &&
+         std::find(keep.begin(), keep.end(), g.values[v].name) == keep.end();
+}
+
 inline void log(OptimizeReport& r, std::string line) { r.log.push_back(std::move(line)); }
 
 }  // namespace ef::passes
