@@ -19,7 +19,7 @@ namespace {
 
 class DeltaConv : public DeltaOp {
  public:
-  DeltaConv(const DeltaOpCtx& c) : DeltaOp(c), pool_(c.kc.pool), name_(c.kc.node.name) {
+  DeltaConv(const DeltaOpCtx& c) : DeltaOp(c), pool_(c.kc.pool), what_("delta " + c.kc.node.name) {
     const Node& node = c.kc.node;
     const Shape& x = c.kc.input(0).shape;
     const Shape& w = c.kc.input(1).shape;
@@ -64,7 +64,7 @@ class DeltaConv : public DeltaOp {
     xnn_operator_t op = nullptr;
     xnn_check(xnn_create_fully_connected_nc_f32(size_t(k_), size_t(cout_), size_t(k_), size_t(cout_), wpack.data(),
                                                 bias_.data(), act_.out_min(), act_.out_max(), 0, &op),
-              "create_fully_connected_nc_f32", "delta " + name_);
+              "create_fully_connected_nc_f32", what_);
     fc_.reset(op);
     packed_bytes_ = wpack.size() * sizeof(float);
   }
@@ -136,8 +136,8 @@ class DeltaConv : public DeltaOp {
         }
       }
       xnn_check(xnn_setup_fully_connected_nc_f32(fc_.get(), size_t(rows), cols_.data(), rows_.data(), pool_),
-                "setup_fully_connected_nc_f32", "delta " + name_);
-      xnn_check(xnn_run_operator(fc_.get(), pool_), "run_operator", "delta " + name_);
+                "setup_fully_connected_nc_f32", what_);
+      xnn_check(xnn_run_operator(fc_.get(), pool_), "run_operator", what_);
       if (act_.needs_separate_pass()) act_.apply(rows_.data(), size_t(rows * cout_));
       for (int64_t r = 0; r < rows; ++r)
         std::memcpy(y + int64_t(px[size_t(base + r)]) * cout_, rows_.data() + r * cout_, size_t(cout_) * sizeof(float));
@@ -171,7 +171,7 @@ class DeltaConv : public DeltaOp {
   }
 
   pthreadpool_t pool_;
-  std::string name_;
+  std::string what_;  // "delta <node>" for errors, built once (not per chunk of every frame)
   XnnOp fc_;
   FusedActivation act_;
   int64_t ih_, iw_, cin_, oh_, ow_, cout_, kh_, kw_, sh_, sw_, dh_, dw_, pt_, pl_, k_, chunk_ = 0;
