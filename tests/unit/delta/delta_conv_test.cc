@@ -79,11 +79,7 @@ TEST_P(DeltaExact, EqualsDenseOverASequence) {
   const ConvCfg c = GetParam();
   Graph g = conv_graph(c, 3);
   Session dense(Model::from_graph(g));
-  CompileOptions o;
-  o.delta.enabled = true;
-  o.delta.auto_fallback = false;  // exercise the delta path on every frame
-  o.delta.threshold = 0;
-  o.delta.dense_above = 1.1f;  // never fall back: exercise the sparse path
+  CompileOptions o = delta_test::sparse_delta();
   Session delta(Model::from_graph(g), o);
   for (int t = 0; t < 12; ++t) {
     Tensor f = frame(c, t, 0, 11);
@@ -135,11 +131,8 @@ TEST(Delta, ThresholdErrorStaysBoundedOver300Frames) {
 TEST(Delta, RefreshRunsDenselyEveryNFrames) {
   ConvCfg c{16, 16, 3, 4, 3, 1, 1, 1, 1, ""};
   Graph g = conv_graph(c, 7);
-  CompileOptions o;
-  o.delta.enabled = true;
-  o.delta.auto_fallback = false;  // exercise the delta path on every frame
+  CompileOptions o = delta_test::sparse_delta();
   o.delta.refresh_every = 5;
-  o.delta.dense_above = 1.1f;
   Session delta(Model::from_graph(g), o);
   for (int t = 0; t < 20; ++t) delta.run({frame(c, t, 0, 1)});
   // frame 1 (first) + frames 5, 10, 15, 20
@@ -167,10 +160,7 @@ TEST(Delta, FrameSkipReusesOutputsWhenNothingChanged) {
 TEST(Delta, ResetMakesTheNextFrameDense) {
   ConvCfg c{16, 16, 3, 4, 3, 1, 1, 1, 1, ""};
   Graph g = conv_graph(c, 9);
-  CompileOptions o;
-  o.delta.enabled = true;
-  o.delta.auto_fallback = false;  // exercise the delta path on every frame
-  o.delta.dense_above = 1.1f;
+  CompileOptions o = delta_test::sparse_delta();
   Session delta(Model::from_graph(g), o);
   delta.run({frame(c, 0, 0, 1)});
   delta.run({frame(c, 1, 0, 1)});
@@ -257,10 +247,7 @@ TEST(Delta, EveryOpOfAMixedGraphEqualsDenseAtThreshold0) {
   ConvCfg c{13, 17, 3, 8, 3, 1, 1, 1, 1, ""};
   Graph g = mixed_graph(c);
   Session dense(Model::from_graph(g));
-  CompileOptions o;
-  o.delta.enabled = true;
-  o.delta.auto_fallback = false;
-  o.delta.dense_above = 1.1f;
+  CompileOptions o = delta_test::sparse_delta();
   Session delta(Model::from_graph(g), o);
   for (int t = 0; t < 10; ++t) {
     Tensor f = frame(c, t, 0, 11);

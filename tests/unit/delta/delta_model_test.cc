@@ -9,6 +9,7 @@
 #include <random>
 
 #include "edgeflow/session.h"
+#include "delta_test_util.h"
 
 namespace ef {
 namespace {
@@ -35,10 +36,7 @@ void expect_delta_equals_dense(const std::string& rel, float tol) {
   if (!std::ifstream(path)) GTEST_SKIP() << "no " << path;
   Model m = Model::load(path);
   Session dense(m);
-  CompileOptions o;
-  o.delta.enabled = true;
-  o.delta.auto_fallback = false;
-  o.delta.dense_above = 1.1f;  // exercise the sparse paths
+  CompileOptions o = delta_test::sparse_delta();
   Session delta(m, o);
   for (int t = 0; t < 6; ++t) {
     Tensor f = scene(dense.input_info(0), t);

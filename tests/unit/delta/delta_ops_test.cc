@@ -115,11 +115,7 @@ TEST_P(DeltaOps, Threshold0EqualsDenseAndRunsSparsely) {
   const OpCase& c = GetParam();
   Graph g = op_graph(c);
   Session dense(Model::from_graph(g));
-  CompileOptions o;
-  o.delta.enabled = true;
-  o.delta.auto_fallback = false;
-  o.delta.threshold = 0;
-  o.delta.dense_above = 1.1f;  // exercise the sparse paths
+  CompileOptions o = delta_test::sparse_delta();
   Session delta(Model::from_graph(g), o);
   const int frames = 12;
   for (int t = 0; t < frames; ++t) {

@@ -4,12 +4,24 @@
 #include <string>
 
 #include "edgeflow/graph.h"
+#include "edgeflow/session.h"
 
 namespace ef::delta_test {
 
 inline Attrs nhwc(Attrs a = {}) {
   a.set("layout", std::string("NHWC"));
   return a;
+}
+
+// Delta execution on every frame (no automatic dense fallback) and on the
+// sparse paths (no convolution falls back to dense however much changed);
+// threshold 0 (exact) unless the caller changes it.
+inline CompileOptions sparse_delta() {
+  CompileOptions o;
+  o.delta.enabled = true;
+  o.delta.auto_fallback = false;
+  o.delta.dense_above = 1.1f;
+  return o;
 }
 
 // A constant of normal(0, 0.3) values.
