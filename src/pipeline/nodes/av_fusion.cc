@@ -27,20 +27,21 @@ class AvFusionNode : public Node {
     audio::TrackerOutput st;  // nobody talking unless the audio says so
     if (in.has("audio") && !in["audio"].empty())  // the state at this frame's time (waits for the audio to get there)
       st = in["audio"].as<AudioSpeaker>().timeline->at(t, wait_);
-    std::vector<audio::FaceBox> faces;
+    faces_.clear();  // kept between frames: no allocation per frame
     const int W = d.image_size.width;
     for (size_t i = 0; i < d.items.size(); ++i) {
       const auto& b = d.items[i].box;
-      faces.push_back({b.x * W, b.y * d.image_size.height, (b.x + b.width) * W, (b.y + b.height) * d.image_size.height,
+      faces_.push_back({b.x * W, b.y * d.image_size.height, (b.x + b.width) * W, (b.y + b.height) * d.image_size.height,
                        int(i)});
     }
-    const auto r = fusion_.update(t, st, faces, W > 0 ? W : 1);
+    const auto r = fusion_.update(t, st, faces_, W > 0 ? W : 1);
     if (log_ && r.changed) std::cerr << ctx.node_id() << ": " << t << " s active face " << r.face << "\n";
     out.emit("speaker", r.face);
   }
 
  private:
   audio::ActiveSpeakerFusion fusion_;
+  std::vector<audio::FaceBox> faces_;
   bool log_;
   std::chrono::milliseconds wait_;
 };
