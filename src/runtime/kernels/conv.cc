@@ -182,9 +182,15 @@ class ConvGemm : public Kernel {
   pthreadpool_t pool_;
 };
 
-bool conv_gemm_wins(const ConvGeom& g, bool residual) {
+// EF_CONV_GEMM: "0" XNNPACK for every dense conv (neither own kernel), "all"
+// the GEMM for every one, unset: the measured choice below.
+std::string conv_gemm_mode() {
   const char* e = std::getenv("EF_CONV_GEMM");
-  const std::string mode = e ? e : "";
+  return e ? e : "";
+}
+
+bool conv_gemm_wins(const ConvGeom& g, bool residual) {
+  const std::string mode = conv_gemm_mode();
   if (mode == "0") return false;
   if (mode == "all") return true;
   // With a residual Add to fuse (fuse_conv_add), the saved pass over the
@@ -305,10 +311,8 @@ class ConvFewOut : public Kernel {
 };
 
 bool few_out_fits(const ConvGeom& g) {
-  const char* e = std::getenv("EF_CONV_GEMM");  // "0": XNNPACK for every dense conv
   return g.group == 1 && g.cout <= ConvFewOut::kMaxOut && g.dh == 1 && g.dw == 1 &&
-         g.kw * g.cin <= ConvFewOut::kMaxRow && g.kh * g.kw > 1 && ConvFewOut::supported() &&
-         !(e && std::string(e) == "0");
+         g.kw * g.cin <= ConvFewOut::kMaxRow && g.kh * g.kw > 1 && ConvFewOut::supported() && conv_gemm_mode() != "0";
 }
 
 std::unique_ptr<Kernel> make_conv_few_out(const KernelContext& c) {
