@@ -15,6 +15,7 @@
 //  * The coarse DOA grid has 37 bins: bin k <-> -90 + 5k degrees.
 #pragma once
 #include <array>
+#include <cmath>
 #include <complex>
 #include <cstdint>
 #include <functional>
@@ -135,6 +136,8 @@ struct DoaParams {
   // pause takes over quickly) in frames without voice.
   double integration_s = 0.5;
   double quiet_integration_s = 0.1;
+  // Per-frame forgetting factor of a leaky average with this time constant.
+  double forgetting(double time_constant_s) const { return std::exp(-hop / (time_constant_s * sample_rate)); }
   bool noise_subtract = true;  // subtract the noise cross-spectra (estimated without voice) before whitening
   double freq_weight_exp = 2.0;  // bin weight (f / 1 kHz)^exp: > 0 favours the sharper high-frequency beams
   // Onset (precedence) weighting: a bin's weight is 1 - d * P_prev / P with

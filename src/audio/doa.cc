@@ -299,8 +299,8 @@ DoaEstimator::DoaEstimator(const ArrayGeometry& g, const DoaParams& p) : impl_(n
   I.rot.resize(size_t(I.M) * I.nb);
   I.peaks.reserve(kNumBins);
   if (p.integration_s <= 0 || p.quiet_integration_s <= 0) throw Error("doa: integration times must be > 0");
-  I.lam_voice = float(std::exp(-p.hop / (p.integration_s * p.sample_rate)));
-  I.lam_quiet = float(std::exp(-p.hop / (p.quiet_integration_s * p.sample_rate)));
+  I.lam_voice = float(p.forgetting(p.integration_s));
+  I.lam_quiet = float(p.forgetting(p.quiet_integration_s));
 }
 
 DoaEstimator::~DoaEstimator() {

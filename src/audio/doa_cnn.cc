@@ -86,9 +86,9 @@ struct CnnDoaEstimator::Impl {
                     "\n(the learned DOA model is made by `./x setup` or train/doa/train.sh; see README \"Audio\")");
       }
     }();
-    if (p.integration_s <= 0 || p.quiet_integration_s <= 0) throw Error("doa: integration times must be > 0");
-    lam_voice = std::exp(-p.hop / (p.integration_s * p.sample_rate));
-    lam_quiet = std::exp(-p.hop / (p.quiet_integration_s * p.sample_rate));
+    // est (constructed above with the same p) has checked the integration times
+    lam_voice = p.forgetting(p.integration_s);
+    lam_quiet = p.forgetting(p.quiet_integration_s);
     session = std::make_unique<Session>(model, CompileOptions{.threads = 1});
     const Shape want = feats.shape();
     if (session->num_inputs() != 1 || session->num_outputs() != 1 || session->input(0).shape() != want ||
