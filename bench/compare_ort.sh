@@ -19,6 +19,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/bench"
+. "$BENCH/lib.sh"
 BUILD="${EF_BUILD_DIR:-$ROOT/build}"
 MODELS_DIR="${EF_MODELS_DIR:-$ROOT/.cache/models}"
 ORT_SPEC="onnxruntime-node@~1.30.0"
@@ -52,12 +53,9 @@ esac
 [ $install_only = 1 ] && exit 0
 
 EF="$BUILD/edgeflow"
-[ -x "$EF" ] || { echo "error: $EF not built (./x build)" >&2; exit 1; }
+need_edgeflow "$EF"
 bash "$ROOT/tools/make_test_models.sh" "$MODELS_DIR" >&2
 
-median_of() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-# "median min" of the last JSON line.
-json_times() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const l=s.trim().split("\n").filter(x=>x.startsWith("{")).pop();if(!l)process.exit(1);const j=JSON.parse(l);console.log(j.median_ms+" "+j.min_ms)})'; }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 results=$(mktemp)
@@ -67,9 +65,9 @@ for m in $models; do
   [ -f "$f" ] || { echo "error: $f missing" >&2; exit 1; }
   for t in $threads_list; do
     for r in $(seq "$rounds"); do
-      ef=$("$EF" bench "$f" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_times) ||
+      ef=$("$EF" bench "$f" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_fields median_ms min_ms) ||
         { echo "error: edgeflow bench failed on $m (threads $t)" >&2; exit 1; }
-      ort=$(node "$BENCH/ort_runner.js" "$f" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_times) ||
+      ort=$(node "$BENCH/ort_runner.js" "$f" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_fields median_ms min_ms) ||
         { echo "error: ort_runner failed on $m (threads $t)" >&2; exit 1; }
       read -r ef efmin <<<"$ef"
       read -r ort ortmin <<<"$ort"
@@ -83,7 +81,7 @@ echo
 echo "edgeflow vs ONNX Runtime $(ort_version) (CPU EP), median of $rounds alternating rounds × $runs runs after $warmup warm-ups"
 echo "machine: $cpu, $(nproc) cores; $(date -u +%Y-%m-%d)"
 echo
-echo "machine load (uptime): $(uptime | sed 's/.*load average: //')"
+echo "machine load (uptime): $(load_avg)"
 echo
 echo "| model | threads | edgeflow median ms | ORT median ms | ratio ORT/edgeflow | edgeflow min ms | ORT min ms | min ratio |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"

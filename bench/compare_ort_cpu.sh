@@ -12,6 +12,7 @@
 # threads CPU time also counts the workers' spinning.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 BUILD="${EF_BUILD_DIR:-$ROOT/build}"
 MODELS_DIR="${EF_MODELS_DIR:-$ROOT/.cache/models}"
 rounds=3 runs=200 models="mobilenet_v2 resnet18 segnet"
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 EF="$BUILD/edgeflow"
-[ -x "$EF" ] || { echo "error: $EF not built (./x build)" >&2; exit 1; }
+need_edgeflow "$EF"
 [ -d "$ROOT/bench/node_modules/onnxruntime-node" ] || bash "$ROOT/bench/compare_ort.sh" --install-only
 TIMEFORMAT='%U %S'
 cpu_s() { { time "$@" >/dev/null 2>&1; } 2>&1 | awk '{print $1 + $2}'; }
@@ -45,4 +46,4 @@ for m in $models; do
     awk -v m="$m" -v r="$r" -v e="$ef" -v o="$ort" 'BEGIN {printf "| %s | %s | %.2f | %.2f | %.2f |\n", m, r, e, o, o / e}'
   done
 done
-echo "load (uptime): $(uptime | sed 's/.*load average: //')"
+echo "load (uptime): $(load_avg)"

@@ -16,6 +16,7 @@
 # three engines; robust to other load, meaningful at 1 thread only).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 BUILD="${EF_BUILD_DIR:-$ROOT/build}"
 CACHE="$ROOT/models/cache"
 rounds=3 runs=30 threads_list="1 2" timing=""
@@ -39,9 +40,6 @@ bash "$ROOT/bench/compare_ort.sh" --install-only
 lib=$(bash "$ROOT/bench/tflite/fetch_tflite_c.sh")
 mkdir -p "$ROOT/.cache/onnx"
 
-median_of() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-json_median() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const l=s.trim().split("\n").filter(x=>x.startsWith("{")).pop();if(!l)process.exit(1);console.log(JSON.parse(l).median_ms)})'; }
-
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for m in $models; do
@@ -53,7 +51,7 @@ for m in $models; do
       # bench_tflite prints: model threads tflite_ms|n/a edgeflow_ms ratio
       line=$("$BT" --lib "$lib" --runs "$runs" --threads "$t" $timing "$tfl" | tail -n 1)
       tf=$(awk '{print $3}' <<<"$line") ef=$(awk '{print $4}' <<<"$line")
-      ort=$(node "$ROOT/bench/ort_runner.js" "$onnx" --threads "$t" --runs "$runs" --warmup 10 --json $timing | json_median) ||
+      ort=$(node "$ROOT/bench/ort_runner.js" "$onnx" --threads "$t" --runs "$runs" --warmup 10 --json $timing | json_fields median_ms) ||
         { echo "error: ort_runner failed on $m (threads $t)" >&2; exit 1; }
       printf '%s %s %s %s %s\n' "$m" "$t" "$ef" "$tf" "$ort" >>"$results"
       printf '  %-28s threads %s round %s: edgeflow %8s ms  TFLite %8s ms  ORT %8.3f ms\n' "$m" "$t" "$r" "$ef" "$tf" "$ort" >&2
@@ -64,7 +62,7 @@ done
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo
 echo "MediaPipe models: edgeflow vs TFLite 2.9+XNNPACK vs ONNX Runtime (on the exported ONNX)"
-echo "median of $rounds alternating rounds x $runs runs${timing:+ (process CPU time)}; machine: $cpu, $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%d)"
+echo "median of $rounds alternating rounds x $runs runs${timing:+ (process CPU time)}; machine: $cpu, $(nproc) cores; load $(load_avg); $(date -u +%Y-%m-%d)"
 echo
 echo "| model | threads | edgeflow ms | TFLite ms | ORT ms | TFLite/edgeflow | ORT/edgeflow |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"

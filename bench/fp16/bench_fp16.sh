@@ -7,6 +7,7 @@
 #   bench/fp16/bench_fp16.sh [--rounds R] [--runs N] [--threads "1 2"]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$ROOT/bench/lib.sh"
 BUILD="${EF_BUILD_DIR:-$ROOT/build}"
 EF="$BUILD/edgeflow"
 rounds=3 runs=30 threads_list="1 2"
@@ -19,10 +20,9 @@ while [ $# -gt 0 ]; do
     *) echo "bench_fp16.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[ -x "$EF" ] || { echo "error: $EF not built" >&2; exit 1; }
+need_edgeflow "$EF"
 MODELS="$ROOT/.cache/models/mobilenet_v2.onnx $ROOT/models/cache/selfie_segmentation.tflite $ROOT/models/cache/face_detection_short_range.tflite"
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-echo "load: $(uptime | sed 's/.*load average: //')"
+echo "load: $(load_avg)"
 printf "%-32s %7s %10s %10s %8s\n" model threads "fp32 ms" "fp16 ms" "fp16/fp32"
 for f in $MODELS; do
   for t in $threads_list; do
@@ -31,11 +31,11 @@ for f in $MODELS; do
       a+=("$("$EF" bench "$f" --threads "$t" --runs "$runs" --json | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')")
       b+=("$("$EF" bench "$f" --threads "$t" --runs "$runs" --json --precision fp16 | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')")
     done
-    ma=$(printf "%s\n" "${a[@]}" | median) mb=$(printf "%s\n" "${b[@]}" | median)
+    ma=$(printf "%s\n" "${a[@]}" | median_of) mb=$(printf "%s\n" "${b[@]}" | median_of)
     printf "%-32s %7s %10.3f %10.3f %8.2f\n" "$(basename "$f")" "$t" "$ma" "$mb" "$(echo "$mb / $ma" | bc -l)"
   done
 done
-echo "load: $(uptime | sed 's/.*load average: //')"
+echo "load: $(load_avg)"
 echo
 for f in $MODELS; do
   w32=$("$EF" inspect "$f" | sed -n 's/^weight bytes: *.*(\([0-9]*\))/\1/p')

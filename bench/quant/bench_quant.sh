@@ -15,6 +15,7 @@
 # over the rounds. ratio > 1: edgeflow INT8 is faster.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$ROOT/bench/lib.sh"
 BUILD="${EF_BUILD_DIR:-$ROOT/build}"
 EF="$BUILD/edgeflow"
 OUT="$ROOT/out/quant"
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     *) echo "bench_quant.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[ -x "$EF" ] || { echo "error: $EF not built" >&2; exit 1; }
+need_edgeflow "$EF"
 [ "$runs" -ge 2 ] || { echo "error: --runs must be at least 2" >&2; exit 2; }
 mkdir -p "$OUT"
 PY=/usr/bin/python3
@@ -67,8 +68,6 @@ PYEOF
   echo "$dir"
 }
 
-median_of() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit 1; print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-json_median() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const l=s.trim().split("\n").filter(x=>x.startsWith("{")).pop();if(!l)process.exit(1);console.log(JSON.parse(l).median_ms)})'; }
 # CPU seconds (user + system) of one command.
 cpu_s() { local TIMEFORMAT='%U %S'; { time "$@" >/dev/null 2>&1; } 2>&1 | awk '{print $1 + $2}'; }
 # engine model threads runs -> "wall_median_ms cpu_ms_per_run"
@@ -76,7 +75,7 @@ measure() {
   local eng=$1 model=$2 t=$3 runs=$4 cmd
   if [ "$eng" = ort ]; then cmd=(node "$ROOT/bench/ort_runner.js" "$model"); else cmd=("$EF" bench "$model"); fi
   local wall one many
-  wall=$("${cmd[@]}" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_median)
+  wall=$("${cmd[@]}" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_fields median_ms)
   one=$(cpu_s "${cmd[@]}" --threads "$t" --runs 1 --warmup "$warmup" --json)
   many=$(cpu_s "${cmd[@]}" --threads "$t" --runs "$runs" --warmup "$warmup" --json)
   awk -v w="$wall" -v a="$one" -v b="$many" -v r="$runs" 'BEGIN {printf "%s %.4f\n", w, (b - a) * 1000 / (r - 1)}'
