@@ -252,10 +252,6 @@ class ConvFewOut : public Kernel {
     parallel_for(pool_, size_t(g_.n * g_.oh), [&](size_t r) { out_row(x, y, int64_t(r)); });
   }
   const char* impl() const override { return "own-fewout"; }
-  static bool supported() {
-    static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-    return ok;
-  }
 
  private:
   __attribute__((target("avx512f,fma"))) void out_row(const float* x, float* y, int64_t r) const {
@@ -312,7 +308,7 @@ class ConvFewOut : public Kernel {
 
 bool few_out_fits(const ConvGeom& g) {
   return g.group == 1 && g.cout <= ConvFewOut::kMaxOut && g.dh == 1 && g.dw == 1 &&
-         g.kw * g.cin <= ConvFewOut::kMaxRow && g.kh * g.kw > 1 && ConvFewOut::supported() && conv_gemm_mode() != "0";
+         g.kw * g.cin <= ConvFewOut::kMaxRow && g.kh * g.kw > 1 && ConvGemmF32::supported() && conv_gemm_mode() != "0";
 }
 
 std::unique_ptr<Kernel> make_conv_few_out(const KernelContext& c) {
