@@ -40,10 +40,10 @@ class AutoFramerNode : public Node {
     const auto& d = in["detections"].as<Detections>();
     const cv::Mat& img = in["image"].as<cv::Mat>();
     int speaker = in.has("speaker") ? in["speaker"].as<int>() : -1;
-    std::vector<cv::Rect2f> boxes;
+    boxes_.clear();  // kept between frames: no allocation per frame
     for (auto& x : d.items)
-      boxes.emplace_back(x.box.x * img.cols, x.box.y * img.rows, x.box.width * img.cols, x.box.height * img.rows);
-    cv::Rect2f r = framer_.update(boxes, img.size(), speaker);
+      boxes_.emplace_back(x.box.x * img.cols, x.box.y * img.rows, x.box.width * img.cols, x.box.height * img.rows);
+    cv::Rect2f r = framer_.update(boxes_, img.size(), speaker);
     out.emit("crop", r);
     // default view: the frame's width at the crop's aspect (even height for codecs)
     cv::Size os = out_size_.width > 0 ? out_size_ : cv::Size(img.cols, (int(std::lround(img.cols / aspect_)) + 1) & ~1);
@@ -51,7 +51,7 @@ class AutoFramerNode : public Node {
     cv::Rect ri(cv::Point(int(std::lround(r.x)), int(std::lround(r.y))),
                 cv::Size(int(std::lround(r.width)), int(std::lround(r.height))));
     ri &= cv::Rect(0, 0, img.cols, img.rows);
-    cv::Mat o;
+    cv::Mat& o = vision::unshared_buffer(ring_, os, img.type());  // memory no downstream node still holds
     if (ri.size() == os) img(ri).copyTo(o);
     else cv::resize(img(ri), o, os, 0, 0, cv::INTER_LINEAR);
     out.emit("image", o);
@@ -61,6 +61,8 @@ class AutoFramerNode : public Node {
   vision::AutoFramer framer_;
   cv::Size out_size_{0, 0};
   float aspect_ = 16.f / 9.f;
+  std::vector<cv::Rect2f> boxes_;
+  std::vector<cv::Mat> ring_;
 };
 
 NodeType type() {
