@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -273,11 +274,16 @@ const char* kTrainTexts[] = {
 };
 const char* kTrainVoices[] = {"en+m1", "en-us+f1", "en+m2", "en-gb+f3", "en-us+m3", "en+f2", "en+m4", "en-us+f4"};
 
+void make_dir(const std::string& dir, const char* what) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create " + what + ": " + ec.message());
+}
+
 std::vector<std::vector<float>> speech_set(const std::string& dir, const std::string& prefix, const char* const* texts,
                                            const char* const* voices, int n) {
   std::vector<std::vector<float>> out;
-  std::string mk = "mkdir -p '" + dir + "'";
-  if (std::system(mk.c_str()) != 0) throw Error(dir + ": cannot create the speech cache directory");
+  make_dir(dir, "the speech cache directory");
   for (int i = 0; i < n; ++i) {
     const std::string f = dir + "/" + prefix + "_" + std::to_string(i) + ".wav";
     std::ifstream probe(f);
@@ -305,6 +311,7 @@ struct DatasetOpts {
 
 int run_dataset(const DatasetOpts& o) {
   if (o.seed < 20000) throw Error("audio dataset: --seed must be >= 20000 (lower seeds are the benchmark's held-out rooms)");
+  make_dir(o.out, "the output directory");  // before minutes of simulation, not after
   auto speech = speech_set(o.cache, "train", kTrainTexts, kTrainVoices, 8);
   if (o.chunk_s > 0) {  // shorter scenes: more rooms and angles for the same simulation time
     std::vector<std::vector<float>> chunks;
@@ -317,8 +324,6 @@ int run_dataset(const DatasetOpts& o) {
   std::vector<float> X, y;
   Shape xs;
   au::make_cnn_dataset(speech, g, o.scenes, o.seed, o.threads, &X, &y, &xs);
-  std::string mk = "mkdir -p '" + o.out + "'";
-  if (std::system(mk.c_str()) != 0) throw Error(o.out + ": cannot create");
   au::write_npy(o.out + "/X.npy", X, xs);
   au::write_npy(o.out + "/y.npy", y, {int64_t(y.size())});
   std::cout << o.out << ": " << y.size() << " voiced frames from " << o.scenes << " rooms, features " << shape_str(xs) << "\n";
