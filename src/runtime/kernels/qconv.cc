@@ -33,6 +33,7 @@ struct QConvSpec {
   QuantParams w;         // per-tensor or per output channel
   const Tensor* weights;  // OIHW
   std::vector<int32_t> bias;
+  std::vector<float> mult;  // per output channel: x_scale * w_scale[o] / y_scale
   int32_t lo = -128, hi = 127;
   DType xt, wt, yt;
 };
@@ -61,6 +62,7 @@ bool read_spec(const KernelContext& c, QConvSpec& s) {
   } else if (Graph::has_input(n, 8)) {
     throw Error(c.graph.describe(n) + ": bias '" + c.input(8).name + "' must be a constant");
   }
+  for (int64_t o = 0; o < g.cout; ++o) s.mult.push_back(s.x.scale * s.w.scale[s.w.scale.size() > 1 ? o : 0] / s.y.scale);
   if (!act_range(FusedActivation::from(n), s.y, s.yt, s.lo, s.hi))
     throw Error(c.graph.describe(n) + ": fused activation '" + n.attrs.s("activation") +
                 "' cannot be applied to a quantized output");
@@ -129,9 +131,9 @@ std::unique_ptr<Kernel> make_qconv_xnn(const KernelContext& c) {
 // K = kh * kw * cin columns follow the weights' OHWI order.
 class QConvVnni : public Kernel {
  public:
-  QConvVnni(const QConvSpec& s, std::vector<int8_t> w_ohwi, std::vector<float> mult)
+  QConvVnni(const QConvSpec& s, std::vector<int8_t> w_ohwi)
       : g_(s.g), x_zp_(s.x.zp),
-        gemm_(w_ohwi.data(), s.g.cout, s.g.kh * s.g.kw * s.g.cin, s.bias.data(), mult.data(), s.x.zp, s.y.zp, s.lo,
+        gemm_(w_ohwi.data(), s.g.cout, s.g.kh * s.g.kw * s.g.cin, s.bias.data(), s.mult.data(), s.x.zp, s.y.zp, s.lo,
               s.hi) {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
               g_.pr == 0 && g_.cin % 4 == 0;
@@ -201,9 +203,7 @@ std::unique_ptr<Kernel> make_qconv_vnni(const KernelContext& c) {
       for (int64_t kh = 0; kh < KH; ++kh)
         for (int64_t kw = 0; kw < KW; ++kw)
           w[size_t(((o * KH + kh) * KW + kw) * I + i)] = src[((o * I + i) * KH + kh) * KW + kw];
-  std::vector<float> mult;
-  for (int64_t o = 0; o < O; ++o) mult.push_back(s.x.scale * s.w.scale[s.w.scale.size() > 1 ? o : 0] / s.y.scale);
-  auto k = std::make_unique<QConvVnni>(s, std::move(w), std::move(mult));
+  auto k = std::make_unique<QConvVnni>(s, std::move(w));
   k->pool_ = c.pool;
   return k;
 }
@@ -219,7 +219,6 @@ class QConvRef : public Kernel {
     const W* src = s_.weights->data_as<W>();
     for (int64_t o = 0; o < O; ++o) {
       const int32_t z = s_.w.zero_point[s_.w.scale.size() > 1 ? o : 0];
-      mult_.push_back(s_.x.scale * s_.w.scale[s_.w.scale.size() > 1 ? o : 0] / s_.y.scale);
       for (int64_t i = 0; i < I; ++i)
         for (int64_t kh = 0; kh < g.kh; ++kh)
           for (int64_t kw = 0; kw < g.kw; ++kw)
@@ -254,7 +253,7 @@ class QConvRef : public Kernel {
           }
         }
         Y* out = y + ((n * g.oh + oy) * g.ow + ox) * O;
-        for (int64_t o = 0; o < O; ++o) out[o] = Y(requantize(acc[size_t(o)], mult_[size_t(o)], s_.y.zp, s_.lo, s_.hi));
+        for (int64_t o = 0; o < O; ++o) out[o] = Y(requantize(acc[size_t(o)], s_.mult[size_t(o)], s_.y.zp, s_.lo, s_.hi));
       }
     });
   }
@@ -263,7 +262,6 @@ class QConvRef : public Kernel {
   QConvSpec s_;
   pthreadpool_t pool_;
   std::vector<int16_t> w_;
-  std::vector<float> mult_;
 };
 
 template <class X, class W>
