@@ -10,6 +10,7 @@
 #include <random>
 
 #include "edgeflow/audio.h"
+#include "support/assets.h"
 
 namespace au = ef::audio;
 namespace fs = std::filesystem;
@@ -380,8 +381,9 @@ TEST(AudioCnn, BadModelFiles) {
   EXPECT_NE(m.find("/nonexistent/doa_cnn.onnx"), std::string::npos) << m;
   EXPECT_NE(m.find("./x setup"), std::string::npos) << m;
   // an image classifier is not a DOA model for this array
-  const std::string other = std::string(EF_SOURCE_DIR) + "/.cache/models/mobilenet_v2.onnx";
-  if (fs::exists(other)) {
+  const std::string other = (ef::test::onnx_models_dir() / "mobilenet_v2.onnx").string();
+  EF_NEED_FILE(fs::path(other));
+  {
     cp.model = other;
     m = error_of([&] { au::CnnDoaEstimator e(g, cp); });
     EXPECT_NE(m.find("not a DOA model for this array"), std::string::npos) << m;
@@ -396,8 +398,8 @@ TEST(AudioCnn, BadModelFiles) {
 
 TEST(AudioCnn, LearnedEstimatorOnSimulatedRooms) {
   // needs the trained model (./x setup / train/doa/train.sh makes it)
-  const std::string model = std::string(EF_SOURCE_DIR) + "/.cache/models/doa_cnn.onnx";
-  if (!fs::exists(model)) GTEST_SKIP() << model << " missing: run ./x setup";
+  const std::string model = (ef::test::onnx_models_dir() / "doa_cnn.onnx").string();
+  EF_NEED_FILE(fs::path(model));
   auto g = au::make_ula(8, 0.04);
   au::CnnDoaParams cp;
   cp.model = model;

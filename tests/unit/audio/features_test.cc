@@ -10,6 +10,7 @@
 #include <random>
 
 #include "edgeflow/audio.h"
+#include "support/assets.h"
 
 namespace au = ef::audio;
 namespace fs = std::filesystem;
@@ -56,7 +57,7 @@ void expect_close(const std::vector<float>& got, const ef::Shape& gs, const std:
 }  // namespace
 
 TEST(AudioFeatures, MatchTorchaudio) {
-  if (std::system("/usr/bin/python3 -c 'import torchaudio' >/dev/null 2>&1") != 0) GTEST_SKIP() << "no torchaudio";
+  EF_NEED(std::system("/usr/bin/python3 -c 'import torchaudio' >/dev/null 2>&1") == 0, std::string("torchaudio"));
   const std::string d = tmpdir("feat");
   auto a = test_signal();
   au::write_audio(d + "/x.wav", a, /*float32=*/true);

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "edgeflow/npy.h"
+#include "support/assets.h"
 
 namespace ef {
 
@@ -24,7 +25,7 @@ TEST(Npy, RoundTripsEveryDtype) {
 }
 
 TEST(Npy, ReadsWhatNumpyWrites) {
-  if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) GTEST_SKIP() << "no numpy";
+  EF_NEED(std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") == 0, std::string("numpy"));
   std::string p = tmp("np.npy");
   std::string cmd = "/usr/bin/python3 -c \"import numpy as np; np.save('" + p +
                     "', np.arange(12, dtype=np.float32).reshape(3,4)*0.5)\"";

@@ -10,11 +10,11 @@
 
 #include "edgeflow/session.h"
 #include "delta_test_util.h"
+#include "support/assets.h"
 
 namespace ef {
 namespace {
 
-std::string model_path(const std::string& rel) { return std::string(EF_SOURCE_DIR) + "/" + rel; }
 
 Tensor scene(const Value& in, int t) {
   Tensor f(DType::f32, in.shape);
@@ -31,9 +31,9 @@ Tensor scene(const Value& in, int t) {
   return f;
 }
 
-void expect_delta_equals_dense(const std::string& rel, float tol) {
-  const std::string path = model_path(rel);
-  if (!std::ifstream(path)) GTEST_SKIP() << "no " << path;
+void expect_delta_equals_dense(const std::filesystem::path& file, float tol) {
+  const std::string path = file.string();
+  EF_NEED_FILE(file);
   Model m = Model::load(path);
   Session dense(m);
   CompileOptions o = delta_test::sparse_delta();
@@ -47,16 +47,16 @@ void expect_delta_equals_dense(const std::string& rel, float tol) {
       worst = std::max(worst, std::fabs(want.data_as<float>()[i] - got.data_as<float>()[i]));
       scale = std::max(scale, std::fabs(want.data_as<float>()[i]));
     }
-    EXPECT_LE(worst, tol * std::max(1.f, scale)) << rel << " frame " << t;
+    EXPECT_LE(worst, tol * std::max(1.f, scale)) << path << " frame " << t;
   }
   DeltaStats s = delta.delta_stats();
   EXPECT_LT(s.executed_macs, s.dense_macs_per_frame * 6) << "a small moving block should save work";
 }
 
 TEST(DeltaModel, SelfieSegmentationThreshold0EqualsDense) {
-  expect_delta_equals_dense("models/cache/selfie_segmentation.tflite", 1e-4f);
+  expect_delta_equals_dense(test::mediapipe_dir() / "selfie_segmentation.tflite", 1e-4f);
 }
-TEST(DeltaModel, MobileNetV2Threshold0EqualsDense) { expect_delta_equals_dense(".cache/models/mobilenet_v2.onnx", 1e-4f); }
+TEST(DeltaModel, MobileNetV2Threshold0EqualsDense) { expect_delta_equals_dense(test::onnx_models_dir() / "mobilenet_v2.onnx", 1e-4f); }
 
 }  // namespace
 }  // namespace ef

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "edgeflow/pipeline.h"
+#include "support/assets.h"
 
 namespace {
 
@@ -21,10 +22,10 @@ std::string error_of(const std::string& y) {
   return "";
 }
 
-const std::string kModel = std::string(EF_SOURCE_DIR) + "/models/cache/selfie_segmentation.tflite";
+const std::string kModel = (ef::test::mediapipe_dir() / "selfie_segmentation.tflite").string();
 
 TEST(DeltaPipeline, BlockIsAccepted) {
-  if (!std::filesystem::exists(kModel)) GTEST_SKIP() << "no " << kModel;
+  EF_NEED_FILE(std::filesystem::path(kModel));
   EXPECT_EQ(error_of(yaml(kModel, "{threshold: 0.5, input_threshold: 2, global_threshold: 0.01, refresh: 30}")), "");
 }
 
@@ -35,13 +36,13 @@ TEST(DeltaPipeline, UnknownKeyIsNamed) {
 }
 
 TEST(DeltaPipeline, BadValueIsNamed) {
-  if (!std::filesystem::exists(kModel)) GTEST_SKIP() << "no " << kModel;
+  EF_NEED_FILE(std::filesystem::path(kModel));
   auto m = error_of(yaml(kModel, "{threshold: -1}"));
   EXPECT_NE(m.find("delta.threshold"), std::string::npos) << m;
 }
 
 TEST(DeltaPipeline, MissingLayerThresholdsFileIsNamed) {
-  if (!std::filesystem::exists(kModel)) GTEST_SKIP() << "no " << kModel;
+  EF_NEED_FILE(std::filesystem::path(kModel));
   auto m = error_of(yaml(kModel, "{layer_thresholds: /nonexistent/t.txt}"));
   EXPECT_NE(m.find("/nonexistent/t.txt"), std::string::npos) << m;
 }

@@ -22,15 +22,12 @@
 
 #include "edgeflow/npy.h"
 #include "edgeflow/session.h"
+#include "support/assets.h"
 
 namespace ef {
 namespace {
 namespace fs = std::filesystem;
 
-std::string env_or(const char* k, const std::string& def) {
-  const char* v = std::getenv(k);
-  return v && *v ? v : def;
-}
 
 Tensor read_f32(const fs::path& p, Shape shape) {
   Tensor t(DType::f32, shape);
@@ -95,8 +92,8 @@ int64_t argmax(const Tensor& a) {
 }
 
 TEST(Fp16Model, MobileNetV2AgainstPyTorch) {
-  const fs::path dir = env_or("EF_MODELS_DIR", std::string(EF_SOURCE_DIR) + "/.cache/models");
-  if (!fs::exists(dir / "mobilenet_v2.onnx")) GTEST_SKIP() << "no " << dir / "mobilenet_v2.onnx";
+  const fs::path dir = test::onnx_models_dir();
+  EF_NEED_FILE(dir / "mobilenet_v2.onnx");
   Pair p = sessions((dir / "mobilenet_v2.onnx").string());
   expect_halved(p, "mobilenet_v2");
   Tensor x = load_npy((dir / "mobilenet_v2.input.npy").string());
@@ -117,10 +114,9 @@ struct MpCase {
 };
 
 TEST(Fp16Model, SelfieSegmentationMaskIoU) {
-  const fs::path refs = env_or("EF_REFS_DIR", std::string(EF_SOURCE_DIR) + "/../shared/refs") + "/mediapipe";
-  const fs::path model = env_or("EF_MODELS_DIR_TFLITE", std::string(EF_SOURCE_DIR) + "/models/cache") +
-                         "/selfie_segmentation.tflite";
-  if (!fs::exists(model) || !fs::exists(refs / "inputs")) GTEST_SKIP() << "no " << model << " or " << refs;
+  const fs::path refs = test::refs_dir(), model = test::mediapipe_dir() / "selfie_segmentation.tflite";
+  EF_NEED_FILE(model);
+  EF_NEED_REFS(refs / "inputs");
   Pair p = sessions(model.string());
   expect_halved(p, "selfie_segmentation");
   for (const char* img : {"mm060", "messi5"}) {
@@ -143,11 +139,10 @@ TEST(Fp16Model, SelfieSegmentationMaskIoU) {
 }
 
 TEST(Fp16Model, BlazeFaceScores) {
-  const fs::path refs = env_or("EF_REFS_DIR", std::string(EF_SOURCE_DIR) + "/../shared/refs") + "/mediapipe";
-  const fs::path model = env_or("EF_MODELS_DIR_TFLITE", std::string(EF_SOURCE_DIR) + "/models/cache") +
-                         "/face_detection_short_range.tflite";
-  const fs::path in = refs / "inputs" / "rgb128x128_letterbox_m1to1__messi5.bin";
-  if (!fs::exists(model) || !fs::exists(in)) GTEST_SKIP() << "no " << model << " or " << in;
+  const fs::path model = test::mediapipe_dir() / "face_detection_short_range.tflite";
+  const fs::path in = test::refs_dir() / "inputs" / "rgb128x128_letterbox_m1to1__messi5.bin";
+  EF_NEED_FILE(model);
+  EF_NEED_REFS(in);
   Pair p = sessions(model.string());
   expect_halved(p, "face_detection_short_range");
   Tensor x = read_f32(in, {1, 128, 128, 3});

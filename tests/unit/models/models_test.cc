@@ -18,16 +18,14 @@
 
 #include "edgeflow/npy.h"
 #include "edgeflow/session.h"
+#include "support/assets.h"
 
 namespace ef {
 namespace {
 
 constexpr double kRelTol = 1e-4;
 
-std::string models_dir() {
-  if (const char* d = std::getenv("EF_MODELS_DIR"); d && *d) return d;
-  return std::string(EF_SOURCE_DIR) + "/.cache/models";
-}
+std::string models_dir() { return test::onnx_models_dir().string(); }
 
 struct Case {
   std::string model;
@@ -72,8 +70,9 @@ TEST_P(WholeModel, MatchesPyTorch) {
   fs::path dir = models_dir();
   fs::path onnx = dir / (c.model + ".onnx"), in = dir / (c.model + ".input.npy"),
            ref_path = dir / (c.model + ".output.npy");
-  if (!fs::exists(onnx) || !fs::exists(in) || !fs::exists(ref_path))
-    GTEST_SKIP() << "no " << onnx << " (+ .input.npy/.output.npy): run tools/make_test_models.sh";
+  EF_NEED_FILE(onnx);
+  EF_NEED_FILE(in);
+  EF_NEED_FILE(ref_path);
 
   Model model = Model::load(onnx.string());
   CompileOptions opt;

@@ -11,6 +11,7 @@
 #include "edgeflow/session.h"
 #include "exporters/onnx/onnx_exporter.h"
 #include "model_builder.h"
+#include "support/assets.h"
 
 namespace ef::test {
 
@@ -85,7 +86,7 @@ class TorchModels : public ::testing::Test {
     delete dir_;
   }
   void SetUp() override {
-    if (!ok_) GTEST_SKIP() << "/usr/bin/python3 with torch is not available (see " << *dir_ << "/log.txt)";
+    EF_NEED(ok_, "/usr/bin/python3 with torch (see " + *dir_ + "/log.txt)");
   }
   static std::string* dir_;
   static bool ok_;

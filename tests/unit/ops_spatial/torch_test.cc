@@ -8,11 +8,12 @@
 
 #include "edgeflow/npy.h"
 #include "spatial_util.h"
+#include "support/assets.h"
 
 namespace ef::test {
 namespace {
 
-std::string refs_dir() {
+std::string torch_refs_dir() {
   static std::string dir = [] {
     std::string d = std::string(EF_BINARY_DIR) + "/ops_spatial_torch_refs";
     std::string cmd = "/usr/bin/python3 " + std::string(EF_SOURCE_DIR) +
@@ -23,10 +24,9 @@ std::string refs_dir() {
   return dir;
 }
 
-Tensor load(const std::string& name, const char* what) { return load_npy(refs_dir() + "/" + name + "_" + what + ".npy"); }
+Tensor load(const std::string& name, const char* what) { return load_npy(torch_refs_dir() + "/" + name + "_" + what + ".npy"); }
 
-#define NEED_TORCH() \
-  if (refs_dir().empty()) GTEST_SKIP() << "/usr/bin/python3 with torch not available"
+#define NEED_TORCH() EF_NEED(!torch_refs_dir().empty(), std::string("/usr/bin/python3 with torch"))
 
 std::vector<int64_t> iv(std::initializer_list<int64_t> v) { return v; }
 

@@ -21,6 +21,7 @@
 #include "exporters/onnx/onnx_exporter.h"
 #include "quant/quantize.h"
 #include "quant/report.h"
+#include "support/assets.h"
 
 namespace ef::quant {
 namespace {
@@ -81,12 +82,10 @@ Quantized quantize_model(const fs::path& model, const std::vector<cv::Mat>& cali
   return r;
 }
 
-fs::path mobilenet() { return kSrc / ".cache/models/mobilenet_v2.onnx"; }
-fs::path selfie() { return kSrc / "models/cache/selfie_segmentation.tflite"; }
+fs::path mobilenet() { return test::onnx_models_dir() / "mobilenet_v2.onnx"; }
+fs::path selfie() { return test::mediapipe_dir() / "selfie_segmentation.tflite"; }
 const Prep kImagenet{0.45f, 0.226f};  // single mean/std close to ImageNet's; same for float and int8
 
-#define REQUIRE_FILE(p) \
-  if (!fs::exists(p)) GTEST_SKIP() << (p) << " not found (./x setup)"
 
 // ---- structure of the written file
 
@@ -98,8 +97,8 @@ std::vector<T> values(const onnx::TensorProto& t) {
 }
 
 TEST(Quantize, WrittenFileHasInt8PerChannelWeightsAndInt32Biases) {
-  REQUIRE_FILE(mobilenet());
-  REQUIRE_FILE(kSrc / "data/vtest.avi");
+  EF_NEED_FILE(mobilenet());
+  EF_NEED_FILE(kSrc / "data/vtest.avi");
   auto calib = video_frames(kSrc / "data/vtest.avi", 8);
   Quantized q = quantize_model(mobilenet(), calib, kImagenet);
   onnx::ModelProto m;
@@ -190,8 +189,8 @@ TEST(Quantize, WrittenFileHasInt8PerChannelWeightsAndInt32Biases) {
 // ---- accuracy on real frames (calibrate on one video, measure on another)
 
 TEST(Quantize, MobilenetV2AgreesWithFloatOnRealFrames) {
-  REQUIRE_FILE(mobilenet());
-  REQUIRE_FILE(kSrc / "data/Megamind.avi");
+  EF_NEED_FILE(mobilenet());
+  EF_NEED_FILE(kSrc / "data/Megamind.avi");
   auto calib = video_frames(kSrc / "data/vtest.avi", 16);
   auto eval = video_frames(kSrc / "data/Megamind.avi", 12);
   eval.push_back(cv::imread((kSrc / "data/messi5.jpg").string()));
@@ -211,8 +210,8 @@ TEST(Quantize, MobilenetV2AgreesWithFloatOnRealFrames) {
 }
 
 TEST(Quantize, SelfieSegmentationMaskAgreesWithFloat) {
-  REQUIRE_FILE(selfie());
-  REQUIRE_FILE(kSrc / "data/Megamind.avi");
+  EF_NEED_FILE(selfie());
+  EF_NEED_FILE(kSrc / "data/Megamind.avi");
   auto frames = video_frames(kSrc / "data/Megamind.avi", 36);
   std::vector<cv::Mat> calib, eval;
   for (size_t i = 0; i < frames.size(); ++i) (i % 3 == 2 ? eval : calib).push_back(frames[i]);
@@ -238,8 +237,7 @@ double mask_iou(const Tensor& a, const Tensor& b) {
 }
 
 void expect_ort_matches(const Quantized& q, const Tensor& x, double rel_tol) {
-  if (!fs::exists(kSrc / "bench/node_modules/onnxruntime-node") || std::system("node --version >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "node or onnxruntime-node not installed (bench/compare_ort.sh --install-only)";
+  EF_NEED(test::ort_available(), std::string("node with onnxruntime-node"));
   const fs::path dir = fs::path(q.file).replace_extension("ort");
   fs::create_directories(dir);
   save_npy((dir / "in.npy").string(), x);
@@ -293,7 +291,7 @@ void expect_ort_matches(const Quantized& q, const Tensor& x, double rel_tol) {
 }
 
 TEST(Quantize, OnnxRuntimeRunsTheMobilenetFile) {
-  REQUIRE_FILE(mobilenet());
+  EF_NEED_FILE(mobilenet());
   auto calib = video_frames(kSrc / "data/vtest.avi", 8);
   Quantized q = quantize_model(mobilenet(), calib, kImagenet);
   Tensor x(DType::f32, {1, 3, 224, 224});
@@ -303,7 +301,7 @@ TEST(Quantize, OnnxRuntimeRunsTheMobilenetFile) {
 }
 
 TEST(Quantize, OnnxRuntimeRunsTheSelfieSegmentationFile) {
-  REQUIRE_FILE(selfie());
+  EF_NEED_FILE(selfie());
   auto calib = video_frames(kSrc / "data/Megamind.avi", 8);
   Quantized q = quantize_model(selfie(), calib, Prep{});
   Tensor x(DType::f32, {1, 256, 256, 3});
@@ -315,7 +313,7 @@ TEST(Quantize, OnnxRuntimeRunsTheSelfieSegmentationFile) {
 // ---- planner rules
 
 TEST(Quantize, KeepFloatFirstLastAndNames) {
-  REQUIRE_FILE(mobilenet());
+  EF_NEED_FILE(mobilenet());
   Graph g = prepare(Model::load(mobilenet().string()));
   Plan all = plan(g, {});
   ASSERT_EQ(all.layers.size(), 64u);  // 52 Conv, 10 Add, 1 GlobalAveragePool, 1 Gemm
@@ -364,7 +362,7 @@ TEST(Quantize, LayerThatCannotBeQuantizedIsKeptFloatAndReported) {
 }
 
 TEST(Quantize, AlreadyQuantizedModelIsRefused) {
-  REQUIRE_FILE(mobilenet());
+  EF_NEED_FILE(mobilenet());
   auto calib = video_frames(kSrc / "data/vtest.avi", 8);
   Quantized q = quantize_model(mobilenet(), calib, kImagenet);
   try {

@@ -23,18 +23,15 @@
 #include "exporters/onnx/onnx_exporter.h"
 #include "importers/onnx/onnx_importer.h"
 #include "runtime/kernel.h"
+#include "support/assets.h"
 
 namespace ef {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string env_or(const char* k, const std::string& def) {
-  const char* v = std::getenv(k);
-  return v && *v ? v : def;
-}
-fs::path refs_dir() { return env_or("EF_REFS_DIR", std::string(EF_SOURCE_DIR) + "/../shared/refs") + "/mediapipe"; }
-fs::path models_dir() { return env_or("EF_MODELS_DIR", std::string(EF_SOURCE_DIR) + "/models/cache"); }
+using test::refs_dir;
+fs::path models_dir() { return test::mediapipe_dir(); }
 
 // As `edgeflow convert`: static input shapes, shape inference with folding.
 Graph converted(const fs::path& model) {
@@ -133,8 +130,8 @@ class ConvertRef : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
     const Case& c = GetParam();
-    if (!fs::exists(refs_dir() / "inputs" / (c.input + ".bin"))) GTEST_SKIP() << "no reference data";
-    if (!fs::exists(models_dir() / (c.model + ".tflite"))) GTEST_SKIP() << "model not fetched";
+    EF_NEED_REFS(refs_dir() / "inputs" / (c.input + ".bin"));
+    EF_NEED_FILE(models_dir() / (c.model + ".tflite"));
   }
 };
 
@@ -161,8 +158,7 @@ TEST_P(ConvertRef, OnnxRoundTripMatchesTFLiteReference) {
 TEST_P(ConvertRef, OnnxRuntimeMatchesTFLiteReference) {
   const Case& c = GetParam();
   const fs::path src = EF_SOURCE_DIR;
-  if (!fs::exists(src / "bench/node_modules/onnxruntime-node") || std::system("node --version >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "node or onnxruntime-node not installed (bench/compare_ort.sh --install-only)";
+  EF_NEED(test::ort_available(), std::string("node with onnxruntime-node"));
   const fs::path dir = fs::temp_directory_path() / ("ef_tflite_convert_" + c.model + "_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   export_onnx(converted(models_dir() / (c.model + ".tflite")), (dir / "model.onnx").string());
@@ -201,12 +197,12 @@ namespace {
 // summation order really needs, and well-conditioned ones none.
 TEST(ConvertAll, EveryFetchedModelMatchesOnnxRuntimeOnARealImage) {
   const fs::path src = EF_SOURCE_DIR, photo = src / "data/messi5.jpg";
-  if (!fs::exists(src / "bench/node_modules/onnxruntime-node") || std::system("node --version >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "node or onnxruntime-node not installed (bench/compare_ort.sh --install-only)";
-  if (!fs::exists(photo)) GTEST_SKIP() << photo << " not found (./x setup)";
+  EF_NEED(test::ort_available(), std::string("node with onnxruntime-node"));
+  EF_NEED_FILE(photo);
   cv::Mat bgr = cv::imread(photo.string()), rgb;
   ASSERT_FALSE(bgr.empty());
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  EF_NEED_FILE(models_dir());
   int n = 0;
   for (const auto& entry : fs::directory_iterator(models_dir())) {
     if (entry.path().extension() != ".tflite") continue;
@@ -261,7 +257,7 @@ TEST(ConvertAll, EveryFetchedModelMatchesOnnxRuntimeOnARealImage) {
     fs::remove_all(dir);
     ++n;
   }
-  if (n == 0) GTEST_SKIP() << "no models in " << models_dir() << " (tools/fetch_models.sh)";
+  EF_NEED(n > 0, "the MediaPipe models in " + models_dir().string());
   std::printf("%d models compared with ONNX Runtime\n", n);
 }
 

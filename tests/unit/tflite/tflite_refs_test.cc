@@ -1,7 +1,7 @@
 // The MediaPipe models, imported from TFLite and run by edgeflow, against the
 // outputs of the real TensorFlow Lite 2.9 interpreter on real images
 // (../shared/refs/mediapipe, see its README). Skips cleanly when the
-// references or the models (tools/fetch_models.sh) are absent.
+// references are absent (support/assets.h).
 //
 // Tolerance (from the refs README): max |ours - ref| <= max(1e-3, 2e-5 * peak
 // |ref|) per output; for the selfie mask, IoU of (mask > 0.5) >= 0.999.
@@ -17,18 +17,15 @@
 #include <opencv2/imgproc.hpp>
 
 #include "edgeflow/session.h"
+#include "support/assets.h"
 
 namespace ef {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string env_or(const char* k, const std::string& def) {
-  const char* v = std::getenv(k);
-  return v && *v ? v : def;
-}
-fs::path refs_dir() { return env_or("EF_REFS_DIR", std::string(EF_SOURCE_DIR) + "/../shared/refs") + "/mediapipe"; }
-fs::path models_dir() { return env_or("EF_MODELS_DIR", std::string(EF_SOURCE_DIR) + "/models/cache"); }
+using test::mediapipe_dir;
+using test::refs_dir;
 
 std::vector<float> read_f32(const fs::path& p, size_t count) {
   std::ifstream f(p, std::ios::binary);
@@ -84,11 +81,11 @@ class MediaPipeRef : public ::testing::TestWithParam<RefRun> {};
 
 TEST_P(MediaPipeRef, MatchesTFLiteInterpreter) {
   const RefRun& r = GetParam();
-  const fs::path model = models_dir() / (r.model + ".tflite");
+  const fs::path model = mediapipe_dir() / (r.model + ".tflite");
   const fs::path input = refs_dir() / "inputs" / (r.input + ".bin");
-  if (!fs::exists(refs_dir() / "manifest.json") || !fs::exists(input))
-    GTEST_SKIP() << "reference data not found in " << refs_dir();
-  if (!fs::exists(model)) GTEST_SKIP() << model << " not found (run tools/fetch_models.sh)";
+  EF_NEED_REFS(refs_dir() / "manifest.json");
+  EF_NEED_REFS(input);
+  EF_NEED_FILE(model);
 
   Model m = Model::load(model.string());
   EXPECT_EQ(m.format(), "tflite");
@@ -142,15 +139,13 @@ INSTANTIATE_TEST_SUITE_P(Refs, MediaPipeRef, ::testing::ValuesIn(runs()), [](con
 // Every fetched model imports and passes shape inference; the ones whose ops
 // are all supported compile into a session.
 TEST(TFLiteModels, AllFetchedModelsImport) {
-  const fs::path dir = models_dir();
-  if (!fs::exists(dir)) GTEST_SKIP() << dir << " not found (run tools/fetch_models.sh)";
-  int n = 0;
+  const fs::path dir = mediapipe_dir();
   for (const char* name : {"selfie_segmentation", "selfie_segmentation_landscape", "face_detection_short_range",
                            "face_detection_full_range", "face_detection_full_range_sparse", "hand_landmark_lite",
                            "hand_landmark_full", "palm_detection_lite", "palm_detection_full", "pose_detection",
                            "pose_landmark_lite", "face_landmark"}) {
     fs::path p = dir / (std::string(name) + ".tflite");
-    if (!fs::exists(p)) continue;
+    EF_NEED_FILE(p);
     SCOPED_TRACE(p.string());
     Model m = Model::load(p.string());
     EXPECT_GT(m.graph().nodes.size(), 10u);
@@ -161,9 +156,7 @@ TEST(TFLiteModels, AllFetchedModelsImport) {
       EXPECT_NE(node.op, "Transpose") << "the importer must not insert transposes";
     }
     EXPECT_NO_THROW(Session(m, {}));
-    ++n;
   }
-  if (n == 0) GTEST_SKIP() << "no models in " << dir;
 }
 
 // The sparse full-range face detector (DENSIFY of pruned weights) is a
@@ -192,11 +185,12 @@ Detection best_face(Session& s, const Tensor& x) {
 }
 
 TEST(TFLiteModels, SparseFullRangeFaceDetectorFindsTheFace) {
-  const fs::path dense = models_dir() / "face_detection_full_range.tflite";
-  const fs::path sparse = models_dir() / "face_detection_full_range_sparse.tflite";
-  const fs::path png = refs_dir() / "images" / "messi5.png";
-  if (!fs::exists(dense) || !fs::exists(sparse)) GTEST_SKIP() << "full-range face models not fetched";
-  if (!fs::exists(png)) GTEST_SKIP() << png << " not found";
+  const fs::path dense = mediapipe_dir() / "face_detection_full_range.tflite";
+  const fs::path sparse = mediapipe_dir() / "face_detection_full_range_sparse.tflite";
+  const fs::path png = test::data_dir() / "messi5.jpg";
+  EF_NEED_FILE(dense);
+  EF_NEED_FILE(sparse);
+  EF_NEED_FILE(png);
   cv::Mat bgr = cv::imread(png.string(), cv::IMREAD_COLOR), rgb, small;
   ASSERT_FALSE(bgr.empty());
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);

@@ -12,14 +12,13 @@
 
 #include "edgeflow/vision.h"
 
+#include "support/assets.h"
+
 using namespace ef::vision;
 
 namespace {
 
-std::string refs_dir() {
-  const char* e = std::getenv("EF_REFS_DIR");
-  return e ? e : std::string(EF_SOURCE_DIR) + "/../shared/refs/mediapipe";
-}
+std::string refs_dir() { return ef::test::refs_dir().string(); }
 
 std::vector<float> read_bin(const std::string& path, size_t n) {
   std::vector<float> v(n);

@@ -20,19 +20,16 @@
 
 #include "edgeflow/session.h"
 #include "edgeflow/vision.h"
+#include "support/assets.h"
 
 using namespace ef::vision;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string env_or(const char* k, const std::string& def) {
-  const char* v = std::getenv(k);
-  return v && *v ? v : def;
-}
-fs::path models_dir() { return env_or("EF_MODELS_CACHE", std::string(EF_SOURCE_DIR) + "/models/cache"); }
-fs::path data_dir() { return std::string(EF_SOURCE_DIR) + "/data"; }
-fs::path refs_dir() { return env_or("EF_REFS_DIR", std::string(EF_SOURCE_DIR) + "/../shared/refs") + "/mediapipe"; }
+fs::path models_dir() { return ef::test::mediapipe_dir(); }
+using ef::test::data_dir;
+using ef::test::refs_dir;
 
 cv::Mat megamind_frame(int index) {
   cv::VideoCapture cap((data_dir() / "Megamind.avi").string());
@@ -43,12 +40,10 @@ cv::Mat megamind_frame(int index) {
 }
 
 void dump(const std::string& name, const cv::Mat& img) {
-  const std::string dir = env_or("EF_DUMP_DIR", "");
+  const std::string dir = ef::test::env_path("EF_DUMP_DIR", "").string();
   if (!dir.empty()) cv::imwrite(dir + "/" + name + ".png", img);
 }
 
-#define REQUIRE_FILE(p) \
-  if (!fs::exists(p)) GTEST_SKIP() << (p) << " not found (./x setup fetches it)"
 
 // ---------------------------------------------------------------- detection
 struct Detector {
@@ -115,8 +110,8 @@ void expect_face_layout(const Detection& d) {
 
 TEST(RealFrames, ShortRangeFaceOnMegamind) {
   const fs::path model = models_dir() / "face_detection_short_range.tflite";
-  REQUIRE_FILE(model);
-  REQUIRE_FILE(data_dir() / "Megamind.avi");
+  EF_NEED_FILE(model);
+  EF_NEED_FILE(data_dir() / "Megamind.avi");
   Detector det(model, blazeface_config("short"), -1.f, 1.f);
   // frame: face centre, face width, right-eye and mouth keypoints (x, y),
   // located by eye on the frames.
@@ -151,8 +146,8 @@ TEST(RealFrames, ShortRangeFaceOnMegamind) {
 
 TEST(RealFrames, FullRangeFaceOnMessi) {
   const fs::path model = models_dir() / "face_detection_full_range.tflite";
-  REQUIRE_FILE(model);
-  REQUIRE_FILE(data_dir() / "messi5.jpg");
+  EF_NEED_FILE(model);
+  EF_NEED_FILE(data_dir() / "messi5.jpg");
   Detector det(model, blazeface_config("full"), -1.f, 1.f);
   cv::Mat img = cv::imread((data_dir() / "messi5.jpg").string());
   ASSERT_FALSE(img.empty());
@@ -170,8 +165,8 @@ TEST(RealFrames, FullRangeFaceOnMessi) {
 
 TEST(RealFrames, PalmOnTheHandPhoto) {
   const fs::path model = models_dir() / "palm_detection_lite.tflite", png = refs_dir() / "images/hand.png";
-  REQUIRE_FILE(model);
-  REQUIRE_FILE(png);
+  EF_NEED_FILE(model);
+  EF_NEED_REFS(png);
   Detector det(model, palm_config(), 0.f, 1.f);
   cv::Mat img = cv::imread(png.string());
   auto dets = det.run(img);
@@ -201,8 +196,8 @@ float mean_in(const cv::Mat& m, const cv::Rect& r) { return float(cv::mean(m(r))
 
 TEST(RealFrames, PersonMaskCoversThePerson) {
   const fs::path model = models_dir() / "selfie_segmentation.tflite";
-  REQUIRE_FILE(model);
-  REQUIRE_FILE(data_dir() / "Megamind.avi");
+  EF_NEED_FILE(model);
+  EF_NEED_FILE(data_dir() / "Megamind.avi");
   ef::Session s(ef::Model::load(model.string()));
   // frame: regions on the person (face, chest) and on the background (wall,
   // lamp, table), located by eye.
