@@ -4,8 +4,9 @@
 //     (qgemm_vnni.h), 1x1 directly on the activations, others on an im2col
 //     buffer made at every run (the Debian XNNPACK build predates its VNNI
 //     kernels);
+//   * depthwise ones on CPUs with AVX512-VNNI: own kernel (qdwconv_vnni.cc);
 //   * XNNPACK convolution2d_nhwc_qc8 (per-channel weights) / _qs8
-//     (per-tensor): depthwise and grouped ones, and CPUs without VNNI;
+//     (per-tensor): grouped ones, and CPUs without VNNI;
 //   * an own integer reference kernel for everything else (uint8,
 //     asymmetric weights, configurations XNNPACK refuses).
 // All requantize as round_half_even(acc * (x_scale * w_scale[c] / y_scale)) + y_zp.
@@ -14,31 +15,13 @@
 #include <vector>
 
 #include "runtime/kernels/parallel.h"
+#include "runtime/kernels/qconv.h"
 #include "runtime/kernels/qgemm_vnni.h"
-#include "runtime/kernels/qkernel.h"
 #include "runtime/kernels/xnn_util.h"
 
 namespace ef {
-namespace {
 
-struct QConvGeom {
-  int64_t n = 1, ih = 1, iw = 1, cin = 1, oh = 1, ow = 1, cout = 1;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0, group = 1;
-};
-
-// Everything a QLinearConv kernel needs, read once from the node.
-struct QConvSpec {
-  QConvGeom g;
-  QScalar x, y;
-  QuantParams w;         // per-tensor or per output channel
-  const Tensor* weights;  // OIHW
-  std::vector<int32_t> bias;
-  std::vector<float> mult;  // per output channel: x_scale * w_scale[o] / y_scale
-  int32_t lo = -128, hi = 127;
-  DType xt, wt, yt;
-};
-
-bool read_spec(const KernelContext& c, QConvSpec& s) {
+bool read_qconv_spec(const KernelContext& c, QConvSpec& s) {
   const Node& n = c.node;
   if (n.attrs.s("layout", "") != "NHWC" || c.input(0).shape.size() != 4) return false;
   s.weights = c.const_input(3);
@@ -69,6 +52,8 @@ bool read_spec(const KernelContext& c, QConvSpec& s) {
   return true;
 }
 
+namespace {
+
 class QConvXnn : public Kernel {
  public:
   QConvXnn(const QConvGeom& g, XnnOp op, pthreadpool_t pool) : g_(g), op_(std::move(op)), pool_(pool) {}
@@ -92,7 +77,7 @@ class QConvXnn : public Kernel {
 
 std::unique_ptr<Kernel> make_qconv_xnn(const KernelContext& c) {
   QConvSpec s;
-  if (!read_spec(c, s) || !xnn_available()) return nullptr;
+  if (!read_qconv_spec(c, s) || !xnn_available()) return nullptr;
   if (s.xt != DType::i8 || s.wt != DType::i8 || s.yt != DType::i8) return nullptr;
   for (int32_t z : s.w.zero_point)
     if (z != 0) return nullptr;  // XNNPACK takes symmetric weights only
@@ -190,7 +175,7 @@ class QConvVnni : public Kernel {
 
 std::unique_ptr<Kernel> make_qconv_vnni(const KernelContext& c) {
   QConvSpec s;
-  if (!read_spec(c, s) || !vnni_available() || s.g.group != 1) return nullptr;
+  if (!read_qconv_spec(c, s) || !vnni_available() || s.g.group != 1) return nullptr;
   if (s.xt != DType::i8 || s.wt != DType::i8 || s.yt != DType::i8) return nullptr;
   for (int32_t z : s.w.zero_point)
     if (z != 0) return nullptr;
@@ -277,7 +262,7 @@ std::unique_ptr<Kernel> qconv_ref_w(QConvSpec s, pthreadpool_t pool) {
 
 std::unique_ptr<Kernel> make_qconv_ref(const KernelContext& c) {
   QConvSpec s;
-  if (!read_spec(c, s)) return nullptr;
+  if (!read_qconv_spec(c, s)) return nullptr;
   if (s.xt == DType::i8) return qconv_ref_w<int8_t>(std::move(s), c.pool);
   return qconv_ref_w<uint8_t>(std::move(s), c.pool);
 }

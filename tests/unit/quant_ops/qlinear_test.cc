@@ -89,6 +89,9 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
       {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise
       {2, 11, 9, 24, 24, 3, 2, 1, 24, true},  // depthwise stride 2, 24 channels (a partial 16-block)
       {1, 8, 10, 40, 40, 5, 1, 2, 40, false}, // depthwise 5x5, per-tensor weights
+      {1, 9, 80, 100, 100, 3, 1, 1, 100, true}, // depthwise: a full and a partial 64-channel block, 80 columns (2 chunks)
+      {1, 6, 7, 8, 8, 1, 1, 0, 8, true},      // depthwise 1x1
+      {1, 20, 19, 16, 16, 7, 2, 3, 16, true}, // depthwise 7x7 stride 2 (two groups of 4 rows)
       {1, 7, 7, 6, 10, 3, 1, 1, 2, false},    // grouped, per-tensor weights (qs8)
   };
   for (const auto& c : cases) {

@@ -1,0 +1,31 @@
+// QLinearConv's operands as its kernels read them (qconv.cc: VNNI GEMM,
+// XNNPACK, reference; qdwconv_vnni.cc: depthwise).
+#pragma once
+#include <vector>
+
+#include "runtime/kernels/qkernel.h"
+
+namespace ef {
+
+struct QConvGeom {
+  int64_t n = 1, ih = 1, iw = 1, cin = 1, oh = 1, ow = 1, cout = 1;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0, group = 1;
+};
+
+// Everything a QLinearConv kernel needs, read once from the node.
+struct QConvSpec {
+  QConvGeom g;
+  QScalar x, y;
+  QuantParams w;         // per-tensor or per output channel
+  const Tensor* weights;  // OIHW
+  std::vector<int32_t> bias;
+  std::vector<float> mult;  // per output channel: x_scale * w_scale[o] / y_scale
+  int32_t lo = -128, hi = 127;
+  DType xt, wt, yt;
+};
+
+// Reads node c into s; false if the node is not an NHWC 4-D convolution
+// (then no QLinearConv kernel here applies). Throws ef::Error on bad operands.
+bool read_qconv_spec(const KernelContext& c, QConvSpec& s);
+
+}  // namespace ef
