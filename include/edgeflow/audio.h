@@ -101,6 +101,36 @@ std::vector<float> mfcc(const std::vector<float>& x, const FeatureParams& p, int
 std::vector<float> compute_features(const Audio& a, const std::string& kind, const FeatureParams& p,
                                     Shape* shape);
 
+// Streaming features of planar blocks with center=False framing and no top_db
+// clamp (frame t covers samples t*hop .. t*hop + n_fft - 1 of the stream), so
+// the blocks' frames concatenated equal compute_features() of the whole
+// signal with center=false. Window, FFT plan, filterbank and DCT are made
+// once; push() keeps the last n_fft samples per channel (no per-block copy of
+// the stream) and allocates only to grow `out`.
+class FeatureStream {
+ public:
+  FeatureStream(const std::string& kind, const FeatureParams& p, int channels);
+  ~FeatureStream();
+  FeatureStream(const FeatureStream&) = delete;
+  FeatureStream& operator=(const FeatureStream&) = delete;
+  // Appends the frames completed by this block, [channels, rows, frames], to
+  // `out` (cleared first); returns the number of frames.
+  int push(const float* const* chans, int channels, size_t n, std::vector<float>& out);
+  int rows() const { return rows_; }
+  int channels() const { return C_; }
+
+ private:
+  std::string kind_;
+  FeatureParams p_;
+  int C_ = 0, N_ = 0, H_ = 0, F_ = 0, rows_ = 0;
+  size_t pos_ = 0;                  // ring write position
+  size_t to_next_ = 0;              // samples until the next frame completes
+  void* fft_ = nullptr;             // kiss_fftr_cfg
+  std::vector<float> win_, ring_;   // ring_: [channels][n_fft]
+  std::vector<float> frame_, pow_, mel_, fb_, dct_;
+  std::vector<std::complex<float>> spec_;
+};
+
 // ---------------------------------------------------------------- geometry
 struct ArrayGeometry {
   std::string name;
@@ -196,7 +226,6 @@ class DoaEstimator {
   DoaEstimator(const ArrayGeometry& g, const DoaParams& p = {});
   ~DoaEstimator();
   DoaEstimator(DoaEstimator&&) noexcept;
-  void push(const std::vector<const float*>& chans, size_t n, std::vector<DoaFrame>& out);
   void push(const float* const* chans, int channels, size_t n, std::vector<DoaFrame>& out);
   // Called for every frame, before it is emitted, with the Hann-windowed
   // one-sided spectra [mic][n_fft/2 + 1]; the learned estimator uses it to

@@ -322,10 +322,6 @@ void DoaEstimator::set_frame_hook(FrameHook h) {
   impl_->Xf.assign(size_t(impl_->M) * impl_->F, cf(0, 0));
 }
 
-void DoaEstimator::push(const std::vector<const float*>& chans, size_t n, std::vector<DoaFrame>& out) {
-  push(chans.data(), int(chans.size()), n, out);
-}
-
 void DoaEstimator::push(const float* const* chans, int channels, size_t n, std::vector<DoaFrame>& out) {
   auto& I = *impl_;
   if (channels != I.M)
@@ -384,13 +380,8 @@ DoaResult estimate_doa(const Audio& a0, const ArrayGeometry& g, const DoaParams&
   std::vector<const float*> ptr;
   for (auto& c : a->ch) ptr.push_back(c.data());
   r.frames.reserve(a->frames() / p.hop + 1);
-  if (cnn) {
-    CnnDoaEstimator est(g, *cnn, p);
-    est.push(ptr.data(), int(ptr.size()), a->frames(), r.frames);
-  } else {
-    DoaEstimator est(g, p);
-    est.push(ptr, a->frames(), r.frames);
-  }
+  if (cnn) CnnDoaEstimator(g, *cnn, p).push(ptr.data(), int(ptr.size()), a->frames(), r.frames);
+  else DoaEstimator(g, p).push(ptr.data(), int(ptr.size()), a->frames(), r.frames);
   return r;
 }
 

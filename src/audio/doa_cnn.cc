@@ -192,7 +192,7 @@ void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const Array
       std::vector<const float*> ptr;
       for (auto& c : sc.audio.ch) ptr.push_back(c.data());
       std::vector<DoaFrame> frames;
-      est.push(ptr, sc.audio.frames(), frames);
+      est.push(ptr.data(), int(ptr.size()), sc.audio.frames(), frames);
       xparts[size_t(i)] = std::move(xv);
       yparts[size_t(i)] = std::move(yv);
     }

@@ -208,3 +208,89 @@ std::vector<float> compute_features(const Audio& a, const std::string& kind, con
 }
 
 }  // namespace ef::audio
+
+namespace ef::audio {
+
+FeatureStream::FeatureStream(const std::string& kind, const FeatureParams& p, int channels)
+    : kind_(kind), p_(p), C_(channels) {
+  if (kind != "stft" && kind != "mel" && kind != "logmel" && kind != "mfcc")
+    throw Error("features: kind must be stft, mel, logmel or mfcc, got '" + kind + "'");
+  if (channels < 1) throw Error("features: no channels");
+  const Resolved r = resolve(p);
+  if (r.hop > r.n_fft) throw Error("features: hop_length must be <= n_fft for streaming");
+  N_ = r.n_fft, H_ = r.hop, F_ = N_ / 2 + 1;
+  win_.assign(size_t(N_), 0.f);
+  const int off = (N_ - r.win) / 2;
+  for (int i = 0; i < r.win; ++i) win_[size_t(off + i)] = float(0.5 - 0.5 * std::cos(2 * M_PI * i / r.win));
+  ring_.assign(size_t(C_) * N_, 0.f);
+  frame_.resize(size_t(N_));
+  spec_.resize(size_t(F_));
+  pow_.resize(size_t(F_));
+  rows_ = F_;
+  if (kind != "stft") {
+    fb_ = mel_filterbank(p, F_);
+    mel_.resize(size_t(p.n_mels));
+    rows_ = p.n_mels;
+  }
+  if (kind == "mfcc") {
+    if (p.n_mfcc <= 0 || p.n_mfcc > p.n_mels) throw Error("features: n_mfcc must be in 1..n_mels");
+    dct_ = dct_ortho(p.n_mfcc, p.n_mels);
+    rows_ = p.n_mfcc;
+  }
+  to_next_ = size_t(N_);
+  fft_ = kiss_fftr_alloc(N_, 0, nullptr, nullptr);
+}
+
+FeatureStream::~FeatureStream() { kiss_fftr_free(static_cast<kiss_fftr_cfg>(fft_)); }
+
+int FeatureStream::push(const float* const* chans, int channels, size_t n, std::vector<float>& out) {
+  if (channels != C_)
+    throw Error("features: got " + std::to_string(channels) + " channel(s), the stream has " + std::to_string(C_));
+  const size_t T = n >= to_next_ ? 1 + (n - to_next_) / size_t(H_) : 0;
+  out.assign(size_t(C_) * rows_ * T, 0.f);
+  const int M = p_.n_mels;
+  size_t i = 0, t = 0;
+  while (i < n) {
+    const size_t take = std::min(to_next_, n - i);
+    for (int c = 0; c < C_; ++c)
+      for (size_t k = 0; k < take; ++k) ring_[size_t(c) * N_ + (pos_ + k) % size_t(N_)] = chans[c][i + k];
+    pos_ = (pos_ + take) % size_t(N_);
+    i += take;
+    to_next_ -= take;
+    if (to_next_) break;
+    to_next_ = size_t(H_);
+    for (int c = 0; c < C_; ++c) {  // the ring's oldest sample (at pos_) starts the frame
+      const float* r = &ring_[size_t(c) * N_];
+      for (int k = 0; k < N_; ++k) frame_[size_t(k)] = r[(pos_ + size_t(k)) % size_t(N_)] * win_[size_t(k)];
+      auto* sp = reinterpret_cast<kiss_fft_cpx*>(spec_.data());
+      kiss_fftr(static_cast<kiss_fftr_cfg>(fft_), frame_.data(), sp);
+      for (int f = 0; f < F_; ++f) {
+        const double pw = double(sp[f].r) * sp[f].r + double(sp[f].i) * sp[f].i;
+        pow_[size_t(f)] = float(p_.power == 2.0 ? pw : p_.power == 1.0 ? std::sqrt(pw) : std::pow(pw, p_.power / 2));
+      }
+      float* col = &out[size_t(c) * rows_ * T + t];  // row r at col[r * T]
+      if (kind_ == "stft") {
+        for (int f = 0; f < F_; ++f) col[size_t(f) * T] = pow_[size_t(f)];
+        continue;
+      }
+      for (int m = 0; m < M; ++m) {
+        double acc = 0;
+        for (int f = 0; f < F_; ++f) acc += double(fb_[size_t(f) * M + m]) * pow_[size_t(f)];
+        mel_[size_t(m)] = kind_ == "mel" ? float(acc) : float(10.0 * std::log10(std::max(acc, 1e-10)));
+      }
+      if (kind_ != "mfcc") {
+        for (int m = 0; m < M; ++m) col[size_t(m) * T] = mel_[size_t(m)];
+        continue;
+      }
+      for (int k = 0; k < rows_; ++k) {
+        double acc = 0;
+        for (int m = 0; m < M; ++m) acc += double(dct_[size_t(k) * M + m]) * mel_[size_t(m)];
+        col[size_t(k) * T] = float(acc);
+      }
+    }
+    ++t;
+  }
+  return int(T);
+}
+
+}  // namespace ef::audio

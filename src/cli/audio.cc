@@ -363,7 +363,7 @@ double bench_rtf(const au::ArrayGeometry& g, const au::DoaParams& p, const au::C
       for (size_t m = 0; m < x.size(); ++m) ptr[m] = x[m].data() + b;
       fr.clear();
       if (net) net->push(ptr.data(), int(ptr.size()), std::min<size_t>(256, N - b), fr);
-      else srp->push(ptr, std::min<size_t>(256, N - b), fr);
+      else srp->push(ptr.data(), int(ptr.size()), std::min<size_t>(256, N - b), fr);
       for (auto& f : fr) tr.update(f, ev);
       ev.clear();
     }

@@ -15,39 +15,33 @@ class AudioFeaturesNode : public Node {
     fp_.hop_length = int(p.i("hop", 160));
     fp_.n_mels = int(p.i("n_mels", 64));
     fp_.n_mfcc = int(p.i("n_mfcc", 20));
-    fp_.center = false;  // streaming: no look-ahead padding
-    fp_.top_db = 1e9;    // no clamp relative to a whole-file maximum
     if (fp_.n_fft < 16 || fp_.hop_length < 1 || fp_.hop_length > fp_.n_fft)
       throw Error(p.where("hop") + ": need n_fft >= 16 and 1 <= hop <= n_fft");
   }
   void process(Context&, const Inputs& in, Outputs& out) override {
     const auto& b = in["audio"].as<AudioBlock>();
-    if (buf_.empty()) buf_.resize(b.ch.size());
-    if (b.ch.size() != buf_.size()) throw Error("audio_features: channel count changed mid-stream");
-    fp_.sample_rate = b.sample_rate;
-    for (size_t c = 0; c < b.ch.size(); ++c) buf_[c].insert(buf_[c].end(), b.ch[c].begin(), b.ch[c].end());
+    if (!stream_) {  // the first block gives the channel count and rate
+      fp_.sample_rate = b.sample_rate;
+      stream_ = std::make_unique<audio::FeatureStream>(kind_, fp_, int(b.ch.size()));
+      ptr_.resize(b.ch.size());
+    }
+    if (b.ch.size() != ptr_.size()) throw Error("audio_features: channel count changed mid-stream");
+    if (b.sample_rate != fp_.sample_rate) throw Error("audio_features: sample rate changed mid-stream");
+    for (size_t c = 0; c < b.ch.size(); ++c) ptr_[c] = b.ch[c].data();
     AudioFeatures f;
     f.kind = kind_;
     f.first_frame = frames_;
-    const size_t L = buf_[0].size(), N = size_t(fp_.n_fft), H = size_t(fp_.hop_length);
-    if (L >= N) {
-      const size_t nf = (L - N) / H + 1;
-      audio::Audio chunk;
-      chunk.sample_rate = b.sample_rate;
-      for (auto& c : buf_) chunk.ch.emplace_back(c.begin(), c.begin() + long((nf - 1) * H + N));
-      f.data = audio::compute_features(chunk, kind_, fp_, &f.shape);
-      for (auto& c : buf_) c.erase(c.begin(), c.begin() + long(nf * H));
-      frames_ += int64_t(nf);
-    } else {
-      f.shape = {int64_t(buf_.size()), 0, 0};
-    }
+    const int n = stream_->push(ptr_.data(), int(ptr_.size()), b.ch.empty() ? 0 : b.ch[0].size(), f.data);
+    f.shape = {int64_t(ptr_.size()), stream_->rows(), n};
+    frames_ += n;
     out.emit("features", std::move(f));
   }
 
  private:
   std::string kind_;
   audio::FeatureParams fp_;
-  std::vector<std::vector<float>> buf_;
+  std::unique_ptr<audio::FeatureStream> stream_;
+  std::vector<const float*> ptr_;
   int64_t frames_ = 0;
 };
 

@@ -119,3 +119,44 @@ TEST(AudioResample, SineKeepsFrequencyAndLevel) {
   auto z = au::resample(x, 44100, 16000);  // rational 160/441
   EXPECT_NEAR(double(z.size()), 48000.0 * 16000 / 44100, 1.0);
 }
+
+TEST(AudioFeatures, StreamEqualsWholeSignal) {
+  // blocks of uneven sizes (some shorter than a hop, one longer than n_fft)
+  // against compute_features with center=false and no top_db clamp
+  const au::Audio a = test_signal();
+  au::FeatureParams p;
+  p.n_fft = 400, p.hop_length = 160, p.n_mels = 40, p.n_mfcc = 13, p.center = false, p.top_db = 1e9;
+  for (const char* kind : {"stft", "mel", "logmel", "mfcc"}) {
+    ef::Shape rs;
+    const auto ref = au::compute_features(a, kind, p, &rs);  // [2, rows, T]
+    const int64_t R = rs[1], T = rs[2];
+    au::FeatureStream st(kind, p, 2);
+    ASSERT_EQ(st.rows(), R) << kind;
+    std::vector<float> out;
+    const float* ptr[2];
+    int64_t t = 0;
+    double max_rel = 0;
+    const size_t sizes[] = {37, 1, 900, 159, 160, 161, 3000};
+    for (size_t b = 0, i = 0; b < a.frames(); ++i) {
+      const size_t n = std::min(sizes[i % 7], a.frames() - b);
+      for (int c = 0; c < 2; ++c) ptr[c] = a.ch[size_t(c)].data() + b;
+      const int64_t k = st.push(ptr, 2, n, out);
+      ASSERT_EQ(out.size(), size_t(2 * R * k));
+      for (int64_t c = 0; c < 2; ++c)
+        for (int64_t r = 0; r < R; ++r)
+          for (int64_t j = 0; j < k; ++j) {
+            const double want = ref[size_t((c * R + r) * T + t + j)], got = out[size_t((c * R + r) * k + j)];
+            max_rel = std::max(max_rel, std::abs(got - want) / std::max(1.0, std::abs(want)));
+          }
+      t += k;
+      b += n;
+    }
+    EXPECT_EQ(t, T) << kind;
+    EXPECT_LT(max_rel, 1e-4) << kind;
+  }
+  EXPECT_THROW(au::FeatureStream("chroma", p, 2), ef::Error);
+  au::FeatureStream st("logmel", p, 2);
+  std::vector<float> out;
+  const float* one[1] = {a.ch[0].data()};
+  EXPECT_THROW(st.push(one, 1, 10, out), ef::Error);  // channel count
+}
