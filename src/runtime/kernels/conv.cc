@@ -11,6 +11,7 @@
 #include <string>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/conv_dw_f32.h"
 #include "runtime/kernels/conv_gemm_f32.h"
 #include "runtime/kernels/parallel.h"
 #include "runtime/kernels/nchw_adapter.h"
@@ -55,6 +56,9 @@ ConvGeom conv_geom(const Node& node, const Shape& x, const Shape& w, const Shape
     if (pd.size() == 4) g.pt = pd[0], g.pl = pd[1], g.pb = pd[2], g.pr = pd[3];
   }
   return g;
+}
+ConvGemmGeom gemm_geom(const ConvGeom& g) {
+  return {g.n, g.ih, g.iw, g.cin, g.oh, g.ow, g.cout, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl};
 }
 ConvGeom conv_geom(const KernelContext& c) {
   return conv_geom(c.node, c.input(0).shape, c.input(1).shape, c.output(0).shape);
@@ -218,11 +222,47 @@ std::unique_ptr<Kernel> make_conv_gemm(const KernelContext& c) {
   const Tensor *w = params->w, *b = params->b;
   const ConvGeom g = conv_geom(c);
   if (!gemm_fits(g, has_residual(c.node))) return nullptr;
-  ConvGemmGeom gg{g.n, g.ih, g.iw, g.cin, g.oh, g.ow, g.cout, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl};
   FusedActivation act = FusedActivation::from(c.node);
-  auto gemm = std::make_unique<ConvGemmF32>(gg, w->data_as<float>(), b ? b->data_as<float>() : nullptr, act.out_min(),
-                                            act.out_max());
+  auto gemm = std::make_unique<ConvGemmF32>(gemm_geom(g), w->data_as<float>(), b ? b->data_as<float>() : nullptr,
+                                            act.out_min(), act.out_max());
   return std::make_unique<ConvGemm>(std::move(gemm), act, c.pool);
+}
+
+// Depthwise convolutions (group == channels, multiplier 1) on the own
+// kernel (conv_dw_f32.h) where it beats XNNPACK's: see dw_wins.
+class ConvDw : public Kernel {
+ public:
+  ConvDw(std::unique_ptr<ConvDwF32> dw, pthreadpool_t pool) : dw_(std::move(dw)), pool_(pool) {}
+  void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    Kernel::setup(in, out);
+    dw_->setup(in[0].as<const float>(), out[0].as<float>());
+  }
+  void run() override { dw_->run(pool_); }
+  const char* impl() const override { return "own-dw"; }
+
+ private:
+  std::unique_ptr<ConvDwF32> dw_;
+  pthreadpool_t pool_;
+};
+
+// Measured per layer shape (build/bench/micro/bench_conv_dw, 1 and 2
+// threads): the own kernel wins up to 64 channels (8 channels 3.4x, 16-32
+// 1.3-2.3x, 48-64 1.0-1.2x) and on 5x5 stride-1 layers with many channels
+// and at least 7x7 pixels (1.04-1.5x); XNNPACK on the rest (3x3 and stride
+// 2 with more channels: 0.7-1.0x).
+bool dw_wins(const ConvGeom& g) {
+  if (conv_gemm_mode() == "all") return true;
+  return g.cin <= 64 || (g.kh == 5 && g.sh == 1 && g.cin >= 192 && g.oh * g.ow >= 49);
+}
+
+std::unique_ptr<Kernel> make_conv_dw(const KernelContext& c) {
+  const auto params = const_f32_params(c);
+  if (!params || has_residual(c.node) || conv_gemm_mode() == "0") return nullptr;
+  const ConvGeom g = conv_geom(c);
+  if (g.group != g.cin || !ConvDwF32::fits(gemm_geom(g)) || !dw_wins(g)) return nullptr;
+  auto dw = std::make_unique<ConvDwF32>(gemm_geom(g), params->w->data_as<float>(),
+                                        params->b ? params->b->data_as<float>() : nullptr, FusedActivation::from(c.node));
+  return std::make_unique<ConvDw>(std::move(dw), c.pool);
 }
 
 // Few output channels (1-4: heatmap/segmentation heads such as BlazePose's
@@ -397,6 +437,7 @@ bool conv_runs_on_gemm(const Graph& gr, const Node& n) {
 }
 
 EF_REGISTER_KERNEL("Conv", 120, make_conv_few_out, "own-fewout");
+EF_REGISTER_KERNEL("Conv", 115, make_conv_dw, "own-dw");
 EF_REGISTER_KERNEL("Conv", 110, make_conv_gemm, "gemm-avx512");
 EF_REGISTER_KERNEL("Conv", 100, make_conv_xnn, "xnnpack");
 EF_REGISTER_KERNEL("Conv", 0, make_conv_ref, "ref");

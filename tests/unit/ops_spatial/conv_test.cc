@@ -1,6 +1,7 @@
 // Conv and ConvTranspose against naive NCHW references (double accumulation).
 // Tolerance: 1e-4 relative + 1e-5 absolute (spatial_util.h).
 #include <algorithm>
+#include <cmath>
 
 #include "spatial_util.h"
 
@@ -39,6 +40,30 @@ Tensor conv_ref(const Tensor& x, const Tensor& w, const Tensor* b, const ConvP& 
           y.data_as<float>()[((n * p.m + m) * oh + oy) * ow + ox] = float(s);
         }
   return y;
+}
+
+// A fused activation ("activation" attr, as conv nodes carry it) applied to
+// the reference output in double precision; clip uses [-1, 1.5].
+void activate_ref(Tensor& t, const std::string& act) {
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    float& f = t.data_as<float>()[i];
+    const double v = f;
+    if (act == "relu") f = float(std::max(v, 0.0));
+    if (act == "relu6") f = float(std::clamp(v, 0.0, 6.0));
+    if (act == "clip") f = float(std::clamp(v, -1.0, 1.5));
+    if (act == "hardswish") f = float(v * std::clamp(v + 3.0, 0.0, 6.0) / 6.0);
+    if (act == "sigmoid") f = float(1.0 / (1.0 + std::exp(-v)));
+    if (act == "tanh") f = float(std::tanh(v));
+    if (act == "leaky_relu") f = float(v < 0 ? 0.2 * v : v);
+  }
+}
+
+// Sets the "activation" attr (and its parameters) as activate_ref expects.
+void set_activation(Attrs& a, const std::string& act) {
+  if (act.empty()) return;
+  a.set("activation", act);
+  if (act == "clip") a.set("act_min", -1.f), a.set("act_max", 1.5f);
+  if (act == "leaky_relu") a.set("act_alpha", 0.2f);
 }
 
 Attrs conv_attrs(const ConvP& p) {
@@ -131,6 +156,31 @@ TEST(Conv, FewOutputChannelsMatchReference) {
   }
 }
 
+// One convolution (bias included iff p.bias) with fused activation `act`
+// at 1 and 2 threads against the reference, run on kernel `impl`; weights
+// in [-wmax, wmax].
+void expect_conv_matches(const ConvP& p, uint32_t seed, float wmax, const std::string& impl,
+                         const std::string& act = "") {
+  Tensor x = random_tensor({p.n, p.c, p.h, p.w}, seed);
+  Tensor w = random_tensor({p.m, p.c / p.group, p.kh, p.kw}, seed + 1, -wmax, wmax);
+  Tensor b = random_tensor({p.m}, seed + 2);
+  Tensor want = conv_ref(x, w, p.bias ? &b : nullptr, p);
+  activate_ref(want, act);
+  Attrs a = conv_attrs(p);
+  set_activation(a, act);
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE("n " + std::to_string(p.n) + " c " + std::to_string(p.c) + " m " + std::to_string(p.m) +
+                 " group " + std::to_string(p.group) + " hw " + std::to_string(p.h) + "x" + std::to_string(p.w) +
+                 " k " + std::to_string(p.kh) + "x" + std::to_string(p.kw) + " s " + std::to_string(p.sh) + "," +
+                 std::to_string(p.sw) + " d " + std::to_string(p.dh) + " pads " + std::to_string(p.pt) +
+                 std::to_string(p.pl) + std::to_string(p.pb) + std::to_string(p.pr) + " bias " +
+                 std::to_string(p.bias) + " act '" + act + "' threads " + std::to_string(threads));
+    auto r = run_conv(p, x, w, b, a, threads);
+    EXPECT_EQ(r.impl, impl);
+    EXPECT_TRUE(close(to_nchw(r.y), want));
+  }
+}
+
 // The own AVX-512 implicit GEMM (EF_CONV_GEMM=all forces it for every dense
 // conv): channel counts around its 64-channel panels, 16-lane masks and
 // 128-deep K blocks (whole taps below, slices of one tap above), few pixels
@@ -155,44 +205,41 @@ TEST(Conv, OwnGemmMatchesReference) {
     const int64_t big = iter % 3 == 0 ? 13 : 5;  // many pixels, or few
     p.h = pick((p.kh - 1) * p.dh + 1, big), p.w = pick((p.kw - 1) * p.dw + 1, big + 1);
     p.bias = iter % 4 != 1;
-    const std::string act = acts[iter % 4];
-    Tensor x = random_tensor({p.n, p.c, p.h, p.w}, 500 + iter);
-    Tensor w = random_tensor({p.m, p.c, p.kh, p.kw}, 600 + iter, -0.2f, 0.2f);
-    Tensor b = random_tensor({p.m}, 700 + iter);
-    Tensor want = conv_ref(x, w, p.bias ? &b : nullptr, p);
-    for (int64_t i = 0; i < want.numel(); ++i) {
-      float& v = want.data_as<float>()[i];
-      if (act == "relu") v = std::max(v, 0.f);
-      if (act == "relu6") v = std::min(std::max(v, 0.f), 6.f);
-      if (act == "hardswish") v = v * std::min(std::max(v + 3.f, 0.f), 6.f) / 6.f;
-    }
-    Attrs a = conv_attrs(p);
-    if (!act.empty()) a.set("activation", act);
-    for (int threads : {1, 2}) {
-      SCOPED_TRACE("iter " + std::to_string(iter) + " c " + std::to_string(p.c) + " m " + std::to_string(p.m) +
-                   " hw " + std::to_string(p.h) + "x" + std::to_string(p.w) + " k " + std::to_string(p.kh) + "x" +
-                   std::to_string(p.kw) + " threads " + std::to_string(threads) + " act " + act);
-      auto r = run_conv(p, x, w, b, a, threads);
-      EXPECT_EQ(r.impl, "gemm-avx512");
-      EXPECT_TRUE(close(to_nchw(r.y), want));
-    }
+    expect_conv_matches(p, 500 + 3 * iter, 0.2f, "gemm-avx512", acts[iter % 4]);
   }
 }
 
-// One own-GEMM convolution at 1 and 2 threads against the reference;
-// weights in [-wmax, wmax].
-void expect_own_gemm_matches(const ConvP& p, uint32_t seed, float wmax) {
-  Tensor x = random_tensor({p.n, p.c, p.h, p.w}, seed);
-  Tensor w = random_tensor({p.m, p.c, p.kh, p.kw}, seed + 1, -wmax, wmax);
-  Tensor b = random_tensor({p.m}, seed + 2);
-  Tensor want = conv_ref(x, w, &b, p);
-  for (int threads : {1, 2}) {
-    SCOPED_TRACE("n " + std::to_string(p.n) + " c " + std::to_string(p.c) + " m " + std::to_string(p.m) + " hw " +
-                 std::to_string(p.h) + "x" + std::to_string(p.w) + " k " + std::to_string(p.kh) + " threads " +
-                 std::to_string(threads));
-    auto r = run_conv(p, x, w, b, conv_attrs(p), threads);
-    EXPECT_EQ(r.impl, "gemm-avx512");
-    EXPECT_TRUE(close(to_nchw(r.y), want));
+// Depthwise convolutions on the own kernel (conv_dw_f32.h; EF_CONV_GEMM=all
+// takes it wherever it fits): channel counts that pack 16, 4, 2 or 1
+// pixels into whole vectors at stride 1 (2, 3, 8, 12, 24, 40) or fill
+// them (16, 32, 64) or leave a masked tail (17, 36, 100, 150); 3x3 and 5x5,
+// strides 1 and 2, odd sizes, rows of fewer and more than eight pixel
+// groups, asymmetric and zero padding, batch 2, every fused activation,
+// without bias; 1 and 2 threads. Configurations it does not take (depth
+// multiplier 2, dilation 2, a 3x5 kernel, stride 3) still match on XNNPACK.
+TEST(Conv, OwnDepthwiseMatchesReference) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "CPU without AVX-512F: the depthwise kernel is not used";
+  ConvGemmMode own_everywhere("all");
+  std::mt19937 rng(23);
+  auto pick = [&](int lo, int hi) { return int64_t(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  const int64_t channels[] = {2, 3, 8, 12, 16, 17, 24, 32, 36, 40, 64, 100, 150};
+  const char* acts[] = {"", "relu", "relu6", "clip", "hardswish", "sigmoid", "tanh", "leaky_relu"};
+  for (int iter = 0; iter < 52; ++iter) {
+    ConvP p;
+    p.n = iter % 7 == 3 ? 2 : 1;
+    p.c = p.m = p.group = channels[iter % 13];
+    p.kh = p.kw = iter % 3 == 2 ? 5 : 3;
+    p.sh = p.sw = 1 + (iter / 13) % 2;
+    if (iter % 5 == 4) p.pt = p.pl = p.pb = p.pr = 0;
+    else p.pt = pick(0, 2), p.pl = pick(0, 2), p.pb = pick(0, 2), p.pr = pick(0, 2);
+    p.bias = iter % 4 != 1;
+    const int kind = iter >= 48 ? iter - 48 : -1;  // the last four: configurations the kernel refuses
+    if (kind == 0) p.m = 2 * p.c;
+    if (kind == 1) p.dh = p.dw = 2;
+    if (kind == 2) p.kh = 3, p.kw = 5;
+    if (kind == 3) p.sh = p.sw = 3;
+    p.h = pick((p.kh - 1) * p.dh + 1, 11), p.w = pick((p.kw - 1) * p.dw + 1, iter < 26 ? 40 : 13);
+    expect_conv_matches(p, 2000 + 3 * iter, 1.f, kind < 0 ? "own-dw" : "xnnpack", acts[iter % 8]);
   }
 }
 
@@ -213,7 +260,7 @@ TEST(Conv, OwnGemmLargeWeightsBothBlockOrders) {
     ConvP p;
     p.c = s.c, p.m = s.m, p.h = p.w = s.hw, p.kh = p.kw = s.k;
     p.pt = p.pl = p.pb = p.pr = s.k / 2;
-    expect_own_gemm_matches(p, seed += 3, 0.03f);
+    expect_conv_matches(p, seed += 3, 0.03f, "gemm-avx512");
   }
 }
 
@@ -238,7 +285,7 @@ TEST(Conv, OwnGemmRowModeMatchesReference) {
     ConvP p;
     p.n = c.n, p.c = c.c, p.m = c.m, p.h = c.h, p.w = c.w, p.kh = p.kw = c.k, p.sh = p.sw = c.s;
     p.pt = c.pt, p.pl = c.pl, p.pb = c.pb, p.pr = c.pr;
-    expect_own_gemm_matches(p, seed += 3, 0.2f);
+    expect_conv_matches(p, seed += 3, 0.2f, "gemm-avx512");
   }
 }
 

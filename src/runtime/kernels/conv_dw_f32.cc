@@ -1,0 +1,193 @@
+#include "runtime/kernels/conv_dw_f32.h"
+
+// GCC 12 warns about _mm512_undefined_ps inside _mm512_{min,max}_ps.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <numeric>
+
+#include "runtime/kernels/parallel.h"
+
+namespace ef {
+namespace {
+
+#define EF_AVX512 __attribute__((target("avx512f,fma")))
+
+// One output vector position (lanes [16 v, 16 v + 16) of a pixel group) of
+// U consecutive groups: in points at the first group's input for tap
+// (ky0, 0); taps ky0..ky1-1 (rows outside the image skipped), row_step
+// floats between input rows, kx_step between taps of a row, in_step /
+// out_step between groups; w: tap (0, 0)'s weights, tap_stride floats
+// between taps. MASK: a partial last vector (the lanes in `mask`).
+struct Span {
+  const float* in;
+  int64_t row_step, kx_step, in_step;
+  float* out;
+  int64_t out_step;
+  const float* w;
+  int64_t tap_stride;
+  const float* bias;
+  int ky0, ky1;
+  __mmask16 mask;
+};
+
+template <int K, int U, bool MASK>
+EF_AVX512 void groups(const Span& s, __m512 mn, __m512 mx) {
+  __m512 acc[U];
+  const float* p[U];
+  const __m512 b = _mm512_loadu_ps(s.bias);
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) acc[u] = b, p[u] = s.in + u * s.in_step;
+  const float* w = s.w + s.ky0 * K * s.tap_stride;
+  int64_t off = 0;
+  for (int ky = s.ky0; ky < s.ky1; ++ky, off += s.row_step - K * s.kx_step) {
+#pragma GCC unroll 5
+    for (int kx = 0; kx < K; ++kx, off += s.kx_step, w += s.tap_stride) {
+      const __m512 wv = _mm512_loadu_ps(w);
+#pragma GCC unroll 8
+      for (int u = 0; u < U; ++u) {
+        const __m512 x = MASK ? _mm512_maskz_loadu_ps(s.mask, p[u] + off) : _mm512_loadu_ps(p[u] + off);
+        acc[u] = _mm512_fmadd_ps(x, wv, acc[u]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) {
+    const __m512 v = _mm512_min_ps(_mm512_max_ps(acc[u], mn), mx);
+    if (MASK)
+      _mm512_mask_storeu_ps(s.out + u * s.out_step, s.mask, v);
+    else
+      _mm512_storeu_ps(s.out + u * s.out_step, v);
+  }
+}
+
+// n groups from s on: eight at a time, then four, then one; each block for
+// all nv vector positions (16 floats apart) before the next, so its input
+// stays in L1 however many channels there are. MASK: the last position is
+// partial.
+template <int K, int U, bool MASK>
+EF_AVX512 void group_block(Span& s, int64_t nv, __m512 mn, __m512 mx) {
+  Span t = s;
+  for (int64_t v = 0; v < nv; ++v, t.in += 16, t.out += 16, t.w += 16, t.bias += 16)
+    if (MASK && v == nv - 1)
+      groups<K, U, true>(t, mn, mx);
+    else
+      groups<K, U, false>(t, mn, mx);
+  s.in += U * s.in_step, s.out += U * s.out_step;
+}
+
+template <int K, bool MASK>
+EF_AVX512 void group_run(Span s, int64_t nv, int64_t n, __m512 mn, __m512 mx) {
+  for (; n >= 8; n -= 8) group_block<K, 8, MASK>(s, nv, mn, mx);
+  if (n >= 4) group_block<K, 4, MASK>(s, nv, mn, mx), n -= 4;
+  for (; n > 0; --n) group_block<K, 1, MASK>(s, nv, mn, mx);
+}
+
+// One pixel's taps [ky0, ky1) x [kx0, kx1) (those inside the image), UV
+// consecutive vectors at once: in at tap (ky0, kx0), w at tap (0, 0).
+struct PixelTaps {
+  const float* in;
+  int64_t row_step, kx_step;
+  const float* w;
+  int64_t tap_stride;
+  int k, ky0, ky1, kx0, kx1;
+};
+
+template <int UV, bool MASK>
+EF_AVX512 void pixel_vectors(const PixelTaps& p, int64_t v, const float* bias, float* out, __mmask16 mask, __m512 mn,
+                             __m512 mx) {
+  __m512 acc[UV];
+#pragma GCC unroll 4
+  for (int u = 0; u < UV; ++u) acc[u] = _mm512_loadu_ps(bias + 16 * (v + u));
+  for (int ky = p.ky0; ky < p.ky1; ++ky)
+    for (int kx = p.kx0; kx < p.kx1; ++kx) {
+      const float* x = p.in + (ky - p.ky0) * p.row_step + (kx - p.kx0) * p.kx_step + 16 * v;
+      const float* w = p.w + (ky * p.k + kx) * p.tap_stride + 16 * v;
+#pragma GCC unroll 4
+      for (int u = 0; u < UV; ++u) {
+        const __m512 xv = MASK ? _mm512_maskz_loadu_ps(mask, x + 16 * u) : _mm512_loadu_ps(x + 16 * u);
+        acc[u] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(w + 16 * u), acc[u]);
+      }
+    }
+#pragma GCC unroll 4
+  for (int u = 0; u < UV; ++u) {
+    const __m512 r = _mm512_min_ps(_mm512_max_ps(acc[u], mn), mx);
+    if (MASK)
+      _mm512_mask_storeu_ps(out + 16 * (v + u), mask, r);
+    else
+      _mm512_storeu_ps(out + 16 * (v + u), r);
+  }
+}
+
+// All channels of one pixel: four vectors at a time, then single ones, then the partial last.
+EF_AVX512 void pixel(const PixelTaps& p, int64_t channels, const float* bias, float* out, __m512 mn, __m512 mx) {
+  const int64_t full = channels / 16;
+  int64_t v = 0;
+  for (; v + 4 <= full; v += 4) pixel_vectors<4, false>(p, v, bias, out, 0, mn, mx);
+  for (; v < full; ++v) pixel_vectors<1, false>(p, v, bias, out, 0, mn, mx);
+  if (channels % 16) pixel_vectors<1, true>(p, v, bias, out, __mmask16((1u << (channels % 16)) - 1), mn, mx);
+}
+
+}  // namespace
+
+bool ConvDwF32::fits(const ConvGemmGeom& g) {
+  return ConvGemmF32::supported() && g.cin == g.cout && g.kh == g.kw && (g.kh == 3 || g.kh == 5) && g.sh == g.sw &&
+         (g.sh == 1 || g.sh == 2) && g.dh == 1 && g.dw == 1;
+}
+
+ConvDwF32::ConvDwF32(const ConvGemmGeom& g, const float* w, const float* bias, FusedActivation act)
+    : g_(g), act_(act) {
+  const int64_t C = g.cin, taps = g.kh * g.kw;
+  pix_ = g.sw == 1 ? 16 / std::gcd(C, int64_t(16)) : 1;
+  nv_ = (pix_ * C + 15) / 16;
+  w_.assign(size_t(taps * nv_ * 16), 0.f);
+  bias_.assign(size_t(nv_ * 16), 0.f);
+  for (int64_t i = 0; i < nv_ * 16; ++i) {
+    if (i >= pix_ * C) break;  // the masked tail of a single pixel
+    const int64_t c = i % C;
+    for (int64_t t = 0; t < taps; ++t) w_[size_t(t * nv_ * 16 + i)] = w[c * taps + t];
+    if (bias) bias_[size_t(i)] = bias[c];
+  }
+}
+
+void ConvDwF32::run(pthreadpool_t pool) const {
+  parallel_for(pool, size_t(g_.n * g_.oh), [&](size_t r) { g_.kh == 3 ? row<3>(int64_t(r)) : row<5>(int64_t(r)); });
+}
+
+template <int K>
+EF_AVX512 void ConvDwF32::row(int64_t r) const {
+  const ConvGemmGeom& g = g_;
+  const int64_t C = g.cin, n = r / g.oh, oy = r % g.oh, S = g.sw;
+  // Kernel rows inside the image: ky0..ky1-1.
+  const int64_t iy0 = oy * g.sh - g.pt;
+  const int ky0 = int(std::clamp<int64_t>(-iy0, 0, K)), ky1 = int(std::clamp<int64_t>(g.ih - iy0, ky0, K));
+  const float* in = x_ + ((n * g.ih + iy0) * g.iw) * C;  // row iy0 (may lie outside: only rows ky0.. are read)
+  float* out = y_ + r * g.ow * C;
+  const __m512 mn = _mm512_set1_ps(act_.out_min()), mx = _mm512_set1_ps(act_.out_max());
+  // Interior pixels: every tap inside the row.
+  const int64_t lo = std::min(g.ow, (g.pl + S - 1) / S);
+  const int64_t hi = g.iw + g.pl >= K ? std::clamp((g.iw + g.pl - K) / S + 1, lo, g.ow) : lo;
+  // Interior groups (single pixels of more than two vectors: only whole
+  // blocks of eight), the rest pixel by pixel, four vectors at once.
+  const int64_t ng = pix_ > 1 || nv_ <= 2 ? (hi - lo) / pix_ : (hi - lo) / 8 * 8, tail = C % 16, row_step = g.iw * C;
+  const Span s{in + ky0 * row_step + (lo * S - g.pl) * C, row_step, C, pix_ * S * C, out + lo * C, pix_ * C,
+               w_.data(), nv_ * 16, bias_.data(), ky0, ky1, __mmask16((1u << tail) - 1)};
+  if (pix_ == 1 && tail)
+    group_run<K, true>(s, nv_, ng, mn, mx);
+  else
+    group_run<K, false>(s, nv_, ng, mn, mx);
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    if (ox == lo) ox += ng * pix_;
+    if (ox >= g.ow) break;
+    const int64_t ix0 = ox * S - g.pl;
+    const int kx0 = int(std::clamp<int64_t>(-ix0, 0, K)), kx1 = int(std::clamp<int64_t>(g.iw - ix0, kx0, K));
+    const PixelTaps p{in + ky0 * row_step + (ix0 + kx0) * C, row_step, C, w_.data(), nv_ * 16, K, ky0, ky1, kx0, kx1};
+    pixel(p, C, bias_.data(), out + ox * C, mn, mx);
+  }
+  if (act_.needs_separate_pass()) act_.apply(out, size_t(g.ow * C));
+}
+
+template void ConvDwF32::row<3>(int64_t) const;
+template void ConvDwF32::row<5>(int64_t) const;
+
+}  // namespace ef
