@@ -5,6 +5,9 @@
 // tensor inputs, so the two never disagree. Activations are int8 or uint8.
 //
 //   QLinearConv   x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp[, B int32]
+//                 [, r, r_scale, r_zp, sum_scale, sum_zp]: edgeflow's fusion of a
+//                 following QLinearAdd: the output is QLinearAdd(conv output
+//                 at y_scale/y_zp, r) at sum_scale/sum_zp, then the activation
 //   QLinearMatMul a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
 //   QGemm         a, a_scale, a_zp, b, b_scale, b_zp[, C int32], y_scale, y_zp
 //   QLinearAdd / QLinearMul   a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
@@ -73,6 +76,11 @@ void qconv(Graph& g, Node& n) {
     ins.push_back(n.inputs[8]);
   }
   with_float_inputs(g, n, "Conv", ins, t);
+  if (Graph::has_input(n, 9)) {
+    if (activation(g, n, 9, "residual") != t) throw Error("residual and output must have the same type");
+    if (g.in(n, 9).shape != g.out(n, 0).shape) throw Error("residual must have the output's shape");
+    if (out_type(g, n, 12, 13) != t) throw Error("sum and conv output must have the same type");
+  }
 }
 
 void with_float_inputs(Graph& g, Node& n, const std::string& op, const std::vector<int>& ins, DType t) {

@@ -14,10 +14,16 @@
 //      MatMul -> QLinearMatMul, Add/Mul -> QLinearAdd/QLinearMul,
 //      GlobalAveragePool (and AveragePool over the whole image), Sigmoid,
 //      HardSwish, HardSigmoid, LeakyRelu -> QLinear*;
+//      then a QLinearAdd of a QLinearConv's output (read by the Add alone;
+//      conv without activation, on the VNNI GEMM) and another int8 value r
+//      becomes that QLinearConv with r and the Add's output parameters as
+//      inputs 9-13: the GEMM's epilogue adds r to the int8 conv output as
+//      QLinearAdd would (the Add's pass over memory is saved);
 //   4. drops Q(DQ(q)) pairs with equal parameters;
 //   5. folds DequantizeLinear of constants that are left (weights of ops
 //      that stay float) into float32 constants.
 // Ops with no int8 kernel stay float between their DQ and Q.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -26,6 +32,7 @@
 #include "graph/ops/quant_util.h"
 #include "graph/passes/pass_util.h"
 #include "graph/passes/passes.h"
+#include "runtime/kernels/qgemm_vnni.h"
 
 namespace ef {
 
@@ -65,6 +72,9 @@ class Fuser {
                op == "HardSigmoid" || op == "LeakyRelu")
         fuse_unary(int(i));
     }
+    if (vnni_available())
+      for (size_t i = 0; i < g_.nodes.size(); ++i)
+        if (!g_.nodes[i].dead && g_.nodes[i].op == "QLinearAdd") fuse_residual(int(i));
     cancel_pairs();
     fold_const_dequantize();
     g_.topo_sort();
@@ -386,6 +396,43 @@ class Fuser {
     if (op == "GlobalAveragePool") a.set("layout", std::string("NHWC"));
     else a = n.attrs;
     replace(i, qn, "QLinear" + op, {x.q, x.scale, x.zp, y.scale, y.zp}, a, n.op.c_str());
+  }
+
+  // 3b. QLinearAdd(QLinearConv(x), r) -> QLinearConv(x, residual r); the
+  // conv takes the Add's place in the node order (r is computed before it).
+  void fuse_residual(int i) {
+    const Node add = g_.nodes[i];
+    const int y = add.outputs[0];
+    if (!clamp_activation(add) || g_.values[y].dtype != DType::i8) return;
+    for (int side = 0; side < 2; ++side) {
+      const int cv = add.inputs[side * 3], r = 3 - side * 3;  // conv output; residual operand index
+      const int p = producer(cv, "QLinearConv");
+      if (p < 0 || add.inputs[r] == cv) continue;  // Add(c, c): c would be gone
+      const Node& conv = g_.nodes[p];
+      const std::string act = conv.attrs.s("activation", "");
+      if ((!act.empty() && act != "none") || Graph::has_input(conv, 9) || conv.attrs.i("group", 1) != 1) continue;
+      if (g_.values[conv.inputs[3]].dtype != DType::i8 || is_graph_output(g_, cv)) continue;
+      auto readers = users(cv);  // the Add, and DequantizeLinear nodes fusion left unread
+      if (std::any_of(readers.begin(), readers.end(), [&](int u) {
+            return u != i && !(g_.nodes[u].op == "DequantizeLinear" && unused(g_, g_.nodes[u].outputs[0]));
+          }))
+        continue;
+      const Value& rv = g_.values[add.inputs[r]];
+      if (rv.dtype != DType::i8 || rv.shape != g_.values[y].shape || g_.values[cv].shape != g_.values[y].shape) continue;
+      Node merged = conv;
+      merged.inputs.resize(9, -1);
+      for (int k : {r, r + 1, r + 2, 6, 7}) merged.inputs.push_back(add.inputs[k]);  // residual, the Add's output parameters
+      merged.outputs = add.outputs;
+      merged.attrs.erase("activation");
+      for (const char* k : {"activation", "act_min", "act_max"})
+        if (add.attrs.has(k)) merged.attrs.set(k, add.attrs.all().at(k));
+      log(r_, "fuse_qdq: " + g_.describe(add) + " folded into " + g_.describe(conv) + " (residual)");
+      g_.nodes[p].dead = true;
+      g_.nodes[i] = std::move(merged);
+      g_.values[y].producer = i;
+      ++changes_;
+      return;
+    }
   }
 
   // 4. Q(DQ(q)) with equal parameters is q.

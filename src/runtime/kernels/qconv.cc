@@ -46,7 +46,15 @@ bool read_qconv_spec(const KernelContext& c, QConvSpec& s) {
     throw Error(c.graph.describe(n) + ": bias '" + c.input(8).name + "' must be a constant");
   }
   for (int64_t o = 0; o < g.cout; ++o) s.mult.push_back(s.x.scale * s.w.scale[s.w.scale.size() > 1 ? o : 0] / s.y.scale);
-  if (!act_range(FusedActivation::from(n), s.y, s.yt, s.lo, s.hi))
+  const FusedActivation act = FusedActivation::from(n);
+  QScalar& act_y = Graph::has_input(n, 9) ? s.sum : s.y;
+  if (Graph::has_input(n, 9)) {
+    s.residual = true;
+    s.r = qscalar(c, 10, c.input(9).dtype, "residual");
+    s.sum = qscalar(c, 12, s.yt, "sum");
+    if (c.input(9).dtype != s.yt) throw Error(c.graph.describe(n) + ": residual and output types differ");
+  }
+  if (!act_range(act, act_y, s.yt, s.residual ? s.sum_lo : s.lo, s.residual ? s.sum_hi : s.hi))
     throw Error(c.graph.describe(n) + ": fused activation '" + n.attrs.s("activation") +
                 "' cannot be applied to a quantized output");
   return true;
@@ -77,7 +85,7 @@ class QConvXnn : public Kernel {
 
 std::unique_ptr<Kernel> make_qconv_xnn(const KernelContext& c) {
   QConvSpec s;
-  if (!read_qconv_spec(c, s) || !xnn_available()) return nullptr;
+  if (!read_qconv_spec(c, s) || !xnn_available() || s.residual) return nullptr;
   if (s.xt != DType::i8 || s.wt != DType::i8 || s.yt != DType::i8) return nullptr;
   for (int32_t z : s.w.zero_point)
     if (z != 0) return nullptr;  // XNNPACK takes symmetric weights only
@@ -117,7 +125,8 @@ std::unique_ptr<Kernel> make_qconv_xnn(const KernelContext& c) {
 class QConvVnni : public Kernel {
  public:
   QConvVnni(const QConvSpec& s, std::vector<int8_t> w_ohwi)
-      : g_(s.g), x_zp_(s.x.zp),
+      : g_(s.g), x_zp_(s.x.zp), residual_(s.residual),
+        res_{nullptr, s.r.zp, s.r.scale / s.sum.scale, s.y.scale / s.sum.scale, s.sum.zp, s.sum_lo, s.sum_hi},
         gemm_(w_ohwi.data(), s.g.cout, s.g.kh * s.g.kw * s.g.cin, s.bias.data(), s.mult.data(), s.x.zp, s.y.zp, s.lo,
               s.hi) {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
@@ -134,7 +143,9 @@ class QConvVnni : public Kernel {
       im2col(x);
       x = cols_.data();
     }
-    gemm_.run(x, direct_ ? g_.cin : gemm_.Kp, M, out_[0].as<int8_t>(), g_.cout, pool_);
+    QResidual res = res_;
+    if (residual_) res.r = in_[9].as<int8_t>();
+    gemm_.run(x, direct_ ? g_.cin : gemm_.Kp, M, out_[0].as<int8_t>(), g_.cout, pool_, res);
   }
   const char* impl() const override { return direct_ ? "vnni-1x1" : "vnni-im2col"; }
   pthreadpool_t pool_ = nullptr;
@@ -168,6 +179,8 @@ class QConvVnni : public Kernel {
   }
   QConvGeom g_;
   int32_t x_zp_;
+  bool residual_;
+  QResidual res_;
   QGemmVnni gemm_;
   bool direct_ = false;
   std::vector<int8_t> cols_;
@@ -216,6 +229,8 @@ class QConvRef : public Kernel {
     const X* x = in_[0].as<X>();
     Y* y = out_[0].as<Y>();
     const int32_t xz = s_.x.zp;
+    const Y* res = s_.residual ? in_[9].as<Y>() : nullptr;
+    const float rmult = s_.r.scale / s_.sum.scale, cmult = s_.y.scale / s_.sum.scale;
     parallel_for(pool_, size_t(g.n * g.oh), [&](size_t r) {
       const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
       std::vector<int32_t> acc(static_cast<size_t>(O));
@@ -237,8 +252,13 @@ class QConvRef : public Kernel {
             }
           }
         }
-        Y* out = y + ((n * g.oh + oy) * g.ow + ox) * O;
-        for (int64_t o = 0; o < O; ++o) out[o] = Y(requantize(acc[size_t(o)], s_.mult[size_t(o)], s_.y.zp, s_.lo, s_.hi));
+        const int64_t at = ((n * g.oh + oy) * g.ow + ox) * O;
+        for (int64_t o = 0; o < O; ++o) {
+          int32_t v = requantize(acc[size_t(o)], s_.mult[size_t(o)], s_.y.zp, s_.lo, s_.hi);
+          if (res)
+            v = requantize_sum(v - s_.y.zp, cmult, int32_t(res[at + o]) - s_.r.zp, rmult, s_.sum.zp, s_.sum_lo, s_.sum_hi);
+          y[at + o] = Y(v);
+        }
       }
     });
   }

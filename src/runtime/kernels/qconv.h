@@ -1,5 +1,6 @@
 // QLinearConv's operands as its kernels read them (qconv.cc: VNNI GEMM,
-// XNNPACK, reference; qdwconv_vnni.cc: depthwise).
+// XNNPACK, reference; qdwconv_vnni.cc: depthwise). Only the VNNI GEMM and
+// the reference take a residual (inputs 9-11).
 #pragma once
 #include <vector>
 
@@ -22,6 +23,13 @@ struct QConvSpec {
   std::vector<float> mult;  // per output channel: x_scale * w_scale[o] / y_scale
   int32_t lo = -128, hi = 127;
   DType xt, wt, yt;
+  // Inputs 9-13 (an Add fused by fuse_qdq): residual r, its scale and zero
+  // point, the sum's scale and zero point. The conv's int8 output (y, full
+  // range) and r are added as QLinearAdd does (requantize_sum, qkernel.h);
+  // the fused activation clamps the sum (sum_lo, sum_hi).
+  bool residual = false;
+  QScalar r, sum;
+  int32_t sum_lo = -128, sum_hi = 127;
 };
 
 // Reads node c into s; false if the node is not an NHWC 4-D convolution

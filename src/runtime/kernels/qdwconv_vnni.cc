@@ -55,6 +55,7 @@ class QDwConvVnni : public Kernel {
           bias_[size_t(b * kBlock + j * 16 + k)] = s.bias[size_t(c)] - (128 + x_zp_) * sum;
           mult_[size_t(b * kBlock + j * 16 + k)] = s.mult[size_t(c)];
         }
+    row_ = KH <= 4 && KW == 3 ? &QDwConvVnni::row<3, 1> : KH <= 4 ? &QDwConvVnni::row<0, 1> : &QDwConvVnni::row<0, 0>;
   }
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
@@ -65,7 +66,9 @@ class QDwConvVnni : public Kernel {
   pthreadpool_t pool_ = nullptr;
 
  private:
-  void row(int64_t r, int64_t b) const;
+  template <int KW, int G>  // 0: the kernel width / groups at run time
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void row(int64_t r, int64_t b) const;
+  void (QDwConvVnni::*row_)(int64_t, int64_t) const = nullptr;
   QConvGeom g_;
   int32_t x_zp_, y_zp_, lo_, hi_;
   int64_t groups_ = 1, blocks_ = 1;
@@ -76,9 +79,11 @@ class QDwConvVnni : public Kernel {
 };
 
 // One output row r (n * oh + oy) for channels [64 b, 64 b + 64).
+template <int KW_, int G_>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni::row(int64_t r, int64_t b) const {
   const QConvGeom& g = g_;
-  const int64_t n = r / g.oh, oy = r % g.oh, c0 = b * kBlock, C = g.cin, G = groups_;
+  const int64_t KW = KW_ ? KW_ : g.kw, G = G_ ? G_ : groups_;
+  const int64_t n = r / g.oh, oy = r % g.oh, c0 = b * kBlock, C = g.cin;
   const __mmask64 cmask = C - c0 >= 64 ? ~__mmask64(0) : (__mmask64(1) << (C - c0)) - 1;
   const int8_t* rows[4 * 2];
   for (int64_t t = 0; t < 4 * G; ++t) {
@@ -87,14 +92,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
   }
   const __m512i flip = _mm512_set1_epi8(char(0x80)), zp = _mm512_set1_epi8(char(x_zp_));
   const __m512i yzp = _mm512_set1_epi16(short(y_zp_)), vlo = _mm512_set1_epi8(char(lo_)), vhi = _mm512_set1_epi8(char(hi_));
-  const int8_t* wv = w_.data() + b * G * g.kw * 4 * 64;
+  const int8_t* wv = w_.data() + b * G * KW * 4 * 64;
+  constexpr int kRegs = KW_ && G_ ? KW_ * G_ * 4 : 1;  // weights held in registers when the shape is known
+  __m512i wr[kRegs];
+  if constexpr (KW_ && G_)
+    for (int i = 0; i < kRegs; ++i) wr[i] = _mm512_loadu_si512(wv + i * 64);
   const int32_t* bias = bias_.data() + c0;
   const float* mult = mult_.data() + c0;
   int8_t* y = out_[0].as<int8_t>() + (n * g.oh + oy) * g.ow * C + c0;
-  const int64_t chunk = std::max<int64_t>(1, (kMaxCols - g.kw) / g.sw + 1);
+  const int64_t chunk = std::max<int64_t>(1, (kMaxCols - KW) / g.sw + 1);
   alignas(64) __m512i cols[kMaxCols * 2 * 4];  // [column][group][4]
   for (int64_t ox0 = 0; ox0 < g.ow; ox0 += chunk) {
-    const int64_t cnt = std::min(chunk, g.ow - ox0), ix0 = ox0 * g.sw - g.pl, ncols = (cnt - 1) * g.sw + g.kw;
+    const int64_t cnt = std::min(chunk, g.ow - ox0), ix0 = ox0 * g.sw - g.pl, ncols = (cnt - 1) * g.sw + KW;
     for (int64_t i = 0; i < ncols; ++i) {
       const int64_t ix = ix0 + i;
       const bool inside = ix >= 0 && ix < g.iw;
@@ -116,11 +125,13 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
     for (int64_t o = 0; o < cnt; ++o) {
       __m512i acc[4];
       for (int j = 0; j < 4; ++j) acc[j] = _mm512_loadu_si512(bias + j * 16);
-      for (int64_t kw = 0; kw < g.kw; ++kw) {
+      for (int64_t kw = 0; kw < KW; ++kw) {
         const __m512i* col = cols + (o * g.sw + kw) * G * 4;
         for (int64_t gi = 0; gi < G; ++gi)
-          for (int j = 0; j < 4; ++j)
-            acc[j] = _mm512_dpbusd_epi32(acc[j], col[gi * 4 + j], _mm512_loadu_si512(wv + ((gi * g.kw + kw) * 4 + j) * 64));
+          for (int j = 0; j < 4; ++j) {
+            const int64_t k = (gi * KW + kw) * 4 + j;
+            acc[j] = _mm512_dpbusd_epi32(acc[j], col[gi * 4 + j], KW_ && G_ ? wr[k] : _mm512_loadu_si512(wv + k * 64));
+          }
       }
       __m512i q[4];
       for (int j = 0; j < 4; ++j)
@@ -139,18 +150,21 @@ void QDwConvVnni::run() {
   const size_t rows = size_t(g_.n * g_.oh), blocks = size_t(blocks_);
   if (!pool_) {
     for (size_t r = 0; r < rows; ++r)
-      for (size_t b = 0; b < blocks; ++b) row(int64_t(r), int64_t(b));
+      for (size_t b = 0; b < blocks; ++b) (this->*row_)(int64_t(r), int64_t(b));
     return;
   }
   pthreadpool_parallelize_2d(
       pool_,
-      [](void* self, size_t r, size_t b) { static_cast<const QDwConvVnni*>(self)->row(int64_t(r), int64_t(b)); },
+      [](void* p, size_t r, size_t b) {
+        const auto* self = static_cast<const QDwConvVnni*>(p);
+        (self->*(self->row_))(int64_t(r), int64_t(b));
+      },
       this, rows, blocks, 0);
 }
 
 std::unique_ptr<Kernel> make_qdwconv_vnni(const KernelContext& c) {
   QConvSpec s;
-  if (!read_qconv_spec(c, s) || !vnni_available()) return nullptr;
+  if (!read_qconv_spec(c, s) || !vnni_available() || s.residual) return nullptr;
   const QConvGeom& g = s.g;
   if (g.group == 1 || g.group != g.cin || g.cout != g.cin || g.dh != 1 || g.dw != 1) return nullptr;
   if (g.kh > kMaxK || g.kw > kMaxK || g.kw > kMaxCols) return nullptr;

@@ -39,11 +39,13 @@ namespace {
 constexpr int kMR = 8;
 
 // MR rows x NV*16 outputs; x rows at x + r*lda; weights for NV consecutive
-// 16-output blocks; nvalid: outputs to store in the last vector.
+// 16-output blocks; nvalid: outputs to store in the last vector; res.r (if
+// set) points at the residual of y's first element.
 template <int MR, int NV>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const QGemmVnni& g, const int8_t* x,
                                                                         int64_t lda, int64_t nb, int8_t* y,
-                                                                        int64_t ldc, int nvalid) {
+                                                                        int64_t ldc, int nvalid,
+                                                                        const QResidual& res) {
   __m512i acc[MR][NV];
   for (int v = 0; v < NV; ++v) {
     const __m512i b = _mm512_loadu_si512(g.bias.data() + (nb + v) * 16);
@@ -63,12 +65,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
     }
   }
   const __m512i zp = _mm512_set1_epi32(g.y_zp), vlo = _mm512_set1_epi32(g.lo), vhi = _mm512_set1_epi32(g.hi);
+  const __m512i rzp = _mm512_set1_epi32(res.zp), szp = _mm512_set1_epi32(res.y_zp);
+  const __m512i slo = _mm512_set1_epi32(res.lo), shi = _mm512_set1_epi32(res.hi);
+  const __m512 rm = _mm512_set1_ps(res.mult), cm = _mm512_set1_ps(res.c_mult);
   for (int v = 0; v < NV; ++v) {
     const __m512 m = _mm512_loadu_ps(g.mult.data() + (nb + v) * 16);
     const __mmask16 mask = v == NV - 1 ? __mmask16((1u << nvalid) - 1) : __mmask16(0xFFFF);
     for (int r = 0; r < MR; ++r) {
       __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));  // round half to even
       q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), vlo), vhi);
+      if (res.r) {  // requantize_sum
+        const __m512i rv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, res.r + r * ldc + v * 16));
+        const __m512 c = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), cm);
+        q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(rv, rzp)), rm, c));
+        q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, szp), slo), shi);
+      }
       _mm512_mask_cvtsepi32_storeu_epi8(y + r * ldc + v * 16, mask, q);
     }
   }
@@ -76,16 +87,16 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
 
 template <int NV>
 void tile_rows(int rows, const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, int8_t* y, int64_t ldc,
-               int nvalid) {
+               int nvalid, const QResidual& res) {
   switch (rows) {
-    case 8: return tile<8, NV>(g, x, lda, nb, y, ldc, nvalid);
-    case 7: return tile<7, NV>(g, x, lda, nb, y, ldc, nvalid);
-    case 6: return tile<6, NV>(g, x, lda, nb, y, ldc, nvalid);
-    case 5: return tile<5, NV>(g, x, lda, nb, y, ldc, nvalid);
-    case 4: return tile<4, NV>(g, x, lda, nb, y, ldc, nvalid);
-    case 3: return tile<3, NV>(g, x, lda, nb, y, ldc, nvalid);
-    case 2: return tile<2, NV>(g, x, lda, nb, y, ldc, nvalid);
-    default: return tile<1, NV>(g, x, lda, nb, y, ldc, nvalid);
+    case 8: return tile<8, NV>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 7: return tile<7, NV>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 6: return tile<6, NV>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 5: return tile<5, NV>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 4: return tile<4, NV>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 3: return tile<3, NV>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 2: return tile<2, NV>(g, x, lda, nb, y, ldc, nvalid, res);
+    default: return tile<1, NV>(g, x, lda, nb, y, ldc, nvalid, res);
   }
 }
 
@@ -95,6 +106,7 @@ struct Job {
   int64_t lda, M;
   int8_t* y;
   int64_t ldc;
+  QResidual res;
 };
 
 // One task: kMR rows x 32 outputs (or the remaining 16).
@@ -107,14 +119,17 @@ void task(void* ctx, size_t mi, size_t ni) {
   const int64_t left = g.N - n0;
   const int8_t* x = j.x + m0 * j.lda;
   int8_t* y = j.y + m0 * j.ldc + n0;
-  if (left > 16) tile_rows<2>(int(rows), g, x, j.lda, nb, y, j.ldc, int(std::min<int64_t>(16, left - 16)));
-  else tile_rows<1>(int(rows), g, x, j.lda, nb, y, j.ldc, int(left));
+  QResidual res = j.res;
+  if (res.r) res.r += m0 * j.ldc + n0;
+  if (left > 16) tile_rows<2>(int(rows), g, x, j.lda, nb, y, j.ldc, int(std::min<int64_t>(16, left - 16)), res);
+  else tile_rows<1>(int(rows), g, x, j.lda, nb, y, j.ldc, int(left), res);
 }
 
 }  // namespace
 
-void QGemmVnni::run(const int8_t* x, int64_t lda, int64_t M, int8_t* y, int64_t ldc, pthreadpool_t pool) const {
-  Job j{this, x, lda, M, y, ldc};
+void QGemmVnni::run(const int8_t* x, int64_t lda, int64_t M, int8_t* y, int64_t ldc, pthreadpool_t pool,
+                    const QResidual& res) const {
+  Job j{this, x, lda, M, y, ldc, res};
   const size_t mt = size_t((M + kMR - 1) / kMR), nt = size_t((N + 31) / 32);
   if (!pool) {
     for (size_t a = 0; a < mt; ++a)

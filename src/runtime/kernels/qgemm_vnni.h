@@ -2,6 +2,8 @@
 // per instruction), the core of QLinearConv (1x1 directly, others through
 // im2col) and QGemm/QLinearMatMul when weights are symmetric int8:
 //   y[m, n] = clamp(round_half_even((sum_k (x[m,k] - x_zp) * w[n,k] + bias[n]) * mult[n]) + y_zp)
+// and, with a residual r (an Add fused into QLinearConv, fuse_qdq.cc), that
+// int8 y becomes requantize_sum(y - y_zp, c_mult, r - r_zp, r_mult, ...) (qkernel.h).
 // Activations are int8; the kernel feeds vpdpbusd x + 128 (unsigned) and
 // removes 128 * sum_k w[n,k] through the bias, so results equal the integer
 // reference exactly.
@@ -15,6 +17,15 @@ namespace ef {
 
 bool vnni_available();
 
+// A residual operand of QGemmVnni::run: M rows of N int8 (stride ldc, like
+// y), and the parameters of the sum.
+struct QResidual {
+  const int8_t* r = nullptr;
+  int32_t zp = 0;
+  float mult = 0.f, c_mult = 0.f;  // r_scale / sum_scale, gemm output scale / sum_scale
+  int32_t y_zp = 0, lo = -128, hi = 127;  // the sum's
+};
+
 struct QGemmVnni {
   int64_t K = 0, Kp = 0, N = 0, Np = 0;  // Kp: K rounded up to 4, Np: N to 16
   std::vector<int8_t> w;                  // [Np/16][Kp/4][16][4]
@@ -27,7 +38,8 @@ struct QGemmVnni {
             int32_t y_zp, int32_t lo, int32_t hi);
   // x: M rows of at least Kp bytes (stride lda; bytes K..Kp-1 are ignored:
   // their weights are zero). y: M rows of N int8 (stride ldc).
-  void run(const int8_t* x, int64_t lda, int64_t M, int8_t* y, int64_t ldc, pthreadpool_t pool) const;
+  void run(const int8_t* x, int64_t lda, int64_t M, int8_t* y, int64_t ldc, pthreadpool_t pool,
+           const QResidual& res = {}) const;
 };
 
 }  // namespace ef

@@ -43,4 +43,14 @@ inline int32_t requantize(int32_t acc, float multiplier, int32_t zp, int32_t lo,
   return int32_t(v);
 }
 
+// A residual Add fused into QLinearConv (fuse_qdq.cc): the conv's int8 output
+// c (zero point removed) plus the residual r (zero point removed), each with
+// its scale / the sum's scale: round_half_even(fma(r, r_mult, c * c_mult)) + zp, clamped.
+inline int32_t requantize_sum(int32_t c, float c_mult, int32_t r, float r_mult, int32_t zp, int32_t lo, int32_t hi) {
+  float v = std::nearbyint(std::fma(float(r), r_mult, float(c) * c_mult)) + float(zp);
+  v = v > float(lo) ? v : float(lo);
+  v = v < float(hi) ? v : float(hi);
+  return int32_t(v);
+}
+
 }  // namespace ef

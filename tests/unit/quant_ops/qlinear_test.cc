@@ -30,9 +30,23 @@ struct ConvCase {
   bool per_channel;
 };
 
-// Naive NHWC QLinearConv.
+// A residual operand (QLinearConv inputs 9-13): r, its scale and zero point,
+// the sum's scale and zero point.
+struct Residual {
+  Tensor r;
+  float scale = 0.f;
+  int zp = 0;
+  float sum_scale = 0.f;
+  int sum_zp = 0;
+};
+
+// Naive NHWC QLinearConv; with a residual, the int8 conv output c (full
+// range) plus r as QLinearAdd's float definition, both terms scaled to the
+// sum: round_half_even(fma(r - r_zp, r_scale / s, (c - y_zp) * (y_scale / s))),
+// clamped to [lo, hi] (the activation then applies to the sum).
 Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tensor& w, const std::vector<float>& ws,
-                const std::vector<int32_t>& bias, float ys, int yz, int64_t oh, int64_t ow, int lo = -128, int hi = 127) {
+                const std::vector<int32_t>& bias, float ys, int yz, int64_t oh, int64_t ow, int lo = -128, int hi = 127,
+                const Residual* res = nullptr) {
   Tensor y(DType::i8, {c.n, oh, ow, c.cout});
   const int64_t ig = c.cin / c.group, og = c.cout / c.group;
   for (int64_t n = 0; n < c.n; ++n)
@@ -52,15 +66,22 @@ Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tens
               }
             }
           const float m = xs * ws[ws.size() > 1 ? size_t(o) : 0] / ys;
-          const float v = std::nearbyint(float(acc) * m) + float(yz);
-          y.data_as<int8_t>()[((n * oh + oy) * ow + ox) * c.cout + o] = int8_t(std::clamp(v, float(lo), float(hi)));
+          const int64_t at = ((n * oh + oy) * ow + ox) * c.cout + o;
+          float v = std::nearbyint(float(acc) * m) + float(yz);
+          if (res) {
+            const float cq = std::clamp(v, -128.f, 127.f) - float(yz);
+            const float s = res->sum_scale;
+            v = std::nearbyint(std::fma(float(res->r.data_as<int8_t>()[at] - res->zp), res->scale / s, cq * (ys / s))) +
+                float(res->sum_zp);
+          }
+          y.data_as<int8_t>()[at] = int8_t(std::clamp(v, float(lo), float(hi)));
         }
   return y;
 }
 
 std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tensor& w,
                               const std::vector<float>& ws, const std::vector<int32_t>& bias, float ys, int yz,
-                              const std::string& act = "") {
+                              const std::string& act = "", const Residual* res = nullptr) {
   Attrs a;
   a.set("layout", std::string("NHWC"));
   a.set("kernel_shape", std::vector<int64_t>{c.k, c.k});
@@ -70,11 +91,17 @@ std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int 
   if (!act.empty()) a.set("activation", act);
   Tensor wst = Tensor::from<float>({int64_t(ws.size())}, std::span<const float>(ws));
   Tensor wz(DType::i8, {int64_t(ws.size())});
-  return run_op("QLinearConv",
-                {In::rt(x), In::k(scalar_f32(xs)), In::k(i8({int8_t(xz)})), In::k(w),
-                 In::k(ws.size() > 1 ? wst : scalar_f32(ws[0])), In::k(ws.size() > 1 ? wz : i8({0})),
-                 In::k(scalar_f32(ys)), In::k(i8({int8_t(yz)})), In::k(i32(bias, {c.cout}))},
-                a, 1, 2);
+  std::vector<In> ins = {In::rt(x), In::k(scalar_f32(xs)), In::k(i8({int8_t(xz)})), In::k(w),
+                         In::k(ws.size() > 1 ? wst : scalar_f32(ws[0])), In::k(ws.size() > 1 ? wz : i8({0})),
+                         In::k(scalar_f32(ys)), In::k(i8({int8_t(yz)})), In::k(i32(bias, {c.cout}))};
+  if (res) {
+    ins.push_back(In::rt(res->r));
+    ins.push_back(In::k(scalar_f32(res->scale)));
+    ins.push_back(In::k(i8({int8_t(res->zp)})));
+    ins.push_back(In::k(scalar_f32(res->sum_scale)));
+    ins.push_back(In::k(i8({int8_t(res->sum_zp)})));
+  }
+  return run_op("QLinearConv", ins, a, 1, 2);
 }
 
 // Each case runs on every implementation this CPU has: the own VNNI GEMM
@@ -113,6 +140,30 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
     EXPECT_EQ(max_diff_i8(y6, r6), 0);
   }
  }
+  unsetenv("EF_DISABLE_VNNI");
+}
+
+// A residual (an Add fused by fuse_qdq, then relu) on the VNNI GEMM (1x1 direct, 3x3
+// through im2col, a partial 16-output block) and on the reference kernel
+// (EF_DISABLE_VNNI=1: XNNPACK declines residuals): exact.
+TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
+  for (const char* off : {"0", "1"}) {
+    setenv("EF_DISABLE_VNNI", off, 1);
+    const ConvCase cases[] = {{1, 9, 11, 16, 40, 1, 1, 0, 1, true}, {2, 10, 9, 8, 12, 3, 2, 1, 1, true}};
+    for (const auto& c : cases) {
+      Tensor x = rand_int<int8_t>({c.n, c.h, c.w, c.cin}, -128, 127);
+      Tensor w = rand_int<int8_t>({c.cout, c.cin, c.k, c.k}, -127, 127);
+      std::vector<float> ws;
+      std::vector<int32_t> bias;
+      for (int64_t o = 0; o < c.cout; ++o) ws.push_back(0.002f + 0.001f * float(o % 7)), bias.push_back(int32_t(o * 37 - 300));
+      const int64_t oh = (c.h + 2 * c.pad - c.k) / c.stride + 1, ow = (c.w + 2 * c.pad - c.k) / c.stride + 1;
+      // The conv output (scale 0.4) saturates in places: its int8 clamp must stay.
+      const Residual res{rand_int<int8_t>({c.n, oh, ow, c.cout}, -128, 127), 0.3f, -7, 0.5f, 4};
+      auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res)[0];
+      Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, 4, 127, &res);  // relu: the sum's Q(0)
+      EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " EF_DISABLE_VNNI=" << off;
+    }
+  }
   unsetenv("EF_DISABLE_VNNI");
 }
 
