@@ -105,7 +105,9 @@ void print_outputs(const std::vector<quant::OutputAgreement>& outputs) {
     if (o.kind == "segmentation")
       std::printf("  mask IoU mean %.4f min %.4f", o.iou_sum / std::max(o.frames, 1), o.iou_min);
     if (o.kind == "detection scores")
-      std::printf("  score max|diff| %.4f (float score >= 0.5: %.4f)", o.score_diff, o.score_diff_conf);
+      std::printf("  score max|diff| %.4f (float score >= 0.5: %.4f); best detection: max|diff| %.4f mean %.4f (%d frame(s))",
+                  o.score_diff, o.score_diff_conf, o.top_diff_max, o.top_diff_sum / std::max(o.top_frames, 1),
+                  o.top_frames);
     std::printf("\n");
   }
 }

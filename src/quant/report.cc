@@ -72,6 +72,9 @@ bool outside01(const Tensor& t) {
   return false;
 }
 
+
+}  // namespace
+
 void compare_output(OutputAgreement& o, const Tensor& f, const Tensor& q) {
   if (f.dtype() != DType::f32 || q.dtype() != DType::f32) return;  // kind "not float": not compared
   if (f.shape() != q.shape())
@@ -93,16 +96,22 @@ void compare_output(OutputAgreement& o, const Tensor& f, const Tensor& q) {
     o.iou_min = std::min(o.iou_min, iou);
   } else if (o.kind == "detection scores") {
     const bool logits = outside01(f);
+    float best_a = 0.f, best_b = 0.f;
     for (int64_t i = 0; i < f.numel(); ++i) {
       const float sa = logits ? sigmoid(a[i]) : a[i], sb = logits ? sigmoid(b[i]) : b[i];
       const double d = std::fabs(double(sa) - sb);
       o.score_diff = std::max(o.score_diff, d);
       if (sa >= 0.5f) o.score_diff_conf = std::max(o.score_diff_conf, d);
+      best_a = std::max(best_a, sa), best_b = std::max(best_b, sb);
+    }
+    if (best_a >= 0.5f) {
+      const double d = std::fabs(double(best_a) - best_b);
+      o.top_diff_max = std::max(o.top_diff_max, d);
+      o.top_diff_sum += d;
+      ++o.top_frames;
     }
   }
 }
-
-}  // namespace
 
 Report evaluate(const Graph& fp, const Graph& qdq, const Model& int8, const Plan& p, size_t frames,
                 const FillFn& fill, int threads, const ProgressFn& progress) {

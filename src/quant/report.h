@@ -31,7 +31,14 @@ struct OutputAgreement {
   int top1_agree = 0;                         // classifier
   double iou_sum = 0, iou_min = 1;            // segmentation (foreground mask IoU per frame)
   double score_diff = 0, score_diff_conf = 0;  // detection scores: max |diff|, and where float score >= 0.5
+  // The detection that matters: on frames whose best float score is >= 0.5,
+  // |best float score - best quantized score| (max and sum over those frames).
+  double top_diff_max = 0, top_diff_sum = 0;
+  int top_frames = 0;
 };
+
+// Adds one frame's float output f and quantized output q to o (by o.kind).
+void compare_output(OutputAgreement& o, const Tensor& f, const Tensor& q);
 
 struct Report {
   std::vector<LayerError> layers;  // the plan's layers, in order

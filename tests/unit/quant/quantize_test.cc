@@ -227,6 +227,25 @@ TEST(Quantize, SelfieSegmentationMaskAgreesWithFloat) {
 // ---- ONNX Runtime runs the same file with the same outputs
 
 // IoU of the (> 0.5) masks of two outputs of the same shape.
+// Detection scores (logits, [1, N, 1]): the best detection's score is
+// compared on frames where the float one is >= 0.5, whichever anchor wins.
+TEST(Report, BestDetectionScore) {
+  auto logits = [](std::vector<float> p) {
+    for (float& v : p) v = std::log(v / (1 - v));
+    return Tensor::from<float>({1, int64_t(p.size()), 1}, std::span<const float>(p));
+  };
+  OutputAgreement o{"scores", "detection scores", {}};
+  std::vector<float> f(16, 0.01f), q(16, 0.01f);
+  f[3] = 0.9f, q[3] = 0.7f, q[4] = 0.86f;  // int8 prefers a neighbouring anchor
+  compare_output(o, logits(f), logits(q));
+  f[3] = 0.3f, q[3] = 0.6f;  // no float detection: not counted
+  compare_output(o, logits(f), logits(q));
+  EXPECT_EQ(o.top_frames, 1);
+  EXPECT_NEAR(o.top_diff_max, 0.04, 1e-5);
+  EXPECT_NEAR(o.score_diff_conf, 0.2, 1e-5);  // anchor 3, frame 1
+  EXPECT_NEAR(o.score_diff, 0.86 - 0.01, 1e-5);
+}
+
 double mask_iou(const Tensor& a, const Tensor& b) {
   int64_t inter = 0, uni = 0;
   for (int64_t i = 0; i < a.numel(); ++i) {
