@@ -194,6 +194,44 @@ TEST(QGemm, MatchesNaiveReferenceExactly) {
 }
 
 // Float reference of a quantized binary op (the ONNX definition).
+// int8 MaxPool (fuse_qdq moves int8 through MaxPool) on the own fallback
+// kernel: XNNPACK takes 2x2 but refuses a 1x1 window (stride 2: a
+// subsampling), which the reference then runs; both against a naive max over
+// the window's real pixels (padding never wins). Exact.
+TEST(MaxPoolInt8, XnnpackAndFallbackMatchNaiveMax) {
+  struct Case {
+    int64_t k, stride, pad;
+    const char* impl;
+  };
+  for (const Case& c : {Case{2, 2, 0, "xnnpack"}, Case{1, 2, 0, "ref"}, Case{3, 2, 1, "xnnpack"}}) {
+    const int64_t H = 7, W = 9, C = 5;
+    Tensor x = rand_int<int8_t>({1, H, W, C}, -128, 127);
+    Attrs a;
+    a.set("layout", std::string("NHWC"));
+    a.set("kernel_shape", std::vector<int64_t>{c.k, c.k});
+    a.set("strides", std::vector<int64_t>{c.stride, c.stride});
+    a.set("pads", std::vector<int64_t>{c.pad, c.pad, c.pad, c.pad});
+    std::vector<Tensor> feeds;
+    Session s(Model::from_graph(one_node("MaxPool", {In::rt(x)}, 1, a, &feeds)), CompileOptions{.profile = true});
+    const Tensor y = s.run(feeds)[0].clone();
+    const int64_t oh = (H + 2 * c.pad - c.k) / c.stride + 1, ow = (W + 2 * c.pad - c.k) / c.stride + 1;
+    ASSERT_EQ(y.shape(), (Shape{1, oh, ow, C}));
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox)
+        for (int64_t ch = 0; ch < C; ++ch) {
+          int m = -128;
+          for (int64_t ky = 0; ky < c.k; ++ky)
+            for (int64_t kx = 0; kx < c.k; ++kx) {
+              const int64_t iy = oy * c.stride - c.pad + ky, ix = ox * c.stride - c.pad + kx;
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W) m = std::max(m, int(x.data_as<int8_t>()[(iy * W + ix) * C + ch]));
+            }
+          EXPECT_EQ(int(y.data_as<int8_t>()[(oy * ow + ox) * C + ch]), m) << "k=" << c.k;
+        }
+    ASSERT_EQ(s.profile().size(), 1u);
+    EXPECT_EQ(s.profile()[0].impl, c.impl) << "k=" << c.k;
+  }
+}
+
 TEST(QLinearAdd, WithinOneLsbOfFloatReferenceWithBroadcast) {
   for (const char* op : {"QLinearAdd", "QLinearMul"}) {
     Tensor a = rand_int<int8_t>({2, 5, 6, 8}, -128, 127), b = rand_int<int8_t>({1, 1, 1, 8}, -128, 127);
