@@ -39,6 +39,10 @@ bool shares_input_params(const Graph& g, const Node& n) {
                                               "Unsqueeze", "Transpose",    "Identity",     "Slice",
                                               "DepthToSpace", "SpaceToDepth"};
   if (moves.count(n.op)) return !n.attrs.has("activation") && n.outputs.size() == 1;
+  if (n.op == "Resize") {  // linear/nearest interpolation stays within the input's range
+    const std::string mode = n.attrs.s("mode", "nearest");
+    return (mode == "linear" || mode == "nearest") && !n.attrs.has("activation") && n.outputs.size() == 1;
+  }
   if (n.op != "Pad" || n.attrs.s("mode", "constant") != "constant" || Graph::has_input(n, 3)) return false;
   if (!Graph::has_input(n, 2)) return true;
   const Value& v = g.in(n, 2);

@@ -65,8 +65,9 @@ struct Plan {
   std::map<std::string, int> float_ops;  // other ops without an int8 form here, by op type
   std::map<std::string, int> int8_moves; // data movement between quantized tensors (runs on int8), by op type
 };
-// Ops that only move or select values (MaxPool, zero Pad, Reshape, ...):
-// their output gets the input's quantization parameters.
+// Ops that only move or select values (MaxPool, zero Pad, Reshape, ...), and
+// linear/nearest Resize (its output stays within the input's range): their
+// output gets the input's quantization parameters.
 bool shares_input_params(const Graph& g, const Node& n);
 // Throws ef::Error on an unknown --keep-float name (listing the layers).
 Plan plan(const Graph& g, const Options& o);

@@ -8,7 +8,9 @@
 //      form XNNPACK's int8 kernels take;
 //   2. sinks DequantizeLinear below data-movement ops (Reshape, Transpose,
 //      Concat of equal parameters, Pad, Slice, DepthToSpace...) and MaxPool,
-//      which then move int8 bytes: op(DQ(q)) == DQ(op(q)) exactly;
+//      which then move int8 bytes: op(DQ(q)) == DQ(op(q)) exactly; and below
+//      a Resize whose output is requantized with the input's parameters
+//      (Q(Resize(DQ(q))) == Resize on q, rounded: the weights sum to 1);
 //   3. fuses DQ -> op -> Q into one quantized operator where an int8 kernel
 //      exists: Conv (+ relu/relu6/clip) -> QLinearConv, Gemm -> QGemm,
 //      MatMul -> QLinearMatMul, Add/Mul -> QLinearAdd/QLinearMul,
@@ -60,7 +62,7 @@ class Fuser {
     for (size_t i = 0; i < n0; ++i) {
       if (g_.nodes[i].dead) continue;
       const std::string op = g_.nodes[i].op;
-      if (kMove.count(op) || op == "Concat" || op == "Pad" || op == "MaxPool") sink(int(i));
+      if (kMove.count(op) || op == "Concat" || op == "Pad" || op == "MaxPool" || op == "Resize") sink(int(i));
     }
     for (size_t i = 0; i < n0; ++i) {
       if (g_.nodes[i].dead) continue;
@@ -242,6 +244,13 @@ class Fuser {
       n.inputs[2] = i8_scalar(n.name + "_pad_value", x.z, x.t);
     } else if (n.op == "MaxPool") {  // max commutes with a dequantization (scale > 0)
       if (n.attrs.s("layout", "") != "NHWC" || n.attrs.has("activation")) return;
+    } else if (n.op == "Resize") {  // interpolation rounds: only where Q(x's parameters) rounds anyway
+      if (n.attrs.s("layout", "") != "NHWC" || n.attrs.has("activation")) return;
+      for (size_t k = 1; k < n.inputs.size(); ++k)
+        if (n.inputs[k] >= 0 && !g_.values[n.inputs[k]].is_const()) return;
+      QOperand o;
+      int qn;
+      if (!q_output(n.outputs[0], o, qn) || !o.same(x)) return;
     } else {
       for (size_t k = 1; k < n.inputs.size(); ++k)
         if (n.inputs[k] >= 0 && !g_.values[n.inputs[k]].is_const()) return;  // only constant shape operands

@@ -3,8 +3,11 @@
 // pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn.
 // XNNPACK resize_bilinear2d_nhwc_f32 takes the bilinear cases whose
 // coordinate mapping it reproduces (verified against a reference in
-// tests/unit/ops_spatial); the own kernel uses per-axis index/weight tables
-// built at setup.
+// tests/unit/ops_spatial), and _s8 the same cases on int8 (fuse_qdq moves
+// int8 through a bilinear Resize whose output is requantized with the
+// input's parameters; fixed-point weights: within 1 LSB of the float
+// definition); the own kernel uses per-axis index/weight tables built at
+// setup.
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -166,13 +169,18 @@ class ResizeXnn : public Kernel {
       : r_(r), op_(std::move(op)), act_(act), pool_(pool) {}
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
-    xnn_check(xnn_setup_resize_bilinear2d_nhwc_f32(op_.get(), r_.n, r_.ih, r_.iw, r_.oh, r_.ow, in[0].as<float>(),
-                                                   out[0].as<float>(), pool_),
-              "setup_resize_bilinear2d_nhwc_f32", "Resize");
+    if (in[0].dtype == DType::i8)
+      xnn_check(xnn_setup_resize_bilinear2d_nhwc_s8(op_.get(), r_.n, r_.ih, r_.iw, r_.oh, r_.ow, in[0].as<int8_t>(),
+                                                    out[0].as<int8_t>(), pool_),
+                "setup_resize_bilinear2d_nhwc_s8", "Resize");
+    else
+      xnn_check(xnn_setup_resize_bilinear2d_nhwc_f32(op_.get(), r_.n, r_.ih, r_.iw, r_.oh, r_.ow, in[0].as<float>(),
+                                                     out[0].as<float>(), pool_),
+                "setup_resize_bilinear2d_nhwc_f32", "Resize");
   }
   void run() override {
     xnn_check(xnn_run_operator(op_.get(), pool_), "run_operator", "Resize");
-    act_.apply(out_[0].as<float>(), size_t(out_[0].numel()));
+    if (in_[0].dtype == DType::f32) act_.apply(out_[0].as<float>(), size_t(out_[0].numel()));
   }
   const char* impl() const override { return "xnnpack"; }
 
@@ -184,7 +192,9 @@ class ResizeXnn : public Kernel {
 };
 
 std::unique_ptr<Kernel> make_resize_xnn(const KernelContext& c) {
-  if (c.node.attrs.s("layout", "") != "NHWC" || c.input(0).dtype != DType::f32 || !xnn_available()) return nullptr;
+  const DType t = c.input(0).dtype;
+  if (c.node.attrs.s("layout", "") != "NHWC" || (t != DType::f32 && t != DType::i8) || !xnn_available()) return nullptr;
+  if (t == DType::i8 && c.node.attrs.has("activation")) return nullptr;
   ResizeCfg r = resize_cfg(c);
   if (!r.linear) return nullptr;
   // XNNPACK maps with in/out size ratios; ONNX with the given scales. Only
@@ -197,8 +207,8 @@ std::unique_ptr<Kernel> make_resize_xnn(const KernelContext& c) {
   else if (r.coord == "half_pixel" || (r.coord == "pytorch_half_pixel" && r.oh > 1 && r.ow > 1)) flags = 0;
   else return nullptr;
   xnn_operator_t op = nullptr;
-  if (xnn_create_resize_bilinear2d_nhwc_f32(size_t(r.c), size_t(r.c), size_t(r.c), flags, &op) != xnn_status_success)
-    return nullptr;
+  auto create = t == DType::i8 ? xnn_create_resize_bilinear2d_nhwc_s8 : xnn_create_resize_bilinear2d_nhwc_f32;
+  if (create(size_t(r.c), size_t(r.c), size_t(r.c), flags, &op) != xnn_status_success) return nullptr;
   return std::make_unique<ResizeXnn>(r, XnnOp(op), FusedActivation::from(c.node), c.pool);
 }
 

@@ -138,6 +138,33 @@ TEST(FuseQdq, MaxPoolPadAndHardSwishRunInInt8) {
   }
 }
 
+// A bilinear Resize requantized with its input's parameters runs on int8
+// (no Q/DQ left around it); one requantized with other parameters stays
+// float. Within 1 output step of the unfused graph (XNNPACK's fixed-point
+// bilinear weights; see ResizeInt8 in qlinear_test.cc).
+TEST(FuseQdq, ResizeWithTheInputsParametersRunsInInt8) {
+  for (const bool same : {true, false}) {
+    QdqBuilder b;
+    int x = b.g.add_value("x", DType::f32, {1, 5, 6, 7}, true);
+    b.g.inputs = {x};
+    Attrs ra;
+    ra.set("mode", std::string("linear"));
+    ra.set("coordinate_transformation_mode", std::string("half_pixel"));
+    std::vector<float> sc = {1.f, 1.f, 2.f, 2.f};
+    const int scales = b.g.add_const("scales", Tensor::from<float>({4}, std::span<const float>(sc)));
+    int up = b.node("Resize", {b.qdq(x, 0.03f, 120), -1, scales}, ra);
+    b.g.outputs = {b.qdq(b.node("Relu", {b.qdq(up, same ? 0.03f : 0.04f, 120)}), 0.03f, 120)};
+    auto [ref, fused, ops] = compile(b.g);
+    for (const Node& n : fused.graph().nodes)
+      if (n.op == "Resize") EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, same ? DType::i8 : DType::f32);
+    EXPECT_EQ(ops["QuantizeLinear"], same ? 2 : 3) << "same parameters: " << same;
+    Tensor in = rand_f32({1, 5, 6, 7}, -3.f, 4.f);
+    Tensor r = ref.run({in})[0].clone();
+    Tensor f = fused.run({in})[0];
+    for (int64_t i = 0; i < r.numel(); ++i) EXPECT_LE(std::fabs(r.data_as<float>()[i] - f.data_as<float>()[i]), 0.03f + 1e-6f);
+  }
+}
+
 TEST(FuseQdq, OpsWithoutInt8KernelStayFloatAndStillRun) {
   QdqBuilder b;
   int x = b.g.add_value("x", DType::f32, {1, 4, 6, 6}, true);

@@ -232,6 +232,45 @@ TEST(MaxPoolInt8, XnnpackAndFallbackMatchNaiveMax) {
   }
 }
 
+// int8 Resize (fuse_qdq moves int8 through Resize when its output is
+// requantized with the input's parameters) against the float Resize kernel
+// (tested against an independent reference in ops_spatial) on the same
+// values, rounded: XNNPACK's s8 bilinear (exact 2x scales) within 1 LSB
+// (fixed-point weights), the own int8 kernel (other scales, nearest) exact.
+TEST(ResizeInt8, MatchesFloatKernelRounded) {
+  struct Case {
+    const char* mode;
+    float scale;
+    const char* impl;
+    int tol;
+  };
+  for (const Case& c : {Case{"linear", 2.f, "xnnpack", 1}, Case{"linear", 1.5f, "ref-int8", 0},
+                        Case{"nearest", 2.f, "ref-int8", 0}}) {
+    Tensor x = rand_int<int8_t>({1, 5, 6, 19}, -128, 127);
+    Tensor xf(DType::f32, x.shape());
+    for (int64_t i = 0; i < x.numel(); ++i) xf.data_as<float>()[i] = float(x.data_as<int8_t>()[i]);
+    Attrs a;
+    a.set("layout", std::string("NHWC"));
+    a.set("mode", std::string(c.mode));
+    a.set("coordinate_transformation_mode", std::string("half_pixel"));
+    std::vector<float> sc = {1.f, c.scale, c.scale, 1.f};
+    const Tensor scales = Tensor::from<float>({4}, std::span<const float>(sc));
+    std::vector<Tensor> feeds;
+    Session s(Model::from_graph(one_node("Resize", {In::rt(x), In::none(), In::k(scales)}, 1, a, &feeds)),
+              CompileOptions{.profile = true});
+    const Tensor y = s.run(feeds)[0].clone();
+    const Tensor r = run_op("Resize", {In::rt(xf), In::none(), In::k(scales)}, a)[0];
+    ASSERT_EQ(y.shape(), r.shape());
+    int worst = 0;
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      const float want = std::clamp(std::nearbyint(r.data_as<float>()[i]), -128.f, 127.f);
+      worst = std::max(worst, std::abs(int(y.data_as<int8_t>()[i]) - int(want)));
+    }
+    EXPECT_LE(worst, c.tol) << c.mode << " x" << c.scale;
+    EXPECT_EQ(s.profile().at(0).impl, c.impl) << c.mode << " x" << c.scale;
+  }
+}
+
 TEST(QLinearAdd, WithinOneLsbOfFloatReferenceWithBroadcast) {
   for (const char* op : {"QLinearAdd", "QLinearMul"}) {
     Tensor a = rand_int<int8_t>({2, 5, 6, 8}, -128, 127), b = rand_int<int8_t>({1, 1, 1, 8}, -128, 127);
