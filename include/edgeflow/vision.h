@@ -9,6 +9,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "edgeflow/tensor.h"
+
 namespace ef::vision {
 
 // ---------------------------------------------------------------- image -> tensor
@@ -83,6 +85,22 @@ struct FaceDetectorConfig {
   float nms_threshold = 0.3f;
 };
 FaceDetectorConfig blazeface_config(const std::string& variant);  // throws on unknown
+
+// ---------------------------------------------------------------- mask agreement
+// Two soft masks compared as binary masks (value > 0.5): the pixels set in
+// both and in either. Summing overlaps over frames gives the pooled IoU of a
+// clip; iou() of each frame's overlap, averaged, the mean per-frame IoU.
+struct MaskOverlap {
+  int64_t inter = 0, uni = 0;
+  double iou() const { return uni ? double(inter) / double(uni) : 1.0; }  // two empty masks agree
+  MaskOverlap& operator+=(const MaskOverlap& o) {
+    inter += o.inter, uni += o.uni;
+    return *this;
+  }
+};
+// a, b: float32 tensors of the same element count (else an Error naming both sizes).
+MaskOverlap mask_overlap(const Tensor& a, const Tensor& b);
+inline double mask_iou(const Tensor& a, const Tensor& b) { return mask_overlap(a, b).iou(); }
 
 // ---------------------------------------------------------------- masks
 struct MaskRefineOptions {

@@ -12,6 +12,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli/bench_video.h"
+#include "edgeflow/vision.h"
 
 namespace ef::cli {
 
@@ -68,7 +69,7 @@ int calibrate_delta(const VideoBenchArgs& a) {
         if (x.dtype() != DType::f32) continue;
         for (int64_t j = 0; j < x.numel(); ++j) err_sum += std::fabs(x.data_as<float>()[j] - y.data_as<float>()[j]);
         err_n += x.numel();
-        if (is_mask_tensor(x)) iou_sum += mask_iou(x, y), ++iou_n;
+        if (is_mask_tensor(x)) iou_sum += vision::mask_iou(x, y), ++iou_n;
       }
     }
     r.err = err_n ? err_sum / double(err_n) : 0;

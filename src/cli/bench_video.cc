@@ -13,6 +13,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "edgeflow/analysis.h"
+#include "edgeflow/vision.h"
 
 namespace ef::cli {
 
@@ -47,16 +48,6 @@ bool is_mask_tensor(const Tensor& t) {
 }
 
 int64_t model_cost_macs(const Session& s) { return model_cost(s.graph()).total.macs; }
-
-double mask_iou(const Tensor& a, const Tensor& b) {
-  int64_t inter = 0, uni = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    bool x = a.data_as<float>()[i] > 0.5f, y = b.data_as<float>()[i] > 0.5f;
-    inter += x && y;
-    uni += x || y;
-  }
-  return uni ? double(inter) / double(uni) : 1.0;
-}
 
 namespace {
 
@@ -110,6 +101,7 @@ int bench_video(const VideoBenchArgs& a) {
   std::vector<Tensor> prev_mask(dense.num_outputs());
   int frames = 0, top1_agree = 0, top1_total = 0;
   double worst_diff = 0, worst_iou = 1;
+  vision::MaskOverlap pooled;  // over every frame: the IoU of the whole clip's mask pixels
   cv::Mat frame;
   cv::Size size0;
   Tensor in(DType::f32, info.shape);
@@ -144,11 +136,13 @@ int bench_video(const VideoBenchArgs& a) {
           d = std::max(d, double(std::fabs(x.data_as<float>()[i] - y.data_as<float>()[i])));
         if (is_mask_tensor(x)) {
           if (!a.save_masks.empty() && (frames % 25 == 0)) save_masks(a.save_masks, frames, frame, x, y);
-          double iou = mask_iou(x, y);
+          const vision::MaskOverlap o = vision::mask_overlap(x, y);
+          pooled += o;
+          const double iou = o.iou();
           ious.push_back(iou);
           worst_iou = std::min(worst_iou, iou);
           // dense against its own previous frame: how much the mask itself flickers
-          if (prev_mask[k].numel() == x.numel()) temporal.push_back(mask_iou(prev_mask[k], x));
+          if (prev_mask[k].numel() == x.numel()) temporal.push_back(vision::mask_iou(prev_mask[k], x));
           prev_mask[k] = x.clone();
         } else if (x.rank() == 2 && x.shape()[0] == 1 && x.shape()[1] > 1) {
           ++top1_total;
@@ -181,12 +175,12 @@ int bench_video(const VideoBenchArgs& a) {
     std::printf(
         "{\"model\":\"%s\",\"video\":\"%s\",\"frames\":%d,\"threads\":%d,\"threshold\":%g,\"refresh\":%d,"
         "\"dense_ms\":%.4f,\"delta_ms\":%.4f,\"speedup\":%.3f,\"dense_cpu_ms\":%.4f,\"delta_cpu_ms\":%.4f,\"cpu_speedup\":%.3f,\"dense_macs\":%.0f,\"delta_macs\":%.0f,"
-        "\"mac_reduction\":%.3f,\"frames_skipped\":%d,\"frames_dense_fallback\":%d,\"max_abs_diff\":%.6g,\"mean_iou\":%.5f,\"min_iou\":%.5f,\"dense_frame_to_frame_iou\":%.5f,"
+        "\"mac_reduction\":%.3f,\"frames_skipped\":%d,\"frames_dense_fallback\":%d,\"max_abs_diff\":%.6g,\"mean_iou\":%.5f,\"min_iou\":%.5f,\"pooled_iou\":%.5f,\"dense_frame_to_frame_iou\":%.5f,"
         "\"top1_agreement\":%.5f,\"state_bytes\":%zu}\n",
         a.model.c_str(), a.video.c_str(), frames, a.common.threads, a.delta.threshold, a.delta.refresh_every, md, mdl,
         mdl > 0 ? md / mdl : 0, mc, mcl, mcl > 0 ? mc / mcl : 0, dense_macs, delta_macs, delta_macs > 0 ? dense_macs / delta_macs : 0, s.frames_skipped,
         s.frames_dense_fallback,
-        worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, mean_temporal, top1_total ? double(top1_agree) / top1_total : 0.0, state);
+        worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, ious.empty() ? 0.0 : pooled.iou(), mean_temporal, top1_total ? double(top1_agree) / top1_total : 0.0, state);
     return 0;
   }
   std::printf("model: %s  video: %s  frames: %d  threads: %d\n", a.model.c_str(), a.video.c_str(), frames,
@@ -202,8 +196,8 @@ int bench_video(const VideoBenchArgs& a) {
               s.frames_skipped, s.frames, s.frames_dense_fallback, s.delta_ms, s.dense_ms);
   std::printf("output agreement: max |dense - delta| %.4g (median per frame %.4g)", worst_diff, median(diffs));
   if (!ious.empty())
-    std::printf("; mask IoU mean %.4f, min %.4f (dense against its own previous frame: %.4f)", mean_iou, worst_iou,
-                mean_temporal);
+    std::printf("; mask IoU (> 0.5) per frame mean %.4f, min %.4f, pooled over the clip %.4f (dense against its own previous frame: %.4f)",
+                mean_iou, worst_iou, pooled.iou(), mean_temporal);
   if (top1_total) std::printf("; top-1 agreement %.1f%%", 100.0 * top1_agree / top1_total);
   std::printf("\nextra state held for delta execution: %s\n", human_bytes(double(state)).c_str());
   for (auto& n : s.notes) std::printf("note: %s\n", n.c_str());

@@ -28,7 +28,6 @@ int calibrate_delta(const VideoBenchArgs& a);
 
 // Helpers shared by the two.
 bool is_mask_tensor(const Tensor& t);  // float values in [0,1], one channel
-double mask_iou(const Tensor& a, const Tensor& b);  // masks thresholded at 0.5
 int64_t model_cost_macs(const Session& s);
 void print_delta_explain(const Graph& g, const DeltaStats& s);
 

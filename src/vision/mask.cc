@@ -11,6 +11,19 @@
 
 namespace ef::vision {
 
+MaskOverlap mask_overlap(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != DType::f32 || b.dtype() != DType::f32 || a.numel() != b.numel())
+    throw Error("mask_overlap: two float32 masks of the same size expected, got " + std::to_string(a.numel()) +
+                " and " + std::to_string(b.numel()) + " elements");
+  MaskOverlap o;
+  const float *x = a.data_as<float>(), *y = b.data_as<float>();
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const bool p = x[i] > 0.5f, q = y[i] > 0.5f;
+    o.inter += p && q, o.uni += p || q;
+  }
+  return o;
+}
+
 void guided_filter(const cv::Mat& I, const cv::Mat& p, cv::Mat& q, int radius, float eps, int scale) {
   CV_Assert(I.type() == CV_32F && p.type() == CV_32F && I.size() == p.size());
   scale = std::max(1, scale);

@@ -18,6 +18,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "edgeflow/npy.h"
+#include "edgeflow/vision.h"
 #include "exporters/onnx/onnx_exporter.h"
 #include "quant/quantize.h"
 #include "quant/report.h"
@@ -226,7 +227,6 @@ TEST(Quantize, SelfieSegmentationMaskAgreesWithFloat) {
 
 // ---- ONNX Runtime runs the same file with the same outputs
 
-// IoU of the (> 0.5) masks of two outputs of the same shape.
 // Detection scores (logits, [1, N, 1]): the best detection's score is
 // compared on frames where the float one is >= 0.5, whichever anchor wins.
 TEST(Report, BestDetectionScore) {
@@ -246,14 +246,7 @@ TEST(Report, BestDetectionScore) {
   EXPECT_NEAR(o.score_diff, 0.86 - 0.01, 1e-5);
 }
 
-double mask_iou(const Tensor& a, const Tensor& b) {
-  int64_t inter = 0, uni = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const bool x = a.data_as<float>()[i] > 0.5f, y = b.data_as<float>()[i] > 0.5f;
-    inter += x && y, uni += x || y;
-  }
-  return uni ? double(inter) / double(uni) : 1.0;
-}
+using vision::mask_iou;  // IoU of the (> 0.5) masks of two outputs of the same shape
 
 void expect_ort_matches(const Quantized& q, const Tensor& x, double rel_tol) {
   EF_NEED(test::ort_available(), std::string("node with onnxruntime-node"));

@@ -111,3 +111,33 @@ TEST(Compositor, BlurKeepsThePersonSharp) {
   cv::meanStdDev(out(cv::Rect(0, 0, 12, 64)), m2, s2);
   EXPECT_LT(s2[0], s1[0] / 4);
 }
+
+// Hand-counted: pixels above 0.5 in a {0, 1, 3}, in b {0, 2}; 0.5 itself is not set.
+TEST(MaskOverlap, CountsPixelsAboveHalfAndPoolsFrames) {
+  ef::Tensor a(ef::DType::f32, {1, 2, 3, 1}), b(ef::DType::f32, {1, 2, 3, 1});
+  const float av[] = {0.9f, 0.6f, 0.1f, 0.7f, 0.5f, 0.0f}, bv[] = {0.8f, 0.2f, 0.95f, 0.4f, 0.5f, 0.3f};
+  std::copy(av, av + 6, a.data_as<float>());
+  std::copy(bv, bv + 6, b.data_as<float>());
+  const MaskOverlap o = mask_overlap(a, b);
+  EXPECT_EQ(o.inter, 1);
+  EXPECT_EQ(o.uni, 4);
+  EXPECT_DOUBLE_EQ(mask_iou(a, b), 0.25);
+  EXPECT_DOUBLE_EQ(mask_iou(a, a), 1.0);
+  // pooled: (1 + 3) / (4 + 3), not the mean of 0.25 and 1
+  MaskOverlap pooled = o;
+  pooled += mask_overlap(a, a);
+  EXPECT_DOUBLE_EQ(pooled.iou(), 4.0 / 7.0);
+  ef::Tensor empty(ef::DType::f32, {1, 2, 3, 1});
+  std::fill(empty.data_as<float>(), empty.data_as<float>() + 6, 0.f);
+  EXPECT_DOUBLE_EQ(mask_iou(empty, empty), 1.0);  // two empty masks agree
+}
+
+TEST(MaskOverlap, DifferentSizesAreAnError) {
+  ef::Tensor a(ef::DType::f32, {1, 2, 3, 1}), b(ef::DType::f32, {1, 2, 2, 1});
+  try {
+    mask_overlap(a, b);
+    FAIL() << "no error";
+  } catch (const ef::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("6 and 4"), std::string::npos) << e.what();
+  }
+}
