@@ -39,6 +39,10 @@ struct DeltaOptions {
   std::map<std::string, float> layer_thresholds;
   int refresh_every = 0;      // full dense recompute every N frames (0 = never)
   float dense_above = 0.5f;   // a convolution reaching a larger fraction of its output runs its dense kernel
+  // ... and so does one reaching more than its measured break-even: the
+  // fraction above which its dense kernel was timed faster than its sparse
+  // path in this session (DeltaLayerStats::breakeven).
+  bool measured_breakeven = true;
   // Skip the whole network (reuse the last outputs) when the mean absolute
   // input change is below this; negative = never skip.
   float frame_skip = -1.f;
@@ -85,6 +89,9 @@ struct DeltaLayerStats {
   size_t state_bytes = 0;       // extra memory held between frames
   bool delta = false;           // false: the op runs densely whenever an input changed
   double ms = 0;                // wall-clock summed over delta frames (when profiling)
+  // Convolutions: the changed fraction of the output above which their dense
+  // kernel was measured faster than the sparse path (latest; > 1: not known).
+  double breakeven = 2;
 };
 struct DeltaStats {
   int frames = 0, frames_skipped = 0;

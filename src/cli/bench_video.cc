@@ -207,15 +207,17 @@ int bench_video(const VideoBenchArgs& a) {
     if (s.layers[i].dense_macs > 0) idx.push_back(i);
   std::sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return s.layers[x].dense_macs > s.layers[y].dense_macs; });
   const int delta_frames = std::max(1, s.frames - s.frames_skipped - s.frames_dense_fallback);
-  std::printf("\nper layer (top %d by dense MACs)\n%-34s %-6s %12s %12s %9s %7s %9s\n", a.top, "layer", "mode",
-              "dense MACs", "delta MACs", "changed", "dense#", "delta ms");
+  std::printf("\nper layer (top %d by dense MACs)\n%-34s %-6s %12s %12s %9s %7s %9s %10s\n", a.top, "layer", "mode",
+              "dense MACs", "delta MACs", "changed", "dense#", "delta ms", "break-even");
   for (int k = 0; k < std::min<int>(a.top, int(idx.size())); ++k) {
     const auto& l = s.layers[idx[k]];
-    std::printf("%-34.34s %-6s %12s %12s %8.1f%% %7d %9.3f\n", l.name.c_str(), l.delta ? "delta" : "dense",
+    char be[16] = "-";  // measured break-even (a convolution that ran both ways)
+    if (l.breakeven <= 1) std::snprintf(be, sizeof be, "%.1f%%", 100.0 * l.breakeven);
+    std::printf("%-34.34s %-6s %12s %12s %8.1f%% %7d %9.3f %10s\n", l.name.c_str(), l.delta ? "delta" : "dense",
                 human_count(double(l.dense_macs)).c_str(),
                 human_count(double(l.executed_macs) / std::max(1, s.frames)).c_str(),
                 100.0 * l.changed_fraction / std::max(1, s.frames - s.frames_skipped), l.dense_runs,
-                l.ms / delta_frames);
+                l.ms / delta_frames, be);
   }
   if (a.explain) print_delta_explain(delta->graph(), s);
   return 0;

@@ -236,6 +236,7 @@ void Session::Impl::run_all() {
     l.dense_runs += dense_frame || info.last_dense;
     if (!dense_frame) {
       l.ms += info.last_ms;
+      l.breakeven = info.breakeven;
       if (info.last_in_raw >= 0) {
         l.input_rewritten += info.last_in_raw, l.input_published += info.last_in_pub;
         l.output_changed += info.last_changed;

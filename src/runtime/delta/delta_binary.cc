@@ -13,6 +13,19 @@ namespace {
 
 enum class BinOp { add, sub, mul, div, max, min };
 
+// y = a op b over n floats, built for AVX-512 and the baseline (picked at load time).
+__attribute__((target_clones("avx512f", "default"))) void compute(BinOp op, float* y, const float* a, const float* b,
+                                                                   int64_t n) {
+  switch (op) {
+    case BinOp::add: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i]; break;
+    case BinOp::sub: for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i]; break;
+    case BinOp::mul: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i]; break;
+    case BinOp::div: for (int64_t i = 0; i < n; ++i) y[i] = a[i] / b[i]; break;
+    case BinOp::max: for (int64_t i = 0; i < n; ++i) y[i] = std::max(a[i], b[i]); break;
+    case BinOp::min: for (int64_t i = 0; i < n; ++i) y[i] = std::min(a[i], b[i]); break;
+  }
+}
+
 struct Operand {
   DValue* v = nullptr;       // runtime value (nullptr: constant)
   bool per_pixel = false;    // same shape as the output: advance c floats per pixel
@@ -43,30 +56,18 @@ class DeltaBinary : public DeltaOp {
     last_dense_ = r.all();
     const int64_t c = out_[0]->c;
     float* y = out_[0]->buf;
-    if (r.all()) {
-      const int64_t n = out_[0]->h * out_[0]->w;
-      if (a_.per_pixel && b_.per_pixel) compute(y, a_.at(0, c), b_.at(0, c), n * c);
+    auto span = [&](int64_t p0, int64_t count) {
+      if (a_.per_pixel && b_.per_pixel) compute(op_, y + p0 * c, a_.at(p0, c), b_.at(p0, c), count * c);
       else
-        for (int64_t p = 0; p < n; ++p) compute(y + p * c, a_.at(p, c), b_.at(p, c), c);
-    } else {
-      for (int32_t p : r.list()) compute(y + int64_t(p) * c, a_.at(p, c), b_.at(p, c), c);
-    }
+        for (int64_t p = p0; p < p0 + count; ++p) compute(op_, y + p * c, a_.at(p, c), b_.at(p, c), c);
+      act_.apply(y + p0 * c, size_t(count * c));
+    };
+    if (r.all()) span(0, r.pixels());
+    else for_each_run(r.list(), span);
     return 0;
   }
 
  private:
-  void compute(float* y, const float* a, const float* b, int64_t n) const {
-    switch (op_) {
-      case BinOp::add: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i]; break;
-      case BinOp::sub: for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i]; break;
-      case BinOp::mul: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i]; break;
-      case BinOp::div: for (int64_t i = 0; i < n; ++i) y[i] = a[i] / b[i]; break;
-      case BinOp::max: for (int64_t i = 0; i < n; ++i) y[i] = std::max(a[i], b[i]); break;
-      case BinOp::min: for (int64_t i = 0; i < n; ++i) y[i] = std::min(a[i], b[i]); break;
-    }
-    act_.apply(y, size_t(n));
-  }
-
   BinOp op_;
   Operand a_, b_;
   FusedActivation act_;

@@ -8,6 +8,7 @@
 // pre-activation output: the stored output is always the convolution of the
 // integrated input, so nothing accumulates rounding error over frames.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -16,6 +17,38 @@
 
 namespace ef {
 namespace {
+
+struct DwGeom {
+  int64_t ih, iw, cin, ow, cout, kh, kw, sh, sw, dh, dw, pt, pl;
+};
+
+// Depthwise output pixels [p0, p0 + n) (consecutive, NHWC) from bias and
+// weights [KH][KW][Cout]; output channel o reads input channel o / m. Built
+// for AVX-512 and the baseline (picked at load time); vectorised over channels.
+__attribute__((target_clones("avx512f", "default"))) void depthwise_run(const DwGeom& g, const float* x,
+                                                                         const float* wdw, const float* bias, float* out,
+                                                                         int64_t p0, int64_t n) {
+  const int64_t m = g.cout / g.cin, C = g.cout;
+  for (int64_t p = p0; p < p0 + n; ++p) {
+    const int64_t oy = p / g.ow, ox = p % g.ow;
+    float* y = out + p * C;
+    for (int64_t c = 0; c < C; ++c) y[c] = bias[c];
+    for (int64_t a = 0; a < g.kh; ++a) {
+      const int64_t iy = oy * g.sh - g.pt + a * g.dh;
+      if (iy < 0 || iy >= g.ih) continue;
+      for (int64_t b = 0; b < g.kw; ++b) {
+        const int64_t ix = ox * g.sw - g.pl + b * g.dw;
+        if (ix < 0 || ix >= g.iw) continue;
+        const float* r = x + (iy * g.iw + ix) * g.cin;
+        const float* w = wdw + (a * g.kw + b) * C;
+        if (m == 1)
+          for (int64_t c = 0; c < C; ++c) y[c] += r[c] * w[c];
+        else
+          for (int64_t c = 0; c < C; ++c) y[c] += r[c / m] * w[c];
+      }
+    }
+  }
+}
 
 class DeltaConv : public DeltaOp {
  public:
@@ -61,6 +94,8 @@ class DeltaConv : public DeltaOp {
     chunk_ = std::max<int64_t>(16, std::min<int64_t>(oh_ * ow_, (1 << 15) / std::max<int64_t>(k_, 1)));
     cols_.assign(size_t(chunk_ * k_), 0.f);
     rows_.assign(size_t(chunk_ * cout_), 0.f);
+    gathered_.assign(size_t(chunk_), 0);
+    pointwise_ = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && pt_ == 0 && pl_ == 0;
     xnn_operator_t op = nullptr;
     xnn_check(xnn_create_fully_connected_nc_f32(size_t(k_), size_t(cout_), size_t(k_), size_t(cout_), wpack.data(),
                                                 bias_.data(), act_.out_min(), act_.out_max(), 0, &op),
@@ -71,7 +106,8 @@ class DeltaConv : public DeltaOp {
 
   float weight_norm() const override { return wnorm_; }
   size_t state_bytes() const override {
-    return (cols_.size() + rows_.size() + wdw_.size() + bias_.size()) * sizeof(float) + packed_bytes_;
+    return (cols_.size() + rows_.size() + wdw_.size() + bias_.size()) * sizeof(float) + gathered_.size() * 4 +
+           packed_bytes_;
   }
 
   int64_t run(bool all) override {
@@ -80,16 +116,29 @@ class DeltaConv : public DeltaOp {
     if (all || rin.all()) rout.mark_all();
     else mark_row_runs(rin, rout);
     rout.finalize();
-    const int64_t n = int64_t(rout.size());
-    last_dense_ = all || double(n) > opts_.dense_above * double(oh_ * ow_);
+    const int64_t n = int64_t(rout.size()), pixels = oh_ * ow_;
+    // Dense above the measured break-even (once both paths were timed here) or --dense-above.
+    last_dense_ = all || double(n) > opts_.dense_above * double(pixels) ||
+                  (opts_.measured_breakeven && double(n) > breakeven() * double(pixels));
     if (n == 0) return 0;
-    if (last_dense_) {
-      run_plain(false);
-      return dense_macs_;
-    }
-    if (depthwise_) depthwise(rout.list());
+    const auto t0 = std::chrono::steady_clock::now();
+    if (last_dense_) run_plain(false);
+    else if (depthwise_) depthwise(rout.list());
     else gemm(rout.list());
-    return n * k_ * cout_;
+    if (!all) {  // forced full frames (the first one is cold) are not timed
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      // A floor rising 2 % a frame: a run stretched by preemption on a busy
+      // machine does not count, a lasting slow-down does after a while.
+      auto floor = [](double& est, double x) { est = est > 0 ? std::min(est * 1.02, x) : x; };
+      if (last_dense_) floor(dense_ms_, ms);
+      else if (n * 4 >= pixels) floor(pixel_ms_, ms / double(n));  // small regions: fixed costs dominate
+    }
+    return last_dense_ ? dense_macs_ : n * k_ * cout_;
+  }
+
+  // The changed fraction above which the dense kernel was measured faster (> 1: never; unknown: 2).
+  double breakeven() const override {
+    return dense_ms_ > 0 && pixel_ms_ > 0 ? dense_ms_ / (pixel_ms_ * double(oh_ * ow_)) : 2.0;
   }
 
  private:
@@ -111,63 +160,65 @@ class DeltaConv : public DeltaOp {
     }
   }
 
+  // XNNPACK's fully-connected GEMM on `rows` rows of k_ floats at x into rows of cout_ floats at y.
+  void fc(const float* x, float* y, int64_t rows) {
+    xnn_check(xnn_setup_fully_connected_nc_f32(fc_.get(), size_t(rows), x, y, pool_), "setup_fully_connected_nc_f32",
+              what_);
+    xnn_check(xnn_run_operator(fc_.get(), pool_), "run_operator", what_);
+    if (act_.needs_separate_pass()) act_.apply(y, size_t(rows * cout_));
+  }
+
+  // Groups 1. A 1x1 convolution multiplies long runs of consecutive pixels
+  // where they are (rows of the NHWC input and output); other pixels are
+  // gathered (im2col rows) into a chunk, multiplied, and scattered.
   void gemm(const std::vector<int32_t>& px) {
     const float* x = in_[0]->pub;
     float* y = out_[0]->buf;
-    const int64_t n = int64_t(px.size());
-    const bool pointwise = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && pt_ == 0 && pl_ == 0;
-    for (int64_t base = 0; base < n; base += chunk_) {
-      const int64_t rows = std::min(chunk_, n - base);
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t p = px[size_t(base + r)], oy = p / ow_, ox = p % ow_;
-        float* col = cols_.data() + r * k_;
-        if (pointwise) {
-          std::memcpy(col, x + p * cin_, size_t(cin_) * sizeof(float));
-          continue;
-        }
-        for (int64_t a = 0; a < kh_; ++a) {
-          const int64_t iy = oy * sh_ - pt_ + a * dh_;
-          for (int64_t b = 0; b < kw_; ++b) {
-            const int64_t ix = ox * sw_ - pl_ + b * dw_;
-            float* dst = col + (a * kw_ + b) * cin_;
-            if (iy < 0 || iy >= ih_ || ix < 0 || ix >= iw_) std::memset(dst, 0, size_t(cin_) * sizeof(float));
-            else std::memcpy(dst, x + (iy * iw_ + ix) * cin_, size_t(cin_) * sizeof(float));
-          }
-        }
-      }
-      xnn_check(xnn_setup_fully_connected_nc_f32(fc_.get(), size_t(rows), cols_.data(), rows_.data(), pool_),
-                "setup_fully_connected_nc_f32", what_);
-      xnn_check(xnn_run_operator(fc_.get(), pool_), "run_operator", what_);
-      if (act_.needs_separate_pass()) act_.apply(rows_.data(), size_t(rows * cout_));
+    int64_t rows = 0;
+    auto flush = [&] {
+      if (!rows) return;
+      fc(cols_.data(), rows_.data(), rows);
       for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(y + int64_t(px[size_t(base + r)]) * cout_, rows_.data() + r * cout_, size_t(cout_) * sizeof(float));
+        std::memcpy(y + int64_t(gathered_[size_t(r)]) * cout_, rows_.data() + r * cout_, size_t(cout_) * sizeof(float));
+      rows = 0;
+    };
+    auto gather = [&](int64_t p) {
+      float* col = cols_.data() + rows * k_;
+      gathered_[size_t(rows)] = int32_t(p);
+      if (pointwise_) std::memcpy(col, x + p * cin_, size_t(cin_) * sizeof(float));
+      else im2col(x, p / ow_, p % ow_, col);
+      if (++rows == chunk_) flush();
+    };
+    if (pointwise_)
+      for_each_run(px, [&](int64_t p, int64_t n) {
+        if (n >= kDirectRun) fc(x + p * cin_, y + p * cout_, n);
+        else
+          for (int64_t q = p; q < p + n; ++q) gather(q);
+      });
+    else
+      for (int32_t p : px) gather(p);
+    flush();
+  }
+
+  void im2col(const float* x, int64_t oy, int64_t ox, float* col) const {
+    for (int64_t a = 0; a < kh_; ++a) {
+      const int64_t iy = oy * sh_ - pt_ + a * dh_;
+      for (int64_t b = 0; b < kw_; ++b) {
+        const int64_t ix = ox * sw_ - pl_ + b * dw_;
+        float* dst = col + (a * kw_ + b) * cin_;
+        if (iy < 0 || iy >= ih_ || ix < 0 || ix >= iw_) std::memset(dst, 0, size_t(cin_) * sizeof(float));
+        else std::memcpy(dst, x + (iy * iw_ + ix) * cin_, size_t(cin_) * sizeof(float));
+      }
     }
   }
 
   void depthwise(const std::vector<int32_t>& px) {
-    const float* x = in_[0]->pub;
-    float* out = out_[0]->buf;
-    const int64_t m = cout_ / cin_;  // channel multiplier: output o reads input o / m
-    for (int32_t p : px) {
-      const int64_t oy = p / ow_, ox = p % ow_;
-      float* y = out + int64_t(p) * cout_;
-      std::memcpy(y, bias_.data(), size_t(cout_) * sizeof(float));
-      for (int64_t a = 0; a < kh_; ++a) {
-        const int64_t iy = oy * sh_ - pt_ + a * dh_;
-        if (iy < 0 || iy >= ih_) continue;
-        for (int64_t b = 0; b < kw_; ++b) {
-          const int64_t ix = ox * sw_ - pl_ + b * dw_;
-          if (ix < 0 || ix >= iw_) continue;
-          const float* r = x + (iy * iw_ + ix) * cin_;
-          const float* w = wdw_.data() + (a * kw_ + b) * cout_;
-          if (m == 1)
-            for (int64_t c = 0; c < cout_; ++c) y[c] += r[c] * w[c];
-          else
-            for (int64_t c = 0; c < cout_; ++c) y[c] += r[c / m] * w[c];
-        }
-      }
-      act_.apply(y, size_t(cout_));
-    }
+    const DwGeom g{ih_, iw_, cin_, ow_, cout_, kh_, kw_, sh_, sw_, dh_, dw_, pt_, pl_};
+    float* y = out_[0]->buf;
+    for_each_run(px, [&](int64_t p, int64_t n) {
+      depthwise_run(g, in_[0]->pub, wdw_.data(), bias_.data(), y, p, n);
+      act_.apply(y + p * cout_, size_t(n * cout_));
+    });
   }
 
   pthreadpool_t pool_;
@@ -175,7 +226,10 @@ class DeltaConv : public DeltaOp {
   XnnOp fc_;
   FusedActivation act_;
   int64_t ih_, iw_, cin_, oh_, ow_, cout_, kh_, kw_, sh_, sw_, dh_, dw_, pt_, pl_, k_, chunk_ = 0;
-  bool depthwise_ = false;
+  bool depthwise_ = false, pointwise_ = false;
+  static constexpr int64_t kDirectRun = 32;  // 1x1: runs this long are multiplied in place, not gathered
+  std::vector<int32_t> gathered_;  // the output pixel of each gathered row
+  double dense_ms_ = 0, pixel_ms_ = 0;  // measured: the dense kernel per frame, the sparse path per output pixel
   float wnorm_ = 0;
   int64_t dense_macs_ = 0;
   size_t packed_bytes_ = 0;

@@ -56,6 +56,9 @@ class DeltaOp {
   virtual bool sparse() const { return true; }  // false: runs densely whenever an input changed
   virtual size_t state_bytes() const { return 0; }
   virtual float weight_norm() const { return 0; }  // convolutions: for the gate of their input
+  // Convolutions: the changed fraction of the output above which their dense
+  // kernel was measured faster than their sparse path (> 1: never or not known yet).
+  virtual double breakeven() const { return 2.0; }
   bool last_dense() const { return last_dense_; }
   bool last_global() const { return last_global_; }
 

@@ -20,7 +20,7 @@ class DeltaPointwise : public DeltaOp {
     const int64_t C = out_[0]->c;
     if (r.all()) apply(in_[0]->pub, out_[0]->buf, out_[0]->numel());
     else
-      for (int32_t p : r.list()) apply(in_[0]->pub + int64_t(p) * C, out_[0]->buf + int64_t(p) * C, C);
+      for_each_run(r.list(), [&](int64_t p, int64_t n) { apply(in_[0]->pub + p * C, out_[0]->buf + p * C, n * C); });
     return 0;
   }
 

@@ -162,16 +162,24 @@ DeltaProgram::DeltaProgram(const Graph& g, const CompileOptions& copts, pthreadp
 DeltaProgram::~DeltaProgram() = default;
 
 namespace {
-// sum (a - b)^2 over n floats; independent partial sums so that it vectorizes.
-float squared_distance(const float* a, const float* b, int64_t n) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += (a[i + k] - b[i + k]) * (a[i + k] - b[i + k]);
-  float s = 0;
-  for (; i < n; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
-  for (float x : acc) s += x;
-  return s;
+// tile_ss[tile_of[i]] += ||a - b||^2 over the c floats of pixel list[i], for
+// n listed pixels; independent partial sums so that it vectorizes, built for
+// AVX-512 and the baseline (picked at load time).
+__attribute__((target_clones("avx512f", "default"))) void tile_sums(const float* a, const float* b, int64_t c,
+                                                                     const int32_t* list, const int32_t* tile_of,
+                                                                     size_t n, float* tile_ss) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* x = a + int64_t(list[i]) * c;
+    const float* y = b + int64_t(list[i]) * c;
+    float acc[16] = {};
+    int64_t k = 0;
+    for (; k + 16 <= c; k += 16)
+      for (int j = 0; j < 16; ++j) acc[j] += (x[k + j] - y[k + j]) * (x[k + j] - y[k + j]);
+    float s = 0;
+    for (; k < c; ++k) s += (x[k] - y[k]) * (x[k] - y[k]);
+    for (float v : acc) s += v;
+    tile_ss[tile_of[i]] += s;
+  }
 }
 }  // namespace
 
@@ -217,8 +225,8 @@ void DeltaProgram::gate(DValue& v, bool force) {
     for (size_t i = 0; i < l.size(); ++i) {
       const int32_t t = tile_of_[i];
       if (!tile_hit_[size_t(t)]) tile_hit_[size_t(t)] = 1, touched_.push_back(t);
-      tile_ss_[size_t(t)] += squared_distance(v.buf + int64_t(l[i]) * C, v.pub + int64_t(l[i]) * C, C);
     }
+    tile_sums(v.buf, v.pub, C, l.data(), tile_of_.data(), l.size(), tile_ss_.data());
     for (size_t i = 0; i < l.size(); ++i)
       if (tile_ss_[size_t(tile_of_[i])] > lim) publish(l[i]);
     for (int32_t t : touched_) tile_ss_[size_t(t)] = 0.f, tile_hit_[size_t(t)] = 0;
@@ -253,6 +261,7 @@ void DeltaProgram::run(bool profile) {
     const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     info.last_macs = ops_[i]->run(force);
     info.last_dense = ops_[i]->last_dense();
+    info.breakeven = ops_[i]->breakeven();
     info.last_global = ops_[i]->last_global();
     DValue& out = *values_[size_t(n.outputs[0])];
     info.last_changed = out.raw.fraction();

@@ -22,6 +22,7 @@ struct DeltaStepInfo {
   bool sparse = false;      // false: runs densely whenever an input changed
   size_t state_bytes = 0;   // bytes kept between frames for this step (activations, gate copies, op state)
   double last_ms = 0;       // wall-clock of the last frame (when profiling)
+  double breakeven = 2;     // convolutions: measured changed fraction above which dense is faster (> 1: not known)
 };
 
 class DeltaProgram {

@@ -9,6 +9,17 @@
 
 namespace ef {
 
+// f(first, count) for each maximal run of consecutive indices in a sorted
+// list (consecutive pixels are contiguous in an NHWC tensor, across rows too).
+template <class F> void for_each_run(const std::vector<int32_t>& list, F&& f) {
+  for (size_t i = 0; i < list.size();) {
+    size_t j = i + 1;
+    while (j < list.size() && list[j] == list[j - 1] + 1) ++j;
+    f(int64_t(list[i]), int64_t(j - i));
+    i = j;
+  }
+}
+
 class Region {
  public:
   void init(int64_t h, int64_t w) {

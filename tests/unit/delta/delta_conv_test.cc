@@ -171,6 +171,52 @@ TEST(Delta, ResetMakesTheNextFrameDense) {
   EXPECT_LT(max_abs_diff(dense.run({frame(c, 2, 0, 2)})[0], delta.outputs()[0]), 1e-4f);
 }
 
+// 1x1 convolutions multiply long runs of changed pixels in place (here
+// whole rows: one run crosses row ends) and gather the short ones; the
+// hardswish runs as a separate pass on both. Threshold 0: equals dense.
+TEST(Delta, PointwiseLongAndShortRunsEqualDense) {
+  ConvCfg c{40, 45, 24, 16, 1, 1, 1, 0, 1, "hardswish"};
+  Graph g = conv_graph(c, 12);
+  Session dense(Model::from_graph(g));
+  Session delta(Model::from_graph(g), delta_test::sparse_delta());
+  Tensor f = frame(c, 0, 0, 5);
+  for (int t = 0; t < 10; ++t) {
+    float* d = f.data_as<float>();
+    const int64_t row = (t * 7) % (c.h - 3);
+    for (int64_t i = row * c.w * c.cin; i < (row + 3) * c.w * c.cin; ++i) d[i] += 0.5f;  // 3 rows: a 135-pixel run
+    for (int64_t k = 0; k < c.cin; ++k) d[((t % 30 + 5) * c.w + (t * 11) % c.w) * c.cin + k] -= 1.f;  // one pixel
+    Tensor want = dense.run({f})[0].clone();
+    EXPECT_LT(max_abs_diff(want, delta.run({f})[0]), 1e-4f) << "frame " << t;
+  }
+  const DeltaStats s = delta.delta_stats();
+  EXPECT_EQ(s.layers[0].dense_runs, 1);
+  EXPECT_LT(s.layers[0].executed_macs, s.layers[0].dense_macs * 3) << "10 frames of ~4 rows of 40 should cost < 3 dense frames";
+}
+
+// A convolution that ran both ways on incremental frames reports where its
+// dense kernel became faster (a measured fraction, not the 2 of "unknown").
+TEST(Delta, BreakEvenIsMeasuredOnceBothPathsRan) {
+  ConvCfg c{32, 32, 8, 16, 3, 1, 1, 1, 1, "relu"};
+  Graph g = conv_graph(c, 6);
+  CompileOptions o = delta_test::sparse_delta();
+  o.delta.dense_above = 0.5f;
+  o.delta.measured_breakeven = true;
+  Session delta(Model::from_graph(g), o);
+  Tensor f = frame(c, 0, 0, 3);
+  delta.run({f});
+  EXPECT_EQ(delta.delta_stats().layers[0].breakeven, 2.0);
+  for (int t = 1; t < 9; ++t) {
+    float* d = f.data_as<float>();
+    // odd frames: the top 30 % of the rows change (sparse); even frames: all (dense)
+    const int64_t rows = t % 2 ? c.h * 3 / 10 : c.h;
+    for (int64_t i = 0; i < rows * c.w * c.cin; ++i) d[i] += 0.25f;
+    delta.run({f});
+  }
+  const double be = delta.delta_stats().layers[0].breakeven;
+  EXPECT_GT(be, 0.0);
+  EXPECT_LT(be, 2.0);
+}
+
 }  // namespace
 }  // namespace ef
 

@@ -14,13 +14,15 @@ inline Attrs nhwc(Attrs a = {}) {
 }
 
 // Delta execution on every frame (no automatic dense fallback) and on the
-// sparse paths (no convolution falls back to dense however much changed);
+// sparse paths (no convolution falls back to dense however much changed,
+// whatever the timing);
 // threshold 0 (exact) unless the caller changes it.
 inline CompileOptions sparse_delta() {
   CompileOptions o;
   o.delta.enabled = true;
   o.delta.auto_fallback = false;
   o.delta.dense_above = 1.1f;
+  o.delta.measured_breakeven = false;
   return o;
 }
 
