@@ -246,13 +246,15 @@ class ConvDw : public Kernel {
 };
 
 // Measured per layer shape (build/bench/micro/bench_conv_dw, 1 and 2
-// threads): the own kernel wins up to 64 channels (8 channels 3.4x, 16-32
-// 1.3-2.3x, 48-64 1.0-1.2x) and on 5x5 stride-1 layers with many channels
-// and at least 7x7 pixels (1.04-1.5x); XNNPACK on the rest (3x3 and stride
-// 2 with more channels: 0.7-1.0x).
+// threads, the MediaPipe models' shapes): the own kernel wins on most, 1.1-
+// 3.5x up to 64 channels and on 5x5 stride 1; XNNPACK keeps stride 2 with
+// 192+ channels or an input over 2 MiB (0.89-0.97x: C240 14x14, C672 7x7,
+// C64 56x56) and 3x3 stride 1 with 384+ channels (0.87-0.92x on C384 6x6,
+// C480 14x14; 1.12x on C1152 7x7 given up for a simple rule).
 bool dw_wins(const ConvGeom& g) {
   if (conv_gemm_mode() == "all") return true;
-  return g.cin <= 64 || (g.kh == 5 && g.sh == 1 && g.cin >= 192 && g.oh * g.ow >= 49);
+  if (g.sh == 2 && (g.cin >= 192 || g.ih * g.iw * g.cin * 4 > (2 << 20))) return false;
+  return !(g.kh == 3 && g.sh == 1 && g.cin >= 384);
 }
 
 std::unique_ptr<Kernel> make_conv_dw(const KernelContext& c) {

@@ -12,6 +12,7 @@ namespace ef {
 namespace {
 
 #define EF_AVX512 __attribute__((target("avx512f,fma")))
+#define EF_AVX512_INLINE __attribute__((target("avx512f,fma"), always_inline)) inline
 
 // One output vector position (lanes [16 v, 16 v + 16) of a pixel group) of
 // U consecutive groups: in points at the first group's input for tap
@@ -81,6 +82,72 @@ EF_AVX512 void group_run(Span s, int64_t nv, int64_t n, __m512 mn, __m512 mx) {
   for (; n >= 8; n -= 8) group_block<K, 8, MASK>(s, nv, mn, mx);
   if (n >= 4) group_block<K, 4, MASK>(s, nv, mn, mx), n -= 4;
   for (; n > 0; --n) group_block<K, 1, MASK>(s, nv, mn, mx);
+}
+
+// U single pixels of whole vectors (channels a multiple of 16) at stride S,
+// one vector position: per kernel row, each of the (U - 1) * S + K input
+// vectors they read (from s.in on, kx_step apart) is loaded once and used
+// for every tap that reads it. EDGE: the vectors whose bit in `inside` is
+// clear lie in the padding and read as zeros.
+template <int K, int S, int U, bool EDGE>
+EF_AVX512_INLINE void pixels_window(const Span& s, uint32_t inside, __m512 mn, __m512 mx) {
+  constexpr int NX = (U - 1) * S + K;
+  __m512 acc[U];
+  const __m512 b = _mm512_loadu_ps(s.bias);
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) acc[u] = b;
+  const float* row = s.in;
+  const float* w = s.w + s.ky0 * K * s.tap_stride;
+  for (int ky = s.ky0; ky < s.ky1; ++ky, row += s.row_step, w += K * s.tap_stride) {
+    __m512 wk[K];
+#pragma GCC unroll 5
+    for (int kx = 0; kx < K; ++kx) wk[kx] = _mm512_loadu_ps(w + kx * s.tap_stride);
+    __m512 x[NX];
+    const float* p = row;
+#pragma GCC unroll 24
+    for (int i = 0; i < NX; ++i, p += s.kx_step)
+      x[i] = EDGE ? _mm512_maskz_loadu_ps(__mmask16(0u - ((inside >> i) & 1u)), p) : _mm512_loadu_ps(p);
+    // Tap by tap, so the U accumulations in flight are independent.
+#pragma GCC unroll 5
+    for (int kx = 0; kx < K; ++kx)
+#pragma GCC unroll 8
+      for (int u = 0; u < U; ++u) acc[u] = _mm512_fmadd_ps(x[u * S + kx], wk[kx], acc[u]);
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) _mm512_storeu_ps(s.out + u * s.out_step, _mm512_min_ps(_mm512_max_ps(acc[u], mn), mx));
+}
+
+// U pixels from s on, all nv vector positions; `start`: the input column
+// of their first input vector (negative in the left padding), iw the row's
+// width.
+template <int K, int S, int U>
+EF_AVX512_INLINE void window_block(Span s, int64_t nv, int64_t start, int64_t iw, __m512 mn, __m512 mx) {
+  constexpr int NX = (U - 1) * S + K;
+  const int64_t a = std::max<int64_t>(0, -start), e = std::min<int64_t>(NX, iw - start);
+  const uint32_t inside = e > a ? ((1u << e) - 1u) & ~((1u << a) - 1u) : 0u;
+  for (int64_t v = 0; v < nv; ++v, s.in += 16, s.out += 16, s.w += 16, s.bias += 16)
+    if (inside == (1u << NX) - 1u)
+      pixels_window<K, S, U, false>(s, inside, mn, mx);
+    else
+      pixels_window<K, S, U, true>(s, inside, mn, mx);
+}
+
+// The next U pixels of a row (t and ox advance past them).
+template <int K, int S, int U>
+EF_AVX512_INLINE void window_step(Span& t, int64_t& ox, int64_t nv, int64_t pl, int64_t iw, __m512 mn, __m512 mx) {
+  window_block<K, S, U>(t, nv, ox * S - pl, iw, mn, mx);
+  ox += U, t.in += U * t.in_step, t.out += U * t.out_step;
+}
+
+// A whole output row of whole-vector pixels in blocks of 8, 4, 2, 1; s.in:
+// input column -pl of the first kernel row read, s.out: the row's output.
+template <int K, int S>
+EF_AVX512 void window_row(Span s, int64_t nv, int64_t ow, int64_t pl, int64_t iw, __m512 mn, __m512 mx) {
+  int64_t ox = 0;
+  while (ow - ox >= 8) window_step<K, S, 8>(s, ox, nv, pl, iw, mn, mx);
+  if (ow - ox >= 4) window_step<K, S, 4>(s, ox, nv, pl, iw, mn, mx);
+  if (ow - ox >= 2) window_step<K, S, 2>(s, ox, nv, pl, iw, mn, mx);
+  if (ow - ox >= 1) window_step<K, S, 1>(s, ox, nv, pl, iw, mn, mx);
 }
 
 // One pixel's taps [ky0, ky1) x [kx0, kx1) (those inside the image), UV
@@ -164,25 +231,34 @@ EF_AVX512 void ConvDwF32::row(int64_t r) const {
   const float* in = x_ + ((n * g.ih + iy0) * g.iw) * C;  // row iy0 (may lie outside: only rows ky0.. are read)
   float* out = y_ + r * g.ow * C;
   const __m512 mn = _mm512_set1_ps(act_.out_min()), mx = _mm512_set1_ps(act_.out_max());
-  // Interior pixels: every tap inside the row.
-  const int64_t lo = std::min(g.ow, (g.pl + S - 1) / S);
-  const int64_t hi = g.iw + g.pl >= K ? std::clamp((g.iw + g.pl - K) / S + 1, lo, g.ow) : lo;
-  // Interior groups (single pixels of more than two vectors: only whole
-  // blocks of eight), the rest pixel by pixel, four vectors at once.
-  const int64_t ng = pix_ > 1 || nv_ <= 2 ? (hi - lo) / pix_ : (hi - lo) / 8 * 8, tail = C % 16, row_step = g.iw * C;
-  const Span s{in + ky0 * row_step + (lo * S - g.pl) * C, row_step, C, pix_ * S * C, out + lo * C, pix_ * C,
-               w_.data(), nv_ * 16, bias_.data(), ky0, ky1, __mmask16((1u << tail) - 1)};
-  if (pix_ == 1 && tail)
-    group_run<K, true>(s, nv_, ng, mn, mx);
-  else
-    group_run<K, false>(s, nv_, ng, mn, mx);
-  for (int64_t ox = 0; ox < g.ow; ++ox) {
-    if (ox == lo) ox += ng * pix_;
-    if (ox >= g.ow) break;
-    const int64_t ix0 = ox * S - g.pl;
-    const int kx0 = int(std::clamp<int64_t>(-ix0, 0, K)), kx1 = int(std::clamp<int64_t>(g.iw - ix0, kx0, K));
-    const PixelTaps p{in + ky0 * row_step + (ix0 + kx0) * C, row_step, C, w_.data(), nv_ * 16, K, ky0, ky1, kx0, kx1};
-    pixel(p, C, bias_.data(), out + ox * C, mn, mx);
+  const int64_t tail = C % 16, row_step = g.iw * C;
+  if (pix_ == 1 && !tail) {  // single whole-vector pixels, padding included
+    const Span s{in + ky0 * row_step - g.pl * C, row_step, C, S * C, out, C, w_.data(), nv_ * 16, bias_.data(), ky0,
+                 ky1, 0};
+    if (S == 1)
+      window_row<K, 1>(s, nv_, g.ow, g.pl, g.iw, mn, mx);
+    else
+      window_row<K, 2>(s, nv_, g.ow, g.pl, g.iw, mn, mx);
+  } else {
+    // Interior pixels (every tap inside the row) in groups of pix_, the
+    // rest pixel by pixel.
+    const int64_t lo = std::min(g.ow, (g.pl + S - 1) / S);
+    const int64_t hi = g.iw + g.pl >= K ? std::clamp((g.iw + g.pl - K) / S + 1, lo, g.ow) : lo;
+    const int64_t ng = (hi - lo) / pix_;
+    const Span s{in + ky0 * row_step + (lo * S - g.pl) * C, row_step, C, pix_ * S * C, out + lo * C, pix_ * C,
+                 w_.data(), nv_ * 16, bias_.data(), ky0, ky1, __mmask16((1u << tail) - 1)};
+    if (tail && pix_ == 1)
+      group_run<K, true>(s, nv_, ng, mn, mx);
+    else
+      group_run<K, false>(s, nv_, ng, mn, mx);
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      if (ox == lo) ox += ng * pix_;
+      if (ox >= g.ow) break;
+      const int64_t ix0 = ox * S - g.pl;
+      const int kx0 = int(std::clamp<int64_t>(-ix0, 0, K)), kx1 = int(std::clamp<int64_t>(g.iw - ix0, kx0, K));
+      const PixelTaps p{in + ky0 * row_step + (ix0 + kx0) * C, row_step, C, w_.data(), nv_ * 16, K, ky0, ky1, kx0, kx1};
+      pixel(p, C, bias_.data(), out + ox * C, mn, mx);
+    }
   }
   if (act_.needs_separate_pass()) act_.apply(out, size_t(g.ow * C));
 }

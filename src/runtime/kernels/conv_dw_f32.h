@@ -1,13 +1,16 @@
 // Own float32 depthwise convolution (NHWC, group == channels, depth
 // multiplier 1, square 3x3 or 5x5 kernels, stride 1 or 2, no dilation) with
-// AVX-512, for the few-channel layers where XNNPACK's 2022 depthwise
-// microkernels (one output pixel at a time, channel tiles of 16) run at
-// 10-30 GFLOP/s. At stride 1 the output row is processed in groups of P
-// pixels whose P * channels floats fill whole vectors (8 channels: 2 pixels
-// in one zmm; 24: 2 pixels in three), each reading contiguous input; at
-// stride 2 one pixel is ceil(channels / 16) vectors, the last masked. Eight
-// groups accumulate at once (bias first, taps unrolled); the clamp is fused,
-// other activations run on the row while it is in L1. Threads split rows.
+// AVX-512, for the layers where XNNPACK's 2022 depthwise microkernels (one
+// output pixel at a time, weights and input loaded per tap) run at 10-50
+// GFLOP/s. Channels a multiple of 16: blocks of 8 (4, 2, 1) pixels along
+// the row, each input vector of a kernel row loaded once for all taps that
+// read it, the padding read as masked-off (zero) vectors, so borders need
+// no separate path. Other channel counts at stride 1: groups of P pixels
+// whose P * channels floats fill whole vectors (8 channels: 2 pixels in one
+// zmm; 24: 2 pixels in three), eight groups at once, input loaded per tap;
+// otherwise (and at the borders) pixel by pixel, the last vector masked.
+// Bias and clamp are fused, other activations run on the row while it is
+// in L1. Threads split rows.
 #pragma once
 #include <pthreadpool.h>
 

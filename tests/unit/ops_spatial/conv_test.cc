@@ -210,12 +210,13 @@ TEST(Conv, OwnGemmMatchesReference) {
 }
 
 // Depthwise convolutions on the own kernel (conv_dw_f32.h; EF_CONV_GEMM=all
-// takes it wherever it fits): channel counts that pack 16, 4, 2 or 1
-// pixels into whole vectors at stride 1 (2, 3, 8, 12, 24, 40) or fill
-// them (16, 32, 64) or leave a masked tail (17, 36, 100, 150); 3x3 and 5x5,
-// strides 1 and 2, odd sizes, rows of fewer and more than eight pixel
-// groups, asymmetric and zero padding, batch 2, every fused activation,
-// without bias; 1 and 2 threads. Configurations it does not take (depth
+// takes it wherever it fits): channel counts that pack 8, 16, 4 or 2
+// pixels into whole vectors at stride 1 (2, 3, 8, 12, 24, 40), that fill
+// them (16, 32, 64: the row window, padding as masked vectors) or leave a
+// masked tail (17, 36, 100, 150); 3x3 and 5x5, strides 1 and 2, odd sizes,
+// rows of fewer and more than eight pixels (window blocks of 8, 4, 2, 1),
+// asymmetric and zero padding, batch 2, every fused activation, without
+// bias; 1 and 2 threads. Configurations it does not take (depth
 // multiplier 2, dilation 2, a 3x5 kernel, stride 3) still match on XNNPACK.
 TEST(Conv, OwnDepthwiseMatchesReference) {
   if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "CPU without AVX-512F: the depthwise kernel is not used";
