@@ -68,6 +68,12 @@ void save_masks(const std::string& dir, int frame, const cv::Mat& bgr, const Ten
   if (!cv::imwrite(dir + name, row)) throw Error(dir + name + ": cannot write the image");
 }
 
+// A classifier's [1, N] or a detector's per-anchor scores [1, N, 1].
+bool is_score_vector(const Tensor& t) {
+  const Shape& s = t.shape();
+  return s.size() >= 2 && s[0] == 1 && s[1] > 1 && (s.size() == 2 || (s.size() == 3 && s[2] == 1));
+}
+
 int64_t argmax(const Tensor& t) {
   const float* d = t.data_as<float>();
   return std::max_element(d, d + t.numel()) - d;
@@ -144,7 +150,7 @@ int bench_video(const VideoBenchArgs& a) {
           // dense against its own previous frame: how much the mask itself flickers
           if (prev_mask[k].numel() == x.numel()) temporal.push_back(vision::mask_iou(prev_mask[k], x));
           prev_mask[k] = x.clone();
-        } else if (x.rank() == 2 && x.shape()[0] == 1 && x.shape()[1] > 1) {
+        } else if (is_score_vector(x)) {
           ++top1_total;
           top1_agree += argmax(x) == argmax(y);
         }
@@ -198,7 +204,7 @@ int bench_video(const VideoBenchArgs& a) {
   if (!ious.empty())
     std::printf("; mask IoU (> 0.5) per frame mean %.4f, min %.4f, pooled over the clip %.4f (dense against its own previous frame: %.4f)",
                 mean_iou, worst_iou, pooled.iou(), mean_temporal);
-  if (top1_total) std::printf("; top-1 agreement %.1f%%", 100.0 * top1_agree / top1_total);
+  if (top1_total) std::printf("; top-1 agreement (argmax of the score vectors) %.1f%%", 100.0 * top1_agree / top1_total);
   std::printf("\nextra state held for delta execution: %s\n", human_bytes(double(state)).c_str());
   for (auto& n : s.notes) std::printf("note: %s\n", n.c_str());
 

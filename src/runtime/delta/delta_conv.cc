@@ -2,11 +2,14 @@
 // whose receptive field holds a published input change. Groups 1: gather
 // those pixels' patches (im2col rows) and multiply them with XNNPACK's
 // fully-connected GEMM (weights packed once, bias and clamp fused), then
-// scatter the rows into the output. Depthwise: a direct loop over the
-// pixels, vectorised over channels. Recomputing y = conv(x_int) on the
-// reached pixels is conv(x_prev) + conv(x_int - x_prev) without keeping the
-// pre-activation output: the stored output is always the convolution of the
-// integrated input, so nothing accumulates rounding error over frames.
+// scatter the rows into the output (a 1x1 convolution multiplies long runs of
+// consecutive pixels in place). Depthwise: a direct loop over runs of pixels,
+// vectorised over channels. Above its measured break-even (or
+// --dense-above) a convolution runs the session's dense kernel instead.
+// Recomputing y = conv(x_int) on the reached pixels is conv(x_prev) +
+// conv(x_int - x_prev) without keeping the pre-activation output: the stored
+// output is always the convolution of the integrated input, so nothing
+// accumulates rounding error over frames.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -106,7 +109,7 @@ class DeltaConv : public DeltaOp {
 
   float weight_norm() const override { return wnorm_; }
   size_t state_bytes() const override {
-    return (cols_.size() + rows_.size() + wdw_.size() + bias_.size()) * sizeof(float) + gathered_.size() * 4 +
+    return (cols_.size() + rows_.size() + wdw_.size() + bias_.size()) * sizeof(float) + gathered_.size() * sizeof(int32_t) +
            packed_bytes_;
   }
 
