@@ -1,7 +1,7 @@
 #!/bin/sh
 # DOA accuracy table (held-out simulated rooms, by SNR and RT60), noise-only
 # and turn-taking scores, and the real-time factors, for SRP-PHAT and the
-# learned CNN (.cache/models/doa_cnn.onnx, made by train/doa/train.sh).
+# learned CNN (.cache/models/doa_cnn_xspec.onnx, made by train/doa/train.sh).
 # usage: bench/audio/run.sh [build-dir] [rooms per cell]
 B=${1:-build}
 ROOMS=${2:-3}

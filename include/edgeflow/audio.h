@@ -176,7 +176,7 @@ struct DoaParams {
   double onset_decay_db = 0.25;
   double onset_floor = 0.0;
   double refine_step = 0.5;  // fine search step in degrees around coarse peaks
-  bool srp = true;           // false: VAD + frame hook only (the learned estimator)
+  bool srp = true;           // false: no map and peaks (VAD, cross_spectra and the frame hook: the learned estimator)
   int max_sources = 3;
   double min_separation = 20;   // degrees between reported sources
   double secondary_ratio = 0.55;  // a 2nd/3rd peak needs this fraction of the main peak's height
@@ -227,11 +227,19 @@ class DoaEstimator {
   ~DoaEstimator();
   DoaEstimator(DoaEstimator&&) noexcept;
   void push(const float* const* chans, int channels, size_t n, std::vector<DoaFrame>& out);
-  // Called for every frame, before it is emitted, with the Hann-windowed
-  // one-sided spectra [mic][n_fft/2 + 1]; the learned estimator uses it to
-  // put its own direction into the frame (the VAD stays).
-  using FrameHook = std::function<void(const std::complex<float>* spectra, int n_freq, DoaFrame& frame)>;
+  // Called for every frame, before it is emitted (after the SRP-PHAT map
+  // when p.srp); the learned estimator puts its own direction into the frame
+  // there (the VAD stays).
+  using FrameHook = std::function<void(DoaFrame& frame)>;
   void set_frame_hook(FrameHook hook);
+  // The integrated statistics SRP-PHAT steers (noise-subtracted, whitened,
+  // SNR/onset/frequency-weighted cross-spectra of every mic pair m < n,
+  // leaky-averaged over time), each bin divided by its integrated weight and
+  // `pool` adjacent bins of the analysed band averaged: [1, 2 * pairs, 1,
+  // bins / pool], real parts of all pairs, then the imaginary parts; each
+  // value in [-1, 1]. The learned estimator's input.
+  Shape cross_spectra_shape(int pool) const;
+  void cross_spectra(float* out, int pool) const;
   // SRP-PHAT value (pairwise GCC-PHAT sum, normalised) at an arbitrary
   // azimuth for the current averaged map; for tests.
   double srp_at(double azimuth_deg) const;
@@ -243,37 +251,15 @@ class DoaEstimator {
 };
 
 // ---------------------------------------------------------------- learned DOA
-// Input of the learned estimator, from the same STFT frames as SRP-PHAT
-// (n_fft 512, hop 256 at 16 kHz): for every mic pair i < j the
-// PHAT-normalised cross-spectrum X_i conj(X_j) / |X_i X_j| averaged over the
-// last `frames` frames and over `pool` adjacent bins, for `bins` bins from
-// bin0 (218..7531 Hz by default, above spatial aliasing on purpose: the
-// network learns the grating lobes away). Laid out [1, 2 * pairs, 1, F]:
-// real parts of all pairs, then the imaginary parts.
-struct CnnFeatureParams {
-  int n_fft = 512;
-  int bin0 = 7, bins = 234, pool = 2;
-  int frames = 6;
-};
-class CnnFeatures {
- public:
-  CnnFeatures(int mics, const CnnFeatureParams& p = {});
-  void add(const std::complex<float>* spectra, int n_freq);  // one frame [mic][n_freq]
-  void get(float* out) const;                                 // numel(shape()) values
-  Shape shape() const;
- private:
-  CnnFeatureParams p_;
-  int M_ = 0, P_ = 0, F_ = 0, pos_ = 0, count_ = 0;
-  std::vector<std::complex<float>> ring_;  // [frames][P][bins]
-  std::vector<std::complex<float>> xn_;    // [M][bins] normalised spectra
-};
-
-// The learned estimator: DoaEstimator's framing and VAD, a small CNN (ONNX,
-// run by ef::Session on one thread) for the direction: 37 probabilities in
-// `spectrum`, the refined angle from the probability-weighted mean around the
-// peak, a second source when another peak holds >= secondary_prob.
+// The learned estimator: DoaEstimator's framing, VAD and integrated
+// cross-spectra (DoaEstimator::cross_spectra, pooled over `pool` bins: 28
+// pairs x 93 bands for the 8-mic ULA) -> a small CNN (ONNX, run by
+// ef::Session on one thread) -> 37 probabilities in `spectrum`, the refined
+// angle from the probability-weighted mean around the peak, a second source
+// when another peak holds >= secondary_prob.
 struct CnnDoaParams {
-  std::string model = ".cache/models/doa_cnn.onnx";
+  std::string model = ".cache/models/doa_cnn_xspec.onnx";
+  int pool = 2;
   double secondary_prob = 0.3;
 };
 class CnnDoaEstimator {

@@ -63,7 +63,6 @@ struct DoaEstimator::Impl {
   std::vector<int> peaks;     // candidate peaks (capacity 37)
   FrameHook hook;
   mutable std::vector<cf> rot;  // [M][nb] steering for one refinement angle
-  std::vector<cf> Xf;         // [M][F] full spectra for the hook
 
   double tau(int m, double az_deg) const {  // arrival time at mic m relative to origin
     const double a = az_deg * M_PI / 180.0;
@@ -102,8 +101,6 @@ struct DoaEstimator::Impl {
       const float* r = ring[m].data();
       for (int i = 0; i < N; ++i) frame[i] = r[i] * win[i];
       kiss_fftr(cfg, frame.data(), spec.data());
-      if (hook)
-        for (int k = 0; k < F; ++k) Xf[size_t(m) * F + k] = cf(spec[k].r, spec[k].i);
       for (int k = 0; k < nb; ++k) {
         const auto& c = spec[kb0 + k];
         X[size_t(m) * nb + k] = cf(c.r, c.i);
@@ -126,11 +123,6 @@ struct DoaEstimator::Impl {
     fr.energy_db = e_db;
     fr.noise_db = floor_db;
     const double speech_w = silent ? 0.0 : std::clamp((e_db - floor_db) / 10.0, 0.0, 1.0);
-    if (!p.srp) {  // the learned estimator gives the direction (hook below); no noise tracking needed
-      fr.spectrum.fill(0.f);
-      if (hook) hook(Xf.data(), F, fr);
-      return;
-    }
     // ---- per-bin noise PSD and cross-spectra: fast down, slow up outside speech
     for (int k = 0; k < nb; ++k) {
       double a = 1.0;  // new = (1 - a) * old + a * frame
@@ -179,6 +171,12 @@ struct DoaEstimator::Impl {
       gden += double(wsum[k]) * P;
     }
     fr.spectrum.fill(0.f);
+    if (p.srp) steered_response(fr, e_db, floor_db);
+    if (hook) hook(fr);
+  }
+
+  // the map over the 37 bins from G, its peaks and their refinement
+  void steered_response(DoaFrame& fr, double e_db, double floor_db) {
     std::fill(map.begin(), map.end(), 0.0);
     if (gden > 1e-12) {
       const float* gf = reinterpret_cast<const float*>(G.data());
@@ -234,7 +232,6 @@ struct DoaEstimator::Impl {
         fr.confidence = std::clamp(fr.sources[0].strength, 0.0, 1.0) * margin;
       }
     }
-    if (hook) hook(Xf.data(), F, fr);
   }
 };
 
@@ -317,9 +314,28 @@ double DoaEstimator::srp_at(double az) const {
   return d > 1e-12 ? impl_->srp_num(az) / d : 0.0;
 }
 
-void DoaEstimator::set_frame_hook(FrameHook h) {
-  impl_->hook = std::move(h);
-  impl_->Xf.assign(size_t(impl_->M) * impl_->F, cf(0, 0));
+void DoaEstimator::set_frame_hook(FrameHook h) { impl_->hook = std::move(h); }
+
+Shape DoaEstimator::cross_spectra_shape(int pool) const {
+  const auto& I = *impl_;
+  if (pool < 1) throw Error("doa: pool must be >= 1");
+  return {1, 2 * I.P, 1, I.nb / pool};
+}
+
+void DoaEstimator::cross_spectra(float* out, int pool) const {
+  const auto& I = *impl_;
+  const int K = I.nb / pool;
+  for (int f = 0; f < K; ++f) {
+    double w = 0;
+    for (int u = 0; u < pool; ++u) w += I.wsum[size_t(f * pool + u)];
+    const float s = w > 1e-12 ? float(1.0 / w) : 0.f;
+    for (int q = 0; q < I.P; ++q) {
+      cf acc(0, 0);
+      for (int u = 0; u < pool; ++u) acc += I.G[size_t(f * pool + u) * I.P + q];
+      out[size_t(q) * K + f] = acc.real() * s;
+      out[size_t(I.P + q) * K + f] = acc.imag() * s;
+    }
+  }
 }
 
 void DoaEstimator::push(const float* const* chans, int channels, size_t n, std::vector<DoaFrame>& out) {

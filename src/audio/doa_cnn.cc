@@ -1,4 +1,4 @@
-// The learned DOA estimator: pairwise PHAT cross-spectra -> small CNN
+// The learned DOA estimator: SRP-PHAT's integrated cross-spectra -> small CNN
 // (trained by train/doa/train.py on simulated rooms, exported to ONNX) -> 37
 // azimuth probabilities, run by the edgeflow engine.
 #include <algorithm>
@@ -12,69 +12,26 @@
 
 namespace ef::audio {
 
-using cf = std::complex<float>;
-
-CnnFeatures::CnnFeatures(int mics, const CnnFeatureParams& p) : p_(p), M_(mics) {
-  if (mics < 2) throw Error("doa cnn: the array needs at least 2 mics");
-  if (p.pool < 1 || p.bins < p.pool || p.bins % p.pool || p.frames < 1)
-    throw Error("doa cnn: bins must be a positive multiple of pool, frames >= 1");
-  P_ = M_ * (M_ - 1) / 2;
-  F_ = p.bins / p.pool;
-  ring_.assign(size_t(p.frames) * P_ * p.bins, cf(0, 0));
-  xn_.assign(size_t(M_) * p.bins, cf(0, 0));
+namespace {
+// the learned estimator takes DoaEstimator's VAD and integrated cross-spectra
+// but not its map and peaks
+DoaParams without_srp(DoaParams p) {
+  p.srp = false;
+  return p;
 }
-
-Shape CnnFeatures::shape() const { return {1, 2 * P_, 1, F_}; }
-
-void CnnFeatures::add(const cf* X, int n_freq) {
-  if (p_.bin0 + p_.bins > n_freq)
-    throw Error("doa cnn: features need " + std::to_string(p_.bin0 + p_.bins) + " frequency bins, the STFT has " +
-                std::to_string(n_freq) + " (n_fft must be " + std::to_string(p_.n_fft) + ")");
-  for (int m = 0; m < M_; ++m)
-    for (int k = 0; k < p_.bins; ++k) {
-      const cf v = X[size_t(m) * n_freq + p_.bin0 + k];
-      const float a = std::abs(v);
-      xn_[size_t(m) * p_.bins + k] = a > 1e-20f ? v / a : cf(0, 0);
-    }
-  cf* r = &ring_[size_t(pos_) * P_ * p_.bins];
-  for (int i = 0, q = 0; i < M_; ++i)
-    for (int j = i + 1; j < M_; ++j, ++q)
-      for (int k = 0; k < p_.bins; ++k)
-        r[size_t(q) * p_.bins + k] = xn_[size_t(i) * p_.bins + k] * std::conj(xn_[size_t(j) * p_.bins + k]);
-  pos_ = (pos_ + 1) % p_.frames;
-  count_ = std::min(count_ + 1, p_.frames);
-}
-
-void CnnFeatures::get(float* out) const {
-  const float s = 1.0f / float(p_.frames * p_.pool);  // missing frames count as zeros (start-up)
-  for (int q = 0; q < P_; ++q)
-    for (int f = 0; f < F_; ++f) {
-      cf acc(0, 0);
-      for (int t = 0; t < p_.frames; ++t) {
-        const cf* r = &ring_[(size_t(t) * P_ + q) * p_.bins + size_t(f) * p_.pool];
-        for (int u = 0; u < p_.pool; ++u) acc += r[u];
-      }
-      out[size_t(q) * F_ + f] = acc.real() * s;
-      out[size_t(P_ + q) * F_ + f] = acc.imag() * s;
-    }
-}
+}  // namespace
 
 // ---------------------------------------------------------------- estimator
 
 struct CnnDoaEstimator::Impl {
   CnnDoaParams cp;
   DoaEstimator est;
-  CnnFeatures feats;
   std::unique_ptr<Session> session;
   std::array<double, kNumBins> prob{}, integ{};
   double integ_w = 0, lam_voice = 0, lam_quiet = 0;  // the probabilities are integrated like SRP's cross-spectra
 
-  static DoaParams without_srp(DoaParams p) {
-    p.srp = false;
-    return p;
-  }
   Impl(const ArrayGeometry& g, const CnnDoaParams& c, const DoaParams& p)
-      : cp(c), est(g, without_srp(p)), feats(g.mics()) {
+      : cp(c), est(g, without_srp(p)) {
     if (p.n_fft != 512 || p.sample_rate != 16000)
       throw Error("doa cnn: the learned estimator works on n_fft 512 at 16000 Hz (got n_fft " + std::to_string(p.n_fft) +
                   " at " + std::to_string(p.sample_rate) + " Hz)");
@@ -83,26 +40,25 @@ struct CnnDoaEstimator::Impl {
         return Model::load(c.model);
       } catch (const Error& e) {
         throw Error(std::string(e.what()) +
-                    "\n(the learned DOA model is made by `./x setup` or train/doa/train.sh; see README \"Audio\")");
+                    "\n(the learned DOA model is made by `./x test` (when missing) or train/doa/train.sh; see README \"Audio\")");
       }
     }();
     // est (constructed above with the same p) has checked the integration times
     lam_voice = p.forgetting(p.integration_s);
     lam_quiet = p.forgetting(p.quiet_integration_s);
     session = std::make_unique<Session>(model, CompileOptions{.threads = 1});
-    const Shape want = feats.shape();
+    const Shape want = est.cross_spectra_shape(c.pool);
     if (session->num_inputs() != 1 || session->num_outputs() != 1 || session->input(0).shape() != want ||
         session->output(0).numel() != kNumBins)
       throw Error(c.model + ": not a DOA model for this array: expected one input " + shape_str(want) + " (" +
                   std::to_string(g.mics()) + " mics) and one output of " + std::to_string(kNumBins) +
                   " logits, got input " + shape_str(session->input(0).shape()) + " and output " +
                   shape_str(session->output(0).shape()));
-    est.set_frame_hook([this](const cf* X, int F, DoaFrame& fr) { on_frame(X, F, fr); });
+    est.set_frame_hook([this](DoaFrame& fr) { on_frame(fr); });
   }
 
-  void on_frame(const cf* X, int F, DoaFrame& fr) {
-    feats.add(X, F);
-    feats.get(session->input(0).data_as<float>());
+  void on_frame(DoaFrame& fr) {
+    est.cross_spectra(session->input(0).data_as<float>(), cp.pool);
     session->run();
     const float* lg = session->output(0).data_as<float>();
     double mx = lg[0];
@@ -153,8 +109,9 @@ void CnnDoaEstimator::push(const float* const* chans, int channels, size_t n, st
 void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const ArrayGeometry& g, int scenes,
                       unsigned seed0, int threads, std::vector<float>* X, std::vector<float>* y, Shape* x_shape) {
   if (speech.empty()) throw Error("doa cnn dataset: no speech");
-  const DoaParams p;
-  const Shape fs = CnnFeatures(g.mics()).shape();
+  const DoaParams p = without_srp({});
+  const int pool = CnnDoaParams{}.pool;
+  const Shape fs = DoaEstimator(g, p).cross_spectra_shape(pool);
   const size_t D = size_t(numel(fs));
   *x_shape = {0, fs[1], fs[2], fs[3]};
   std::mutex mu;
@@ -175,15 +132,13 @@ void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const Array
       const double rt = std::uniform_real_distribution<double>(0.1, 0.9)(r);
       BenchScene sc = make_bench_scene("single", speech, g, snr, rt, seed);
       DoaEstimator est(g, p);
-      CnnFeatures feats(g.mics());
       std::vector<float> feat(D);
       std::vector<float> xv, yv;
       const std::vector<int> who = talker_frames(sc, p.hop, p.n_fft, (sc.audio.frames() - size_t(p.n_fft)) / p.hop + 1);
       size_t t = 0;
-      est.set_frame_hook([&](const cf* Xs, int F, DoaFrame&) {
-        feats.add(Xs, F);
+      est.set_frame_hook([&](DoaFrame&) {
         if (t < who.size() && who[t] >= 0) {
-          feats.get(feat.data());
+          est.cross_spectra(feat.data(), pool);
           xv.insert(xv.end(), feat.begin(), feat.end());
           yv.push_back(float(sc.truth_az[0]));
         }

@@ -420,7 +420,12 @@ int run_bench(const BenchOpts& o) {
       auto st = au::make_bench_scene("turns", speech, g, 10, rt, seed++);
       for (size_t e = 0; e < E; ++e) {
         add(nz[e], au::score_scene(sc, run(sc, e), p.hop, p.n_fft));
-        add(tk[e], au::score_scene(st, run(st, e), p.hop, p.n_fft));
+        const auto ts = au::score_scene(st, run(st, e), p.hop, p.n_fft);
+        if (o.verbose)
+          std::cerr << "  " << o.estimators[e] << " turns rt60 " << rt << " truth " << fmt(st.truth_az[0], 1) << " / "
+                    << fmt(st.truth_az[1], 1) << ": voiced " << ts.voiced << " ok " << ts.frame_ok << " track "
+                    << ts.track_ok << "\n";
+        add(tk[e], ts);
       }
       std::cerr << "." << std::flush;
     }

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Trains the learned DOA estimator (issue 5) and exports it to ONNX.
 
-Input: X.npy [n, 56, 1, 117] (pairwise PHAT cross-spectra of an 8-mic 4 cm
-ULA, see CnnFeatures in include/edgeflow/audio.h) and y.npy [n] (true azimuth,
-degrees) from `edgeflow audio dataset` (simulated rooms whose seeds and speech
-are disjoint from the benchmark's). Output: a 37-way classifier over
+Input: X.npy [n, 56, 1, 93] (SRP-PHAT's integrated, noise-subtracted,
+whitened and weighted cross-spectra of the 28 mic pairs of an 8-mic 4 cm ULA,
+200-6000 Hz in 93 bands, see DoaEstimator::cross_spectra in
+include/edgeflow/audio.h) and y.npy [n] (true azimuth, degrees) from
+`edgeflow audio dataset` (simulated rooms whose seeds and speech are disjoint
+from the benchmark's). Output: a 37-way classifier over
 -90..+90 degrees in 5 degree steps (logits), trained against a Gaussian soft
 label (sigma 3 degrees). Deterministic: fixed seeds, one thread.
 

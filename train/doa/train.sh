@@ -5,7 +5,7 @@
 # usage: train/doa/train.sh [build-dir] [out.onnx]
 set -eu
 B=${1:-build}
-OUT=${2:-.cache/models/doa_cnn.onnx}
+OUT=${2:-.cache/models/doa_cnn_xspec.onnx}
 D=$(mktemp -d /tmp/ef-doa-data.XXXXXX)
 trap 'rm -rf "$D"' EXIT
 "$B/edgeflow" audio dataset --out "$D/a" --scenes 160 --seed 100000 --threads 2

@@ -59,7 +59,7 @@ NodeType type() {
               {"spacing", "float", "0.04", "mic spacing of the ula presets (m)"},
               {"rate", "int", "16000", "sample rate the estimator expects"},
               {"estimator", "string", "srp", "srp | cnn"},
-              {"model", "string", ".cache/models/doa_cnn.onnx", "ONNX model for estimator: cnn"}};
+              {"model", "string", ".cache/models/doa_cnn_xspec.onnx", "ONNX model for estimator: cnn"}};
   t.create = [](const Params& p) { return std::make_unique<DoaNode>(p); };
   return t;
 }

@@ -142,6 +142,40 @@ TEST(AudioDoa, AnechoicAnglesAcrossTheGrid) {
   }
 }
 
+TEST(AudioDoa, IntegratedCrossSpectraCarryThePairDelays) {
+  // the learned estimator's input: anechoic source at 30 degrees, so every
+  // pair (m, n) and bin f of the band should hold e^{-j w (tau_m - tau_n)}
+  // with tau_m = -x_m sin(az) / c (geometry, not the estimator's steering)
+  auto g = au::make_ula(8, 0.04);
+  auto sc = single(30, 0, 30, 5);
+  au::DoaParams p;
+  au::DoaEstimator est(g, p);
+  std::vector<const float*> ptr;
+  for (auto& c : sc.audio.ch) ptr.push_back(c.data());
+  std::vector<au::DoaFrame> out;
+  est.push(ptr.data(), 8, sc.audio.frames() - 8000, out);  // ends while the source talks
+  const ef::Shape sh = est.cross_spectra_shape(1);
+  const double df = double(p.sample_rate) / p.n_fft;
+  const int k0 = int(std::ceil(p.f_lo / df)), K = int(std::floor(p.f_hi / df)) + 1 - k0;
+  ASSERT_EQ(sh, (ef::Shape{1, 56, 1, K}));
+  EXPECT_EQ(est.cross_spectra_shape(2)[3], K / 2);
+  std::vector<float> x(size_t(ef::numel(sh)));
+  est.cross_spectra(x.data(), 1);
+  double agree = 0, mag = 0;
+  int q = 0, n = 0;
+  const double s30 = std::sin(30 * M_PI / 180);
+  for (int i = 0; i < 8; ++i)
+    for (int j = i + 1; j < 8; ++j, ++q)
+      for (int f = 0; f < K; ++f, ++n) {
+        const std::complex<double> v(x[size_t(q) * K + f], x[size_t(28 + q) * K + f]);
+        const double w = 2 * M_PI * (k0 + f) * df, dt = -(g.x[i] - g.x[j]) * s30 / au::kSpeedOfSound;
+        agree += (v * std::polar(1.0, w * dt)).real();
+        mag += std::abs(v);
+      }
+  EXPECT_GE(agree / n, 0.9);  // measured 0.958 (mean magnitude 0.976)
+  EXPECT_LE(mag / n, 1.0 + 1e-6);  // weighted means of unit phasors
+}
+
 TEST(AudioDoa, ReverberantRoomTracked) {
   // RT60 0.3 s, SNR 15 dB, 1.5 m: the tracked active speaker within 5 degrees
   auto g = au::make_ula(8, 0.04);
@@ -379,7 +413,7 @@ TEST(AudioCnn, BadModelFiles) {
   cp.model = "/nonexistent/doa_cnn.onnx";
   auto m = error_of([&] { au::CnnDoaEstimator e(g, cp); });
   EXPECT_NE(m.find("/nonexistent/doa_cnn.onnx"), std::string::npos) << m;
-  EXPECT_NE(m.find("./x setup"), std::string::npos) << m;
+  EXPECT_NE(m.find("train/doa/train.sh"), std::string::npos) << m;
   // an image classifier is not a DOA model for this array
   const std::string other = (ef::test::onnx_models_dir() / "mobilenet_v2.onnx").string();
   EF_NEED_FILE(fs::path(other));
@@ -397,8 +431,8 @@ TEST(AudioCnn, BadModelFiles) {
 }
 
 TEST(AudioCnn, LearnedEstimatorOnSimulatedRooms) {
-  // needs the trained model (./x setup / train/doa/train.sh makes it)
-  const std::string model = (ef::test::onnx_models_dir() / "doa_cnn.onnx").string();
+  // needs the trained model (./x test or train/doa/train.sh makes it)
+  const std::string model = (ef::test::onnx_models_dir() / "doa_cnn_xspec.onnx").string();
   EF_NEED_FILE(fs::path(model));
   auto g = au::make_ula(8, 0.04);
   au::CnnDoaParams cp;
@@ -407,7 +441,9 @@ TEST(AudioCnn, LearnedEstimatorOnSimulatedRooms) {
     auto sc = single(az, 0.3, 20, 13);
     auto r = au::estimate_doa(sc.audio, g, {}, "scene", &cp);
     int v = 0;
-    EXPECT_GE(frame_accuracy(r.frames, az, 5.0, &v), 0.7) << az;
+    // measured with train.sh's model: every voiced frame within 5 degrees at
+    // all three angles (within 2 degrees at 10 and 35, 6 % at -50)
+    EXPECT_GE(frame_accuracy(r.frames, az, 5.0, &v), 0.95) << az;
     EXPECT_GT(v, 50);
     for (auto& f : r.frames) {  // probabilities
       double s = 0;
