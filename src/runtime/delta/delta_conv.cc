@@ -16,19 +16,16 @@
 #include <cstring>
 
 #include "runtime/delta/delta_op.h"
+#include "runtime/kernels/conv_gemm_f32.h"  // ConvGemmGeom
 #include "runtime/kernels/xnn_util.h"
 
 namespace ef {
 namespace {
 
-struct DwGeom {
-  int64_t ih, iw, cin, ow, cout, kh, kw, sh, sw, dh, dw, pt, pl;
-};
-
 // Depthwise output pixels [p0, p0 + n) (consecutive, NHWC) from bias and
 // weights [KH][KW][Cout]; output channel o reads input channel o / m. Built
 // for AVX-512 and the baseline (picked at load time); vectorised over channels.
-__attribute__((target_clones("avx512f", "default"))) void depthwise_run(const DwGeom& g, const float* x,
+__attribute__((target_clones("avx512f", "default"))) void depthwise_run(const ConvGemmGeom& g, const float* x,
                                                                          const float* wdw, const float* bias, float* out,
                                                                          int64_t p0, int64_t n) {
   const int64_t m = g.cout / g.cin, C = g.cout;
@@ -60,47 +57,47 @@ class DeltaConv : public DeltaOp {
     const Shape& x = c.kc.input(0).shape;
     const Shape& w = c.kc.input(1).shape;
     const Shape& y = c.kc.output(0).shape;
-    ih_ = x[1], iw_ = x[2], cin_ = x[3];
-    oh_ = y[1], ow_ = y[2], cout_ = y[3];
-    kh_ = w[2], kw_ = w[3];
+    g_.ih = x[1], g_.iw = x[2], g_.cin = x[3];
+    g_.oh = y[1], g_.ow = y[2], g_.cout = y[3];
+    g_.kh = w[2], g_.kw = w[3];
     auto st = node.attrs.ints("strides", {1, 1}), dl = node.attrs.ints("dilations", {1, 1});
     auto pd = node.attrs.ints("pads", {0, 0, 0, 0});
-    sh_ = st[0], sw_ = st[1], dh_ = dl[0], dw_ = dl[1], pt_ = pd[0], pl_ = pd[1];
+    g_.sh = st[0], g_.sw = st[1], g_.dh = dl[0], g_.dw = dl[1], g_.pt = pd[0], g_.pl = pd[1];
     depthwise_ = node.attrs.i("group", 1) != 1;
     act_ = FusedActivation::from(node);
     const float* wsrc = c.kc.const_input(1)->data_as<float>();
     const Tensor* bias = c.kc.const_input(2);
-    const int64_t cg = depthwise_ ? 1 : cin_;
-    k_ = kh_ * kw_ * cg;
-    dense_macs_ = oh_ * ow_ * cout_ * k_;
+    const int64_t cg = depthwise_ ? 1 : g_.cin;
+    k_ = g_.kh * g_.kw * cg;
+    dense_macs_ = g_.oh * g_.ow * g_.cout * k_;
     // Weights OIHW -> [Cout][KH][KW][Cin] (im2col order) or [KH][KW][C] (depthwise).
-    std::vector<float> wpack(size_t(cout_ * k_));
-    for (int64_t o = 0; o < cout_; ++o) {
+    std::vector<float> wpack(size_t(g_.cout * k_));
+    for (int64_t o = 0; o < g_.cout; ++o) {
       double nrm = 0;
       for (int64_t ci = 0; ci < cg; ++ci)
-        for (int64_t a = 0; a < kh_; ++a)
-          for (int64_t b = 0; b < kw_; ++b) {
-            float v = wsrc[((o * cg + ci) * kh_ + a) * kw_ + b];
+        for (int64_t a = 0; a < g_.kh; ++a)
+          for (int64_t b = 0; b < g_.kw; ++b) {
+            float v = wsrc[((o * cg + ci) * g_.kh + a) * g_.kw + b];
             nrm += double(v) * v;
-            if (depthwise_) wpack[size_t((a * kw_ + b) * cout_ + o)] = v;
-            else wpack[size_t(o * k_ + (a * kw_ + b) * cin_ + ci)] = v;
+            if (depthwise_) wpack[size_t((a * g_.kw + b) * g_.cout + o)] = v;
+            else wpack[size_t(o * k_ + (a * g_.kw + b) * g_.cin + ci)] = v;
           }
       wnorm_ = std::max(wnorm_, float(std::sqrt(nrm)));
     }
-    bias_.assign(size_t(cout_), 0.f);
-    if (bias) std::copy(bias->data_as<float>(), bias->data_as<float>() + cout_, bias_.begin());
+    bias_.assign(size_t(g_.cout), 0.f);
+    if (bias) std::copy(bias->data_as<float>(), bias->data_as<float>() + g_.cout, bias_.begin());
     if (depthwise_) {
       wdw_ = std::move(wpack);  // the only copy this op keeps
       return;
     }
     // XNNPACK packs its own copy; ours is dropped after creation.
-    chunk_ = std::max<int64_t>(16, std::min<int64_t>(oh_ * ow_, (1 << 15) / std::max<int64_t>(k_, 1)));
+    chunk_ = std::max<int64_t>(16, std::min<int64_t>(g_.oh * g_.ow, (1 << 15) / std::max<int64_t>(k_, 1)));
     cols_.assign(size_t(chunk_ * k_), 0.f);
-    rows_.assign(size_t(chunk_ * cout_), 0.f);
+    rows_.assign(size_t(chunk_ * g_.cout), 0.f);
     gathered_.assign(size_t(chunk_), 0);
-    pointwise_ = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && pt_ == 0 && pl_ == 0;
+    pointwise_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0;
     xnn_operator_t op = nullptr;
-    xnn_check(xnn_create_fully_connected_nc_f32(size_t(k_), size_t(cout_), size_t(k_), size_t(cout_), wpack.data(),
+    xnn_check(xnn_create_fully_connected_nc_f32(size_t(k_), size_t(g_.cout), size_t(k_), size_t(g_.cout), wpack.data(),
                                                 bias_.data(), act_.out_min(), act_.out_max(), 0, &op),
               "create_fully_connected_nc_f32", what_);
     fc_.reset(op);
@@ -119,7 +116,7 @@ class DeltaConv : public DeltaOp {
     if (all || rin.all()) rout.mark_all();
     else mark_row_runs(rin, rout);
     rout.finalize();
-    const int64_t n = int64_t(rout.size()), pixels = oh_ * ow_;
+    const int64_t n = int64_t(rout.size()), pixels = g_.oh * g_.ow;
     // Dense above the measured break-even (once both paths were timed here) or --dense-above.
     last_dense_ = all || double(n) > opts_.dense_above * double(pixels) ||
                   (opts_.measured_breakeven && double(n) > breakeven() * double(pixels));
@@ -136,12 +133,12 @@ class DeltaConv : public DeltaOp {
       if (last_dense_) floor(dense_ms_, ms);
       else if (n * 4 >= pixels) floor(pixel_ms_, ms / double(n));  // small regions: fixed costs dominate
     }
-    return last_dense_ ? dense_macs_ : n * k_ * cout_;
+    return last_dense_ ? dense_macs_ : n * k_ * g_.cout;
   }
 
   // The changed fraction above which the dense kernel was measured faster (> 1: never; unknown: 2).
   double breakeven() const override {
-    return dense_ms_ > 0 && pixel_ms_ > 0 ? dense_ms_ / (pixel_ms_ * double(oh_ * ow_)) : 2.0;
+    return dense_ms_ > 0 && pixel_ms_ > 0 ? dense_ms_ / (pixel_ms_ * double(g_.oh * g_.ow)) : 2.0;
   }
 
  private:
@@ -153,22 +150,22 @@ class DeltaConv : public DeltaOp {
     const auto& l = rin.list();
     for (size_t i = 0; i < l.size();) {
       // a run of consecutive pixels in one row -> one rectangle
-      const int64_t p = l[i], y = p / iw_, x0 = p % iw_;
+      const int64_t p = l[i], y = p / g_.iw, x0 = p % g_.iw;
       size_t j = i + 1;
-      while (j < l.size() && l[j] == l[j - 1] + 1 && l[j] / iw_ == y) ++j;
+      while (j < l.size() && l[j] == l[j - 1] + 1 && l[j] / g_.iw == y) ++j;
       const int64_t x1 = x0 + int64_t(j - i) - 1;
-      rout.mark_rect(ceil_div(y + pt_ - (kh_ - 1) * dh_, sh_), floor_div(y + pt_, sh_),
-                     ceil_div(x0 + pl_ - (kw_ - 1) * dw_, sw_), floor_div(x1 + pl_, sw_));
+      rout.mark_rect(ceil_div(y + g_.pt - (g_.kh - 1) * g_.dh, g_.sh), floor_div(y + g_.pt, g_.sh),
+                     ceil_div(x0 + g_.pl - (g_.kw - 1) * g_.dw, g_.sw), floor_div(x1 + g_.pl, g_.sw));
       i = j;
     }
   }
 
-  // XNNPACK's fully-connected GEMM on `rows` rows of k_ floats at x into rows of cout_ floats at y.
+  // XNNPACK's fully-connected GEMM on `rows` rows of k_ floats at x into rows of cout floats at y.
   void fc(const float* x, float* y, int64_t rows) {
     xnn_check(xnn_setup_fully_connected_nc_f32(fc_.get(), size_t(rows), x, y, pool_), "setup_fully_connected_nc_f32",
               what_);
     xnn_check(xnn_run_operator(fc_.get(), pool_), "run_operator", what_);
-    if (act_.needs_separate_pass()) act_.apply(y, size_t(rows * cout_));
+    if (act_.needs_separate_pass()) act_.apply(y, size_t(rows * g_.cout));
   }
 
   // Groups 1. A 1x1 convolution multiplies long runs of consecutive pixels
@@ -182,19 +179,20 @@ class DeltaConv : public DeltaOp {
       if (!rows) return;
       fc(cols_.data(), rows_.data(), rows);
       for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(y + int64_t(gathered_[size_t(r)]) * cout_, rows_.data() + r * cout_, size_t(cout_) * sizeof(float));
+        std::memcpy(y + int64_t(gathered_[size_t(r)]) * g_.cout, rows_.data() + r * g_.cout,
+                    size_t(g_.cout) * sizeof(float));
       rows = 0;
     };
     auto gather = [&](int64_t p) {
       float* col = cols_.data() + rows * k_;
       gathered_[size_t(rows)] = int32_t(p);
-      if (pointwise_) std::memcpy(col, x + p * cin_, size_t(cin_) * sizeof(float));
-      else im2col(x, p / ow_, p % ow_, col);
+      if (pointwise_) std::memcpy(col, x + p * g_.cin, size_t(g_.cin) * sizeof(float));
+      else im2col(x, p / g_.ow, p % g_.ow, col);
       if (++rows == chunk_) flush();
     };
     if (pointwise_)
       for_each_run(px, [&](int64_t p, int64_t n) {
-        if (n >= kDirectRun) fc(x + p * cin_, y + p * cout_, n);
+        if (n >= kDirectRun) fc(x + p * g_.cin, y + p * g_.cout, n);
         else
           for (int64_t q = p; q < p + n; ++q) gather(q);
       });
@@ -204,23 +202,22 @@ class DeltaConv : public DeltaOp {
   }
 
   void im2col(const float* x, int64_t oy, int64_t ox, float* col) const {
-    for (int64_t a = 0; a < kh_; ++a) {
-      const int64_t iy = oy * sh_ - pt_ + a * dh_;
-      for (int64_t b = 0; b < kw_; ++b) {
-        const int64_t ix = ox * sw_ - pl_ + b * dw_;
-        float* dst = col + (a * kw_ + b) * cin_;
-        if (iy < 0 || iy >= ih_ || ix < 0 || ix >= iw_) std::memset(dst, 0, size_t(cin_) * sizeof(float));
-        else std::memcpy(dst, x + (iy * iw_ + ix) * cin_, size_t(cin_) * sizeof(float));
+    for (int64_t a = 0; a < g_.kh; ++a) {
+      const int64_t iy = oy * g_.sh - g_.pt + a * g_.dh;
+      for (int64_t b = 0; b < g_.kw; ++b) {
+        const int64_t ix = ox * g_.sw - g_.pl + b * g_.dw;
+        float* dst = col + (a * g_.kw + b) * g_.cin;
+        if (iy < 0 || iy >= g_.ih || ix < 0 || ix >= g_.iw) std::memset(dst, 0, size_t(g_.cin) * sizeof(float));
+        else std::memcpy(dst, x + (iy * g_.iw + ix) * g_.cin, size_t(g_.cin) * sizeof(float));
       }
     }
   }
 
   void depthwise(const std::vector<int32_t>& px) {
-    const DwGeom g{ih_, iw_, cin_, ow_, cout_, kh_, kw_, sh_, sw_, dh_, dw_, pt_, pl_};
     float* y = out_[0]->buf;
     for_each_run(px, [&](int64_t p, int64_t n) {
-      depthwise_run(g, in_[0]->pub, wdw_.data(), bias_.data(), y, p, n);
-      act_.apply(y + p * cout_, size_t(n * cout_));
+      depthwise_run(g_, in_[0]->pub, wdw_.data(), bias_.data(), y, p, n);
+      act_.apply(y + p * g_.cout, size_t(n * g_.cout));
     });
   }
 
@@ -228,7 +225,8 @@ class DeltaConv : public DeltaOp {
   std::string what_;  // "delta <node>" for errors, built once (not per chunk of every frame)
   XnnOp fc_;
   FusedActivation act_;
-  int64_t ih_, iw_, cin_, oh_, ow_, cout_, kh_, kw_, sh_, sw_, dh_, dw_, pt_, pl_, k_, chunk_ = 0;
+  ConvGemmGeom g_;  // n = 1
+  int64_t k_ = 1, chunk_ = 0;
   bool depthwise_ = false, pointwise_ = false;
   static constexpr int64_t kDirectRun = 32;  // 1x1: runs this long are multiplied in place, not gathered
   std::vector<int32_t> gathered_;  // the output pixel of each gathered row
