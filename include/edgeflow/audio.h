@@ -100,6 +100,7 @@ std::vector<float> mfcc(const std::vector<float>& x, const FeatureParams& p, int
 // (top_db clamps against the maximum over all channels, as torchaudio does).
 std::vector<float> compute_features(const Audio& a, const std::string& kind, const FeatureParams& p,
                                     Shape* shape);
+bool feature_kind_ok(const std::string& kind);  // stft | mel | logmel | mfcc
 
 // Streaming features of planar blocks with center=False framing and no top_db
 // clamp (frame t covers samples t*hop .. t*hop + n_fft - 1 of the stream), so
@@ -117,7 +118,6 @@ class FeatureStream {
   // `out` (cleared first); returns the number of frames.
   int push(const float* const* chans, int channels, size_t n, std::vector<float>& out);
   int rows() const { return rows_; }
-  int channels() const { return C_; }
 
  private:
   std::string kind_;

@@ -29,6 +29,24 @@ Resolved resolve(const FeatureParams& p) {
   return r;
 }
 
+// periodic Hann of win_length, centred in n_fft
+std::vector<float> hann_window(const Resolved& r) {
+  std::vector<float> w(size_t(r.n_fft), 0.f);
+  const int off = (r.n_fft - r.win) / 2;
+  for (int i = 0; i < r.win; ++i) w[size_t(off + i)] = float(0.5 - 0.5 * std::cos(2 * M_PI * i / r.win));
+  return w;
+}
+
+// |X|^power from |X|^2
+float spectrum_power(const kiss_fft_cpx& c, double power) {
+  const double pw = double(c.r) * c.r + double(c.i) * c.i;
+  return float(power == 2.0 ? pw : power == 1.0 ? std::sqrt(pw) : std::pow(pw, power / 2));
+}
+
+void check_kind(const std::string& kind) {
+  if (!feature_kind_ok(kind)) throw Error("features: kind must be stft, mel, logmel or mfcc, got '" + kind + "'");
+}
+
 double hz_to_mel(double f, const std::string& scale) {
   if (scale == "htk") return 2595.0 * std::log10(1.0 + f / 700.0);
   const double f_sp = 200.0 / 3, min_log_hz = 1000.0, min_log_mel = min_log_hz / f_sp, logstep = std::log(6.4) / 27.0;
@@ -76,6 +94,10 @@ std::vector<float> apply_dct(const std::vector<float>& db, int n_mels, int T, in
 
 }  // namespace
 
+bool feature_kind_ok(const std::string& kind) {
+  return kind == "stft" || kind == "mel" || kind == "logmel" || kind == "mfcc";
+}
+
 std::vector<float> spectrogram(const std::vector<float>& x, const FeatureParams& p, int* n_freq, int* n_frames) {
   const Resolved r = resolve(p);
   const int pad = p.center ? r.n_fft / 2 : 0;
@@ -86,10 +108,7 @@ std::vector<float> spectrogram(const std::vector<float>& x, const FeatureParams&
   if (!p.center && len < r.n_fft) throw Error("features: signal shorter than n_fft");
   const int64_t T = 1 + (len + 2 * pad - r.n_fft) / r.hop;
   const int F = r.n_fft / 2 + 1;
-  // periodic Hann of win_length, centred in n_fft
-  std::vector<float> w(r.n_fft, 0.f);
-  const int off = (r.n_fft - r.win) / 2;
-  for (int i = 0; i < r.win; ++i) w[off + i] = float(0.5 - 0.5 * std::cos(2 * M_PI * i / r.win));
+  const std::vector<float> w = hann_window(r);
   kiss_fftr_cfg cfg = kiss_fftr_alloc(r.n_fft, 0, nullptr, nullptr);
   std::vector<float> frame(r.n_fft);
   std::vector<kiss_fft_cpx> spec(F);
@@ -103,10 +122,7 @@ std::vector<float> spectrogram(const std::vector<float>& x, const FeatureParams&
   for (int64_t t = 0; t < T; ++t) {
     for (int i = 0; i < r.n_fft; ++i) frame[i] = at(t * r.hop + i) * w[i];
     kiss_fftr(cfg, frame.data(), spec.data());
-    for (int f = 0; f < F; ++f) {
-      const double pw = double(spec[f].r) * spec[f].r + double(spec[f].i) * spec[f].i;
-      out[size_t(f) * T + t] = float(p.power == 2.0 ? pw : p.power == 1.0 ? std::sqrt(pw) : std::pow(pw, p.power / 2));
-    }
+    for (int f = 0; f < F; ++f) out[size_t(f) * T + t] = spectrum_power(spec[f], p.power);
   }
   kiss_fftr_free(cfg);
   if (n_freq) *n_freq = F;
@@ -175,8 +191,7 @@ std::vector<float> compute_features(const Audio& a, const std::string& kind, con
   FeatureParams p = p0;
   p.sample_rate = a.sample_rate;
   if (a.ch.empty()) throw Error("features: no channels");
-  if (kind != "stft" && kind != "mel" && kind != "logmel" && kind != "mfcc")
-    throw Error("features: --kind must be stft, mel, logmel or mfcc, got '" + kind + "'");
+  check_kind(kind);
   std::vector<float> all;
   int rows = 0, T = 0;
   for (auto& c : a.ch) {
@@ -207,21 +222,14 @@ std::vector<float> compute_features(const Audio& a, const std::string& kind, con
   return all;
 }
 
-}  // namespace ef::audio
-
-namespace ef::audio {
-
 FeatureStream::FeatureStream(const std::string& kind, const FeatureParams& p, int channels)
     : kind_(kind), p_(p), C_(channels) {
-  if (kind != "stft" && kind != "mel" && kind != "logmel" && kind != "mfcc")
-    throw Error("features: kind must be stft, mel, logmel or mfcc, got '" + kind + "'");
+  check_kind(kind);
   if (channels < 1) throw Error("features: no channels");
   const Resolved r = resolve(p);
   if (r.hop > r.n_fft) throw Error("features: hop_length must be <= n_fft for streaming");
   N_ = r.n_fft, H_ = r.hop, F_ = N_ / 2 + 1;
-  win_.assign(size_t(N_), 0.f);
-  const int off = (N_ - r.win) / 2;
-  for (int i = 0; i < r.win; ++i) win_[size_t(off + i)] = float(0.5 - 0.5 * std::cos(2 * M_PI * i / r.win));
+  win_ = hann_window(r);
   ring_.assign(size_t(C_) * N_, 0.f);
   frame_.resize(size_t(N_));
   spec_.resize(size_t(F_));
@@ -264,10 +272,7 @@ int FeatureStream::push(const float* const* chans, int channels, size_t n, std::
       for (int k = 0; k < N_; ++k) frame_[size_t(k)] = r[(pos_ + size_t(k)) % size_t(N_)] * win_[size_t(k)];
       auto* sp = reinterpret_cast<kiss_fft_cpx*>(spec_.data());
       kiss_fftr(static_cast<kiss_fftr_cfg>(fft_), frame_.data(), sp);
-      for (int f = 0; f < F_; ++f) {
-        const double pw = double(sp[f].r) * sp[f].r + double(sp[f].i) * sp[f].i;
-        pow_[size_t(f)] = float(p_.power == 2.0 ? pw : p_.power == 1.0 ? std::sqrt(pw) : std::pow(pw, p_.power / 2));
-      }
+      for (int f = 0; f < F_; ++f) pow_[size_t(f)] = spectrum_power(sp[f], p_.power);
       float* col = &out[size_t(c) * rows_ * T + t];  // row r at col[r * T]
       if (kind_ == "stft") {
         for (int f = 0; f < F_; ++f) col[size_t(f) * T] = pow_[size_t(f)];

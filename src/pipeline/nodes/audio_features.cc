@@ -9,7 +9,7 @@ namespace {
 class AudioFeaturesNode : public Node {
  public:
   explicit AudioFeaturesNode(const Params& p) : kind_(p.str("kind", "logmel")) {
-    if (kind_ != "stft" && kind_ != "mel" && kind_ != "logmel" && kind_ != "mfcc")
+    if (!audio::feature_kind_ok(kind_))
       throw Error(p.where("kind") + ": expected stft, mel, logmel or mfcc, got '" + kind_ + "'");
     fp_.n_fft = int(p.i("n_fft", 400));
     fp_.hop_length = int(p.i("hop", 160));
