@@ -106,6 +106,7 @@ int bench_video(const VideoBenchArgs& a) {
   std::vector<double> t_dense, t_delta, c_dense, c_delta, diffs, ious, temporal;
   std::vector<Tensor> prev_mask(dense.num_outputs());
   int frames = 0, top1_agree = 0, top1_total = 0;
+  int det_agree = 0, det_total = 0;  // detector scores on frames where dense detects something
   double worst_diff = 0, worst_iou = 1;
   vision::MaskOverlap pooled;  // over every frame: the IoU of the whole clip's mask pixels
   cv::Mat frame;
@@ -151,8 +152,10 @@ int bench_video(const VideoBenchArgs& a) {
           if (prev_mask[k].numel() == x.numel()) temporal.push_back(vision::mask_iou(prev_mask[k], x));
           prev_mask[k] = x.clone();
         } else if (is_score_vector(x)) {
+          const int64_t i = argmax(x), j = argmax(y);
           ++top1_total;
-          top1_agree += argmax(x) == argmax(y);
+          top1_agree += i == j;
+          if (x.rank() == 3 && x.data_as<float>()[i] > 0) ++det_total, det_agree += i == j;  // logit > 0: score > 0.5
         }
       }
       diffs.push_back(d);
@@ -182,11 +185,11 @@ int bench_video(const VideoBenchArgs& a) {
         "{\"model\":\"%s\",\"video\":\"%s\",\"frames\":%d,\"threads\":%d,\"threshold\":%g,\"refresh\":%d,"
         "\"dense_ms\":%.4f,\"delta_ms\":%.4f,\"speedup\":%.3f,\"dense_cpu_ms\":%.4f,\"delta_cpu_ms\":%.4f,\"cpu_speedup\":%.3f,\"dense_macs\":%.0f,\"delta_macs\":%.0f,"
         "\"mac_reduction\":%.3f,\"frames_skipped\":%d,\"frames_dense_fallback\":%d,\"max_abs_diff\":%.6g,\"mean_iou\":%.5f,\"min_iou\":%.5f,\"pooled_iou\":%.5f,\"dense_frame_to_frame_iou\":%.5f,"
-        "\"top1_agreement\":%.5f,\"state_bytes\":%zu}\n",
+        "\"top1_agreement\":%.5f,\"detection_frames\":%d,\"top1_detection_agreement\":%.5f,\"state_bytes\":%zu}\n",
         a.model.c_str(), a.video.c_str(), frames, a.common.threads, a.delta.threshold, a.delta.refresh_every, md, mdl,
         mdl > 0 ? md / mdl : 0, mc, mcl, mcl > 0 ? mc / mcl : 0, dense_macs, delta_macs, delta_macs > 0 ? dense_macs / delta_macs : 0, s.frames_skipped,
         s.frames_dense_fallback,
-        worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, ious.empty() ? 0.0 : pooled.iou(), mean_temporal, top1_total ? double(top1_agree) / top1_total : 0.0, state);
+        worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, ious.empty() ? 0.0 : pooled.iou(), mean_temporal, top1_total ? double(top1_agree) / top1_total : 0.0, det_total, det_total ? double(det_agree) / det_total : 0.0, state);
     return 0;
   }
   std::printf("model: %s  video: %s  frames: %d  threads: %d\n", a.model.c_str(), a.video.c_str(), frames,
@@ -205,6 +208,9 @@ int bench_video(const VideoBenchArgs& a) {
     std::printf("; mask IoU (> 0.5) per frame mean %.4f, min %.4f, pooled over the clip %.4f (dense against its own previous frame: %.4f)",
                 mean_iou, worst_iou, pooled.iou(), mean_temporal);
   if (top1_total) std::printf("; top-1 agreement (argmax of the score vectors) %.1f%%", 100.0 * top1_agree / top1_total);
+  if (det_total)
+    std::printf(" (on the %d frames where dense's best anchor scores > 0.5 after a sigmoid: %.1f%%)", det_total,
+                100.0 * det_agree / det_total);
   std::printf("\nextra state held for delta execution: %s\n", human_bytes(double(state)).c_str());
   for (auto& n : s.notes) std::printf("note: %s\n", n.c_str());
 
