@@ -186,8 +186,9 @@ class ConvGemm : public Kernel {
   pthreadpool_t pool_;
 };
 
-// EF_CONV_GEMM: "0" XNNPACK for every dense conv (neither own kernel), "all"
-// the GEMM for every one, unset: the measured choice below.
+// EF_CONV_GEMM: "0" XNNPACK for every dense and depthwise conv (no own
+// kernel), "all" the GEMM for every dense one and own-dw for every
+// depthwise one it fits, unset: the measured choices (conv_gemm_wins, dw_wins).
 std::string conv_gemm_mode() {
   const char* e = std::getenv("EF_CONV_GEMM");
   return e ? e : "";

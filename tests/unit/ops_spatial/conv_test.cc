@@ -244,6 +244,26 @@ TEST(Conv, OwnDepthwiseMatchesReference) {
   }
 }
 
+// Without EF_CONV_GEMM the measured rule (conv.cc dw_wins) picks the
+// kernel: own-dw for few channels and 5x5 layers, XNNPACK for 3x3 stride 1
+// with 384+ channels and stride 2 with 192+.
+TEST(Conv, DepthwiseKernelChosenByMeasuredRule) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "CPU without AVX-512F: the depthwise kernel is not used";
+  struct Case {
+    int64_t c, hw, k, s;
+    const char* impl;
+  };
+  const Case cases[] = {{8, 12, 3, 1, "own-dw"},     {64, 9, 3, 2, "own-dw"},    {480, 7, 5, 1, "own-dw"},
+                        {384, 6, 3, 1, "xnnpack"},  {192, 9, 3, 2, "xnnpack"}};
+  uint32_t seed = 2400;
+  for (const Case& cs : cases) {
+    ConvP p;
+    p.c = p.m = p.group = cs.c, p.h = p.w = cs.hw, p.kh = p.kw = cs.k, p.sh = p.sw = cs.s;
+    p.pt = p.pl = p.pb = p.pr = cs.k / 2;
+    expect_conv_matches(p, seed += 3, 1.f, cs.impl, "relu6");
+  }
+}
+
 // Weights too big for L2 (the next block is prefetched while one runs) and
 // both step orders: K-block-major (many pixels, deep K: the input rows of a
 // pixel block exceed L2) and panel-major (few pixels, channels split across
