@@ -65,8 +65,10 @@ struct CnnDoaEstimator::Impl {
     for (int a = 1; a < kNumBins; ++a) mx = std::max(mx, double(lg[a]));
     double z = 0;
     for (int a = 0; a < kNumBins; ++a) z += prob[a] = std::exp(double(lg[a]) - mx);
-    // leaky average over voiced frames (0.25 s by default): the direction of
-    // a talker is stable, single-frame posteriors in a reverberant room are not
+    // leaky average over voiced frames (integration_s, 0.5 s by default): a
+    // talker's direction is stable, single-frame posteriors are not; on top
+    // of the integrated input it still helps (tuning set without it: 0 dB
+    // tracked 87 -> 82 % at RT60 0.4 s, 35 -> 29 % at 0.7 s, turns 91 -> 90 %)
     const double lam = fr.voice ? lam_voice : lam_quiet, w = fr.voice ? 1.0 : 0.0;
     integ_w = lam * integ_w + w;
     for (int a = 0; a < kNumBins; ++a) integ[a] = lam * integ[a] + w * prob[a] / z;
