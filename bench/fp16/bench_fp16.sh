@@ -1,8 +1,11 @@
 #!/bin/bash
 # --precision fp16 vs fp32 in edgeflow, in one run: weight bytes (inspect),
-# latency (R rounds; each round runs fp32 then fp16, one process each: W
-# warm-ups, N timed runs, the median; the table shows the median of the
-# round medians), and accuracy on the photos in data/ (accuracy_fp16.py).
+# latency (R rounds; each round runs fp32, fp16 with float32 arithmetic
+# (--fp16-compute f32: weights widened) and fp16 with --fp16-compute auto
+# (float16 arithmetic where the CPU has AVX512-FP16 and the layer gains),
+# one process each: W warm-ups, N timed runs, the median; the table shows
+# the median of the round medians), and accuracy on the photos in data/
+# (accuracy_fp16.py, both arithmetics against fp32).
 #
 #   bench/fp16/bench_fp16.sh [--rounds R] [--runs N] [--threads "1 2"]
 set -euo pipefail
@@ -16,23 +19,26 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --threads) threads_list="$2"; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench_fp16.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 need_edgeflow "$EF"
 MODELS="$ROOT/.cache/models/mobilenet_v2.onnx $ROOT/models/cache/selfie_segmentation.tflite $ROOT/models/cache/face_detection_short_range.tflite"
 echo "load: $(load_avg)"
-printf "%-32s %7s %10s %10s %8s\n" model threads "fp32 ms" "fp16 ms" "fp16/fp32"
+printf "%-32s %7s %9s %9s %9s %9s %9s\n" model threads "fp32 ms" "f32a ms" "auto ms" "f32a/fp32" "auto/fp32"
+ms() { "$EF" bench "$@" --runs "$runs" --json | sed 's/.*"median_ms":\([0-9.]*\).*/\1/'; }
 for f in $MODELS; do
   for t in $threads_list; do
-    a=() b=()
+    a=() b=() c=()
     for r in $(seq "$rounds"); do
-      a+=("$("$EF" bench "$f" --threads "$t" --runs "$runs" --json | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')")
-      b+=("$("$EF" bench "$f" --threads "$t" --runs "$runs" --json --precision fp16 | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')")
+      a+=("$(ms "$f" --threads "$t")")
+      b+=("$(ms "$f" --threads "$t" --precision fp16 --fp16-compute f32)")
+      c+=("$(ms "$f" --threads "$t" --precision fp16)")
     done
-    ma=$(printf "%s\n" "${a[@]}" | median_of) mb=$(printf "%s\n" "${b[@]}" | median_of)
-    printf "%-32s %7s %10.3f %10.3f %8.2f\n" "$(basename "$f")" "$t" "$ma" "$mb" "$(echo "$mb / $ma" | bc -l)"
+    ma=$(printf "%s\n" "${a[@]}" | median_of) mb=$(printf "%s\n" "${b[@]}" | median_of) mc=$(printf "%s\n" "${c[@]}" | median_of)
+    printf "%-32s %7s %9.3f %9.3f %9.3f %9.2f %9.2f\n" "$(basename "$f")" "$t" "$ma" "$mb" "$mc" \
+      "$(echo "$mb / $ma" | bc -l)" "$(echo "$mc / $ma" | bc -l)"
   done
 done
 echo "load: $(load_avg)"

@@ -15,6 +15,12 @@
 namespace ef {
 
 enum class Precision { fp32, fp16, int8 };
+// Arithmetic of the float16-weight layers at Precision::fp16: `automatic`
+// uses float16 FMAs (AVX512-FP16) where the CPU has them and the layer's
+// shape gains from them (kernels/linear_f16.cc), else float32 with the
+// weights widened on the fly; `f16` requires AVX512-FP16 (an error
+// without it); `f32` always widens.
+enum class Fp16Compute { automatic, f16, f32 };
 
 // Temporal delta execution for video (see src/runtime/delta/): every op
 // recomputes only the output pixels its changed inputs reach; gates on the
@@ -61,6 +67,7 @@ void save_delta_layer_thresholds(const std::string& path, const std::map<std::st
 struct CompileOptions {
   int threads = 1;
   Precision precision = Precision::fp32;
+  Fp16Compute fp16_compute = Fp16Compute::automatic;
   bool optimize = true;  // fold/fuse passes (layout lowering always runs)
   bool profile = false;  // time every step of every run
   // Shapes for inputs with dynamic dimensions, by input name. Dynamic
@@ -118,11 +125,20 @@ struct OptimizeReport {
   std::vector<std::string> log;  // one line per change, human readable
 };
 
+struct LoadOptions {
+  // TFLite float16 weights (behind DEQUANTIZE) stay float16 constants, their
+  // bits as in the file, instead of being folded to float32 at load: for a
+  // Precision::fp16 session, whose f16-weight layers use them as they are
+  // (no float32 copy); sessions widen the others (and all of them at fp32).
+  // Only sessions take such a model (not convert/quantize/analyze).
+  bool keep_float16 = false;
+};
+
 class Model {
  public:
   // Loads .onnx or .tflite (recognised by content). Throws ef::Error naming
   // the file on any problem.
-  static Model load(const std::string& path);
+  static Model load(const std::string& path, const LoadOptions& options = {});
   static Model from_graph(Graph g);
   Graph& graph() { return *g_; }
   const Graph& graph() const { return *g_; }

@@ -32,7 +32,7 @@ int bench(BenchArgs& a) {
     return bench_video(a.video);
   }
   if (a.video.use_delta) throw Error("--delta needs --video FILE (delta execution reuses work across frames)");
-  Model model = Model::load(a.model);
+  Model model = Model::load(a.model, to_load_options(a.common));
   Session s(model, to_compile_options(a.common));
   auto inputs = random_inputs(s);
   s.run(inputs);  // copies the inputs into the session's arena

@@ -34,7 +34,7 @@ std::map<std::string, int> histogram(const Graph& g) {
 }
 
 int inspect(const InspectArgs& a) {
-  Model model = Model::load(a.model);
+  Model model = Model::load(a.model, to_load_options(a.common));
   CompileOptions opts = to_compile_options(a.common);
   Session s(model, opts);
   const Graph& g = s.graph();

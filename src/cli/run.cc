@@ -25,7 +25,7 @@ std::string file_name_for(const std::string& name) {
 }
 
 int run_model(RunArgs& a) {
-  Model model = Model::load(a.model);
+  Model model = Model::load(a.model, to_load_options(a.common));
   Session s(model, to_compile_options(a.common));
   std::map<std::string, Tensor> feeds;
   for (auto& [name, path] : parse_pairs(a.inputs, "--input")) {

@@ -128,24 +128,32 @@ void add_common(CLI::App* cmd, CommonOptions& o) {
   cmd->add_option("--shape", o.shapes, "Input shape for dynamic dimensions, NAME=1x3x224x224 (repeatable)");
   cmd->add_flag("--no-optimize", o.no_optimize, "Skip folding/fusion passes");
   cmd->add_option("--precision", o.precision, "fp32, or fp16: Conv/Gemm/MatMul weights stored as float16 "
-                  "(half the bytes; computed in float32, weights widened on the fly)")
+                  "(half the bytes; see --fp16-compute)")
       ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
+  cmd->add_option("--fp16-compute", o.fp16_compute, "Arithmetic of the float16-weight layers: auto (float16 where "
+                  "the CPU has AVX512-FP16, else float32), f16 (error without AVX512-FP16) or f32 (weights widened)")
+      ->check(CLI::IsMember({"auto", "f16", "f32"}));
 }
 
 std::string precision_summary(const Session& s) {
   const Graph& g = s.graph();
-  int layers = 0;
+  int layers = 0, f16_math = 0;
   size_t f16 = 0;
-  for (const Node& n : g.nodes)
+  const std::vector<LayerProfile> impls = s.profile();  // one per node: the kernel each runs
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
     if (n.inputs.size() > 1 && n.inputs[1] >= 0 && g.in(n, 1).is_const() && g.in(n, 1).dtype == DType::f16) {
       ++layers;
       f16 += g.in(n, 1).data.nbytes();
+      f16_math += impls[i].impl == "f16-avx512fp16";
     }
+  }
   if (s.options().precision != Precision::fp16) return "precision: fp32";
   if (s.options().delta.enabled) return "precision: fp16 requested; delta execution keeps float32 weights";
   return "precision: fp16: " + std::to_string(layers) + " Conv/Gemm/MatMul layers with float16 weights (" +
          human_bytes(double(f16)) + ", " + human_bytes(double(2 * f16)) +
-         " as float32); other weights float32; arithmetic float32";
+         " as float32); other weights float32; arithmetic float16 (AVX512-FP16) in " + std::to_string(f16_math) +
+         " of them, float32 elsewhere";
 }
 
 CompileOptions to_compile_options(const CommonOptions& o) {
@@ -153,9 +161,14 @@ CompileOptions to_compile_options(const CommonOptions& o) {
   c.threads = o.threads;
   c.optimize = !o.no_optimize;
   c.precision = o.precision == "fp16" ? Precision::fp16 : o.precision == "int8" ? Precision::int8 : Precision::fp32;
+  c.fp16_compute = o.fp16_compute == "f16"   ? Fp16Compute::f16
+                   : o.fp16_compute == "f32" ? Fp16Compute::f32
+                                             : Fp16Compute::automatic;
   for (auto& [k, v] : parse_pairs(o.shapes, "--shape")) c.input_shapes[k] = parse_shape(v, "--shape " + k);
   return c;
 }
+
+LoadOptions to_load_options(const CommonOptions& o) { return {.keep_float16 = o.precision == "fp16"}; }
 
 std::vector<Tensor> random_inputs(const Session& s, unsigned seed) {
   std::mt19937 rng(seed);

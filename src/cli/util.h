@@ -46,11 +46,15 @@ struct CommonOptions {
   std::vector<std::string> shapes;  // NAME=DIMS
   bool no_optimize = false;
   std::string precision = "fp32";
+  std::string fp16_compute = "auto";
 };
 void add_common(CLI::App* cmd, CommonOptions& o);
 CompileOptions to_compile_options(const CommonOptions& o);
+// --precision fp16: TFLite float16 weights are kept as they are at load.
+LoadOptions to_load_options(const CommonOptions& o);
 // "precision: fp16: N Conv/Gemm/MatMul layers with float16 weights (...)"
-// for inspect/bench: what the session's weights are stored in.
+// for inspect/bench: what the session's weights are stored in and which
+// arithmetic their kernels use.
 std::string precision_summary(const Session& s);
 
 // Random inputs (uniform [-1,1] floats, zeros for ints), seeded.

@@ -7,7 +7,7 @@
 
 namespace ef {
 
-Model Model::load(const std::string& path) {
+Model Model::load(const std::string& path, const LoadOptions& options) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(path + ": cannot open model file (" + std::strerror(errno) + ")");
   char head[8] = {};
@@ -17,7 +17,7 @@ Model Model::load(const std::string& path) {
   Model m;
   // TFLite: FlatBuffer with file identifier "TFL3" at bytes 4..7.
   if (got >= 8 && std::memcmp(head + 4, "TFL3", 4) == 0) {
-    m.g_ = std::make_shared<Graph>(import_tflite(path));
+    m.g_ = std::make_shared<Graph>(import_tflite(path, options.keep_float16));
     m.format_ = "tflite";
   } else if (path.size() > 7 && path.substr(path.size() - 7) == ".tflite") {
     throw Error(path + ": not a TFLite file (missing the 'TFL3' identifier)");

@@ -53,6 +53,11 @@ Session::Session(const Model& model, CompileOptions options) : impl_(std::make_u
   s.g = model.graph();
   if (s.opts.threads < 1) throw Error("threads must be at least 1 (got " + std::to_string(s.opts.threads) + ")");
   bind_input_shapes(s.g, s.opts.input_shapes);
+  // Float16 weights kept at load (LoadOptions::keep_float16): only the
+  // layers that will run them as float16 keep them (checked again below,
+  // after the passes).
+  const bool fp16 = s.opts.precision == Precision::fp16 && !s.opts.delta.enabled;
+  widen_float16_weights(s.g, fp16, s.report);
   ConstEvaluator eval = evaluate_node;
   optimize(s.g, eval, s.report, s.opts.optimize);
   // Pads fused into their consumers. Delta execution keeps channel Pads (its
@@ -67,7 +72,8 @@ Session::Session(const Model& model, CompileOptions options) : impl_(std::make_u
   if (s.opts.optimize && !s.opts.delta.enabled && s.opts.precision != Precision::fp16)
     fuse_conv_add(s.g, s.report, s.opts.keep_values);
   // Delta execution keeps float32 weights (its gates read them).
-  if (s.opts.precision == Precision::fp16 && !s.opts.delta.enabled) weights_to_fp16(s.g, s.report);
+  if (fp16) weights_to_fp16(s.g, s.report);
+  widen_float16_weights(s.g, fp16, s.report);
   s.compile();
 }
 

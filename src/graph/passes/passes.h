@@ -43,6 +43,10 @@ int eliminate_dead(Graph& g, OptimizeReport& report);
 int weights_to_fp16(Graph& g, OptimizeReport& report);
 // The node's weights (input 1) can be float16 with the f16-weight kernels.
 bool fp16_weight_eligible(const Graph& g, const Node& n);
+// Float16 constants that stand for float32 ones (LoadOptions::keep_float16)
+// widened to float32 for their float32 consumers, except (keep_fp16_weights)
+// the weights of fp16_weight_eligible layers (see widen_float16.cc).
+int widen_float16_weights(Graph& g, bool keep_fp16_weights, OptimizeReport& report);
 
 // The whole pipeline: shape inference with constant folding, then the passes
 // above (the fold/fuse ones only when `full`; to_nhwc unless `layout` is

@@ -37,7 +37,8 @@ struct OpInfo {
 
 class Importer {
  public:
-  Importer(const uint8_t* buf, size_t size, std::string file) : buf_(buf), size_(size), file_(std::move(file)) {}
+  Importer(const uint8_t* buf, size_t size, std::string file, bool keep_float16)
+      : buf_(buf), size_(size), file_(std::move(file)), keep_float16_(keep_float16) {}
   Graph run();
 
  private:
@@ -82,6 +83,7 @@ class Importer {
   const uint8_t* buf_;
   size_t size_;
   std::string file_;
+  bool keep_float16_;  // DEQUANTIZE of a float16 constant: keep its bits
   Graph g_;
   TableRef model_, sg_;
   std::vector<OpInfo> opcodes_;
@@ -804,10 +806,12 @@ void Importer::map_builtin(const OpInfo& info, TableRef op, const std::vector<in
         check_index(y, "output");
         if (value_of_[y] >= 0) fail(op_context_ + "output tensor '" + tname(y) + "' is already defined");
         Tensor d = cval(x);
-        if (info.code == DEQUANTIZE) d = dequantize(d, "tensor '" + tname(x) + "'");
-        if (tdtype(y) != d.dtype())
+        const bool keep = info.code == DEQUANTIZE && keep_float16_ && d.dtype() == DType::f16;  // f32 in f16 bits
+        if (info.code == DEQUANTIZE && !keep) d = dequantize(d, "tensor '" + tname(x) + "'");
+        const DType folded = keep ? DType::f32 : d.dtype();
+        if (tdtype(y) != folded)
           fail(op_context_ + "output tensor '" + tname(y) + "' is " + dtype_name(tdtype(y)) + " but the folded value is " +
-               dtype_name(d.dtype()));
+               dtype_name(folded));
         if (tshape(y) != d.shape())
           fail(op_context_ + "output tensor '" + tname(y) + "' " + shape_str(tshape(y)) +
                " does not match its input's shape " + shape_str(d.shape()));
@@ -933,13 +937,13 @@ Graph Importer::run() {
 
 }  // namespace
 
-Graph import_tflite_bytes(const void* data, size_t size, const std::string& name) {
+Graph import_tflite_bytes(const void* data, size_t size, const std::string& name, bool keep_float16) {
   if (!data && size) throw Error(name + ": null buffer");
-  Importer imp(static_cast<const uint8_t*>(data), size, name);
+  Importer imp(static_cast<const uint8_t*>(data), size, name, keep_float16);
   return imp.run();
 }
 
-Graph import_tflite(const std::string& path) {
+Graph import_tflite(const std::string& path, bool keep_float16) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw Error(path + ": cannot open TFLite file (" + std::strerror(errno) + ")");
   const std::streamoff n = f.tellg();
@@ -948,7 +952,7 @@ Graph import_tflite(const std::string& path) {
   std::vector<uint64_t> storage((size_t(n) + 7) / 8 + 1);
   f.seekg(0);
   if (!f.read(reinterpret_cast<char*>(storage.data()), n)) throw Error(path + ": cannot read TFLite file");
-  return import_tflite_bytes(storage.data(), size_t(n), path);
+  return import_tflite_bytes(storage.data(), size_t(n), path, keep_float16);
 }
 
 }  // namespace ef

@@ -1,9 +1,13 @@
 // Conv (NHWC, one group), Gemm and MatMul with float16 weights
-// (--precision fp16, see graph/passes/weights_to_fp16.cc): the weights stay
-// float16 in memory (packed once into 16-output-channel panels, still f16)
-// and are widened to float32 in the inner loop (AVX-512F vcvtph2ps; tiles of
-// 8 pixels x 32 channels); the arithmetic and accumulation are float32. Gemm and MatMul run as a 1x1
-// convolution over M "pixels". Without AVX-512F a scalar loop does the same.
+// (--precision fp16, see graph/passes/weights_to_fp16.cc): builds the layer
+// (linear_f16.h) and picks its kernel by CompileOptions::fp16_compute:
+// float16 arithmetic (linear_f16_fma.cc) where the CPU has AVX512-FP16, else
+// this file's kernel: the weights stay float16 in memory (packed once into
+// 16-output-channel panels) and are widened to float32 in the inner loop
+// (AVX-512F vcvtph2ps; tiles of 8 pixels x 32 channels); the arithmetic and
+// accumulation are float32. Without AVX-512F a scalar loop does the same.
+#include "runtime/kernels/linear_f16.h"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -11,43 +15,23 @@
 #include <vector>
 
 #include "graph/passes/passes.h"
-#include "runtime/kernel.h"
 
 namespace ef {
 namespace {
 
 #define EF_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
 
-struct Geom {
-  int64_t n = 1, ih = 1, iw = 1, cin = 1, oh = 1, ow = 1, cout = 1;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
-};
-
 constexpr int64_t kNr = 16;  // output channels per panel
 constexpr int64_t kMr = 8;   // output pixels per microkernel call
 
 class LinearF16 : public Kernel {
  public:
-  // w(o, ci, tap) gives weight bits for output o, input channel ci, tap
-  // (kh*kw index); bias per output (may be empty).
-  template <class W>
-  LinearF16(const Geom& g, W w, std::vector<float> bias, FusedActivation act, pthreadpool_t pool, const char* what)
-      : g_(g), act_(act), pool_(pool), what_(what) {
-    panels_ = (g.cout + kNr - 1) / kNr;
-    taps_ = g.kh * g.kw;
-    packed_.assign(size_t(panels_ * taps_ * g.cin * kNr), 0);  // f16 zero = 0 bits
-    for (int64_t p = 0; p < panels_; ++p)
-      for (int64_t t = 0; t < taps_; ++t)
-        for (int64_t ci = 0; ci < g.cin; ++ci)
-          for (int64_t j = 0; j < kNr && p * kNr + j < g.cout; ++j)
-            packed_[size_t(((p * taps_ + t) * g.cin + ci) * kNr + j)] = w(p * kNr + j, ci, t);
-    bias_.assign(size_t(panels_ * kNr), 0.f);
-    std::copy(bias.begin(), bias.end(), bias_.begin());
-    zeros_.assign(size_t(g.cin), 0.f);
+  explicit LinearF16(const F16Layer& l)
+      : g_(l.g), act_(l.act), pool_(l.pool), panels_(l.panels(kNr)), taps_(l.g.taps()), packed_(l.packed(kNr)),
+        bias_(l.padded_bias(kNr)), zeros_(size_t(l.g.cin), 0.f) {
     avx512_ = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c");
   }
   const char* impl() const override { return avx512_ ? "f16w-avx512" : "f16w-scalar"; }
-  size_t weight_bytes() const { return packed_.size() * sizeof(uint16_t); }
 
   void run() override {
     x_ = in_[0].as<float>();
@@ -64,10 +48,8 @@ class LinearF16 : public Kernel {
  private:
   // Input pixel pointer for output (b, oy, ox) at tap t, or zeros (padding).
   const float* src(int64_t b, int64_t oy, int64_t ox, int64_t t) const {
-    const int64_t iy = oy * g_.sh - g_.pt + (t / g_.kw) * g_.dh;
-    const int64_t ix = ox * g_.sw - g_.pl + (t % g_.kw) * g_.dw;
-    if (iy < 0 || iy >= g_.ih || ix < 0 || ix >= g_.iw) return zeros_.data();
-    return x_ + ((b * g_.ih + iy) * g_.iw + ix) * g_.cin;
+    const int64_t off = g_.src_offset(b, oy, ox, t);
+    return off < 0 ? zeros_.data() : x_ + off;
   }
 
   void row(int64_t r) {
@@ -129,10 +111,9 @@ class LinearF16 : public Kernel {
       }
   }
 
-  Geom g_;
+  ConvGeom g_;
   FusedActivation act_;
   pthreadpool_t pool_;
-  const char* what_;
   int64_t panels_ = 1, taps_ = 1;
   std::vector<uint16_t> packed_;  // [panel][tap][ci][16] float16 bits
   std::vector<float> bias_, zeros_;
@@ -155,11 +136,31 @@ std::vector<float> bias_of(const KernelContext& c, int64_t n, float scale) {
   return b;
 }
 
+// Where float16 arithmetic beats widening the weights (measured with
+// bench/fp16/bench_fp16_layers): at least 64 output channels (its panels are
+// 32 wide; 16-32 channel layers waste lanes) and 32 products per output (the
+// per-run input conversion and the f32 block sums cost as much as a few
+// FMAs per output).
+bool f16_arithmetic_pays(const ConvGeom& g) { return g.cout >= 64 && g.cin * g.taps() >= 32; }
+
+// The kernel for this layer: float16 arithmetic (fp16_compute f16, or auto
+// where it pays) on a CPU with AVX512-FP16, else float32 arithmetic.
+std::unique_ptr<Kernel> make_kernel(const KernelContext& c, const F16Layer& l) {
+  const Fp16Compute mode = c.options.fp16_compute;
+  if (mode == Fp16Compute::f16 || (mode == Fp16Compute::automatic && f16_arithmetic_pays(l.g)))
+    if (auto k = make_linear_f16_fma(l)) return k;
+  if (mode == Fp16Compute::f16)
+    throw Error(c.node.op + " '" + c.node.name +
+                "': float16 arithmetic (fp16_compute f16) needs AVX512-FP16, which this CPU does not have");
+  return std::make_unique<LinearF16>(l);
+}
+
 std::unique_ptr<Kernel> make_conv_f16(const KernelContext& c) {
   if (!f16_weights(c)) return nullptr;
   const Node& n = c.node;
   const Shape &x = c.input(0).shape, &ws = c.input(1).shape, &y = c.output(0).shape;
-  Geom g;
+  F16Layer l;
+  ConvGeom& g = l.g;
   g.n = x[0], g.ih = x[1], g.iw = x[2], g.cin = x[3];
   g.oh = y[1], g.ow = y[2], g.cout = y[3];
   g.kh = ws[2], g.kw = ws[3];
@@ -169,9 +170,12 @@ std::unique_ptr<Kernel> make_conv_f16(const KernelContext& c) {
   if (dl.size() == 2) g.dh = dl[0], g.dw = dl[1];
   if (pd.size() == 4) g.pt = pd[0], g.pl = pd[1];
   const uint16_t* w = c.const_input(1)->data_as<uint16_t>();
-  const int64_t cin = g.cin, taps = g.kh * g.kw;
-  auto wf = [&](int64_t o, int64_t ci, int64_t t) { return w[(o * cin + ci) * taps + t]; };
-  return std::make_unique<LinearF16>(g, wf, bias_of(c, g.cout, 1.f), FusedActivation::from(n), c.pool, "Conv");
+  const int64_t cin = g.cin, taps = g.taps();
+  l.w = [&](int64_t o, int64_t ci, int64_t t) { return w[(o * cin + ci) * taps + t]; };
+  l.bias = bias_of(c, g.cout, 1.f);
+  l.act = FusedActivation::from(n);
+  l.pool = c.pool;
+  return make_kernel(c, l);
 }
 
 // Gemm / MatMul: y[M,N] = x[M,K] B (+ C) as a 1x1 convolution over M pixels.
@@ -180,13 +184,15 @@ std::unique_ptr<Kernel> make_linear_f16(const KernelContext& c, bool tb, float b
   const int64_t K = tb ? bs[1] : bs[0], N = tb ? bs[0] : bs[1];
   const Shape& x = c.input(0).shape;
   if (x.empty() || x.back() != K) return nullptr;
-  Geom g;
-  g.cin = K, g.cout = N;
-  g.iw = g.ow = numel(x) / K;
+  F16Layer l;
+  l.g.cin = K, l.g.cout = N;
+  l.g.iw = l.g.ow = numel(x) / K;
   const uint16_t* w = c.const_input(1)->data_as<uint16_t>();
-  auto wf = [&](int64_t o, int64_t k, int64_t) { return tb ? w[o * K + k] : w[k * N + o]; };
-  return std::make_unique<LinearF16>(g, wf, bias_of(c, N, beta), FusedActivation::from(c.node), c.pool,
-                                     c.node.op.c_str());
+  l.w = [&](int64_t o, int64_t k, int64_t) { return tb ? w[o * K + k] : w[k * N + o]; };
+  l.bias = bias_of(c, N, beta);
+  l.act = FusedActivation::from(c.node);
+  l.pool = c.pool;
+  return make_kernel(c, l);
 }
 
 std::unique_ptr<Kernel> make_gemm_f16(const KernelContext& c) {

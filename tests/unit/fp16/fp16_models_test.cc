@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -37,17 +38,22 @@ Tensor read_f32(const fs::path& p, Shape shape) {
   return t;
 }
 
+// fp32, and fp16 with float16 arithmetic where it pays (--fp16-compute
+// auto, as the CLI loads: TFLite float16 weights kept at load) and with
+// float32 arithmetic (f32; the fallback without AVX512-FP16).
 struct Pair {
-  Session fp32, fp16;
+  Session fp32, fp16, fp16w;
 };
 Pair sessions(const std::string& path) {
-  Model m = Model::load(path);
   CompileOptions o;
   o.threads = 2;
-  Session a(m, o);
+  Session a(Model::load(path), o);
   o.precision = Precision::fp16;
-  Session b(m, o);
-  return {std::move(a), std::move(b)};
+  Model kept = Model::load(path, {.keep_float16 = true});
+  Session b(kept, o);
+  o.fp16_compute = Fp16Compute::f32;
+  Session c(kept, o);
+  return {std::move(a), std::move(b), std::move(c)};
 }
 
 // Weight bytes of the layers the fp16 session converted, in both sessions
@@ -99,13 +105,15 @@ TEST(Fp16Model, MobileNetV2AgainstPyTorch) {
   Tensor x = load_npy((dir / "mobilenet_v2.input.npy").string());
   Tensor ref = load_npy((dir / "mobilenet_v2.output.npy").string());
   Tensor y32 = p.fp32.run({x})[0].clone();
-  Tensor y16 = p.fp16.run({x})[0].clone();
   const double peak = max_abs(ref);
-  const double e16 = max_diff(y16, ref) / peak, e32 = max_diff(y32, ref) / peak, e = max_diff(y16, y32) / peak;
-  std::printf("  mobilenet_v2: max|diff|/max|ref|: fp16 vs PyTorch %.3g, fp32 vs PyTorch %.3g, fp16 vs fp32 %.3g\n",
-              e16, e32, e);
-  EXPECT_LE(e16, 5e-3);
-  EXPECT_EQ(argmax(y16), argmax(ref));
+  for (auto [s, what] : {std::pair{&p.fp16, "f16 auto"}, std::pair{&p.fp16w, "f32 arithmetic"}}) {
+    Tensor y16 = s->run({x})[0].clone();
+    const double e16 = max_diff(y16, ref) / peak, e32 = max_diff(y32, ref) / peak, e = max_diff(y16, y32) / peak;
+    std::printf("  mobilenet_v2 (%s): max|diff|/max|ref|: fp16 vs PyTorch %.3g, fp32 vs PyTorch %.3g, fp16 vs fp32 %.3g\n",
+                what, e16, e32, e);
+    EXPECT_LE(e16, 5e-3) << what;
+    EXPECT_EQ(argmax(y16), argmax(ref)) << what;
+  }
 }
 
 struct MpCase {
@@ -124,17 +132,20 @@ TEST(Fp16Model, SelfieSegmentationMaskIoU) {
     if (!fs::exists(in)) continue;
     Tensor x = read_f32(in, {1, 256, 256, 3});
     Tensor m32 = p.fp32.run({x})[0].clone();
-    Tensor m16 = p.fp16.run({x})[0].clone();
-    size_t inter = 0, uni = 0;
-    for (int64_t k = 0; k < m32.numel(); ++k) {
-      const bool a = m16.data_as<float>()[k] > 0.5f, b = m32.data_as<float>()[k] > 0.5f;
-      inter += a && b;
-      uni += a || b;
+    for (auto [s, what] : {std::pair{&p.fp16, "f16 auto"}, std::pair{&p.fp16w, "f32 arithmetic"}}) {
+      Tensor m16 = s->run({x})[0].clone();
+      size_t inter = 0, uni = 0;
+      for (int64_t k = 0; k < m32.numel(); ++k) {
+        const bool a = m16.data_as<float>()[k] > 0.5f, b = m32.data_as<float>()[k] > 0.5f;
+        inter += a && b;
+        uni += a || b;
+      }
+      const double iou = uni ? double(inter) / double(uni) : 1.0;
+      std::printf("  selfie on %s (%s): mask IoU fp16 vs fp32 %.5f, max|diff| %.3g\n", img, what, iou,
+                  max_diff(m16, m32));
+      EXPECT_GT(uni, size_t(m32.numel() / 50)) << img << ": the person mask should not be empty";
+      EXPECT_GE(iou, 0.99) << img << " " << what;
     }
-    const double iou = uni ? double(inter) / double(uni) : 1.0;
-    std::printf("  selfie on %s: mask IoU fp16 vs fp32 %.5f, max|diff| %.3g\n", img, iou, max_diff(m16, m32));
-    EXPECT_GT(uni, size_t(m32.numel() / 50)) << img << ": the person mask should not be empty";
-    EXPECT_GE(iou, 0.99) << img;
   }
 }
 
@@ -149,7 +160,8 @@ TEST(Fp16Model, BlazeFaceScores) {
   const auto& o32 = p.fp32.run({x});
   std::vector<Tensor> a;
   for (const Tensor& t : o32) a.push_back(t.clone());
-  const auto& o16 = p.fp16.run({x});
+  for (auto [s, what] : {std::pair{&p.fp16, "f16 auto"}, std::pair{&p.fp16w, "f32 arithmetic"}}) {
+  const auto& o16 = s->run({x});
   ASSERT_EQ(o16.size(), a.size());
   for (size_t i = 0; i < a.size(); ++i) {
     const bool scores = a[i].shape().back() == 1;
@@ -159,13 +171,57 @@ TEST(Fp16Model, BlazeFaceScores) {
       if (scores) u = 1.f / (1.f + std::exp(-u)), v = 1.f / (1.f + std::exp(-v));
       d = std::max(d, double(std::fabs(u - v)));
     }
-    std::printf("  blazeface output %zu (%s): max|fp16 - fp32| %.3g\n", i, scores ? "scores" : "boxes", d);
+    std::printf("  blazeface output %zu (%s, %s): max|fp16 - fp32| %.3g\n", i, scores ? "scores" : "boxes", what, d);
     if (scores) {
-      EXPECT_LE(d, 0.02);
+      EXPECT_LE(d, 0.02) << what;
     } else {
-      EXPECT_LE(d, 0.5);
+      EXPECT_LE(d, 0.5) << what;
     }
   }
+  }
+}
+
+// TFLite float16 weights kept at load (LoadOptions::keep_float16) give an
+// fp16 session the same weights (bit for bit) and outputs as folding them to
+// float32 and narrowing them back, without the float32 copy in the model.
+TEST(Fp16Model, TfliteFloat16KeptAtLoadSameAsFolded) {
+  const fs::path model = env_or("EF_MODELS_DIR_TFLITE", std::string(EF_SOURCE_DIR) + "/models/cache") +
+                         "/selfie_segmentation.tflite";
+  if (!fs::exists(model)) GTEST_SKIP() << "no " << model;
+  Model folded = Model::load(model.string()), kept = Model::load(model.string(), {.keep_float16 = true});
+  auto const_bytes = [](const Model& m, DType t) {
+    size_t b = 0;
+    for (const Value& v : m.graph().values) b += v.is_const() && v.dtype == t ? v.data.nbytes() : 0;
+    return b;
+  };
+  std::printf("  selfie constants at load: folded %zu f32 + %zu f16 bytes, kept %zu f32 + %zu f16 bytes\n",
+              const_bytes(folded, DType::f32), const_bytes(folded, DType::f16), const_bytes(kept, DType::f32),
+              const_bytes(kept, DType::f16));
+  EXPECT_EQ(const_bytes(folded, DType::f16), 0u);
+  EXPECT_LT(const_bytes(kept, DType::f32), const_bytes(folded, DType::f32) / 10);
+  CompileOptions o;
+  o.precision = Precision::fp16;
+  Session a(folded, o), b(kept, o);
+  const Graph &ga = a.graph(), &gb = b.graph();
+  ASSERT_EQ(ga.nodes.size(), gb.nodes.size());
+  int f16_layers = 0;
+  for (size_t k = 0; k < ga.nodes.size(); ++k) {
+    const Node &na = ga.nodes[k], &nb = gb.nodes[k];
+    ASSERT_EQ(na.op, nb.op);
+    for (size_t i = 0; i < na.inputs.size(); ++i) {
+      if (na.inputs[i] < 0 || !ga.values[na.inputs[i]].is_const()) continue;
+      const Tensor &ta = ga.values[na.inputs[i]].data, &tb = gb.values[nb.inputs[i]].data;
+      ASSERT_EQ(ta.dtype(), tb.dtype()) << na.name << " input " << i;
+      ASSERT_EQ(ta.nbytes(), tb.nbytes()) << na.name << " input " << i;
+      EXPECT_EQ(std::memcmp(ta.data(), tb.data(), ta.nbytes()), 0) << na.name << " input " << i;
+      f16_layers += i == 1 && ta.dtype() == DType::f16;
+    }
+  }
+  EXPECT_EQ(f16_layers, 41);  // as converted from float32 (README table)
+  Tensor x(DType::f32, {1, 256, 256, 3});
+  for (int64_t k = 0; k < x.numel(); ++k) x.data_as<float>()[k] = float(k % 251) / 250.f;
+  Tensor ya = a.run({x})[0].clone();
+  EXPECT_EQ(max_diff(ya, b.run({x})[0]), 0.0);
 }
 
 }  // namespace

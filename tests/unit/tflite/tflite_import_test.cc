@@ -169,42 +169,64 @@ TEST(TFLiteImport, DepthwiseMultiplierWithFloat16WeightsMatchesNaiveTF) {
 // session's Conv weights are float16 again with exactly the file's bits
 // (float16 -> float32 at load and back is exact), and the output matches the
 // naive TF convolution on those fp16 values.
+// Float16 weights and bias behind DEQUANTIZE: folded to float32 at load, or
+// (LoadOptions::keep_float16) kept float16 with no float32 copy. Either way
+// an fp16 session's Conv weights are the file's bits, the bias float32, and
+// the outputs the same; the kept graph's fp32 session equals the folded one's.
 TEST(TFLiteImport, Float16WeightsKeepTheirBitsAtPrecisionFp16) {
   const int H = 5, W = 4, C = 16, O = 8, K = 3;
-  auto wf = randn(size_t(O) * K * K * C, 6), x = randn(size_t(H) * W * C, 7);
-  std::vector<uint16_t> wh;  // OHWI, as in the file
-  for (float& v : wf) {
-    wh.push_back(float_to_half(v));
-    v = half_to_float(wh.back());
-  }
+  auto wf = randn(size_t(O) * K * K * C, 6), x = randn(size_t(H) * W * C, 7), bf = randn(size_t(O), 8);
+  std::vector<uint16_t> wh, bh;  // weights OHWI, as in the file
+  for (auto* v : {&wf, &bf})
+    for (float& e : *v) {
+      (v == &wf ? wh : bh).push_back(float_to_half(e));
+      e = half_to_float((v == &wf ? wh : bh).back());
+    }
   TModel m;
   m.codes = {{DEQUANTIZE}, {CONV_2D}};
   int tin = m.add_tensor({{1, H, W, C}, F32, 0, "x"});
   int tw16 = m.add_const("w16", {O, K, K, C}, F16, wh);
   int tw = m.add_tensor({{O, K, K, C}, F32, 0, "w"});
+  int tb16 = m.add_const("b16", {O}, F16, bh);
+  int tb = m.add_tensor({{O}, F32, 0, "b"});
   int tout = m.add_tensor({{1, H, W, O}, F32, 0, "y"});
   m.ops = {{0, {tw16}, {tw}},
-           {1, {tin, tw, -1}, {tout}, options({{0, Field::i8, 0}, {1, Field::i32, 1}, {2, Field::i32, 1}})}};
+           {0, {tb16}, {tb}},
+           {1, {tin, tw, tb}, {tout}, options({{0, Field::i8, 0}, {1, Field::i32, 1}, {2, Field::i32, 1}})}};
   m.inputs = {tin};
   m.outputs = {tout};
-  Graph g = load(m.build());
-  Session s(Model::from_graph(g), {.precision = Precision::fp16});
-  const Node& conv = s.graph().nodes.at(0);
-  ASSERT_EQ(conv.op, "Conv");
-  const Value& wv = s.graph().values[conv.inputs[1]];
-  ASSERT_EQ(wv.dtype, DType::f16);
-  ASSERT_EQ(wv.shape, (Shape{O, C, K, K}));  // OIHW in the IR
-  const uint16_t* got = wv.data.data_as<uint16_t>();
-  int differ = 0;
-  for (int o = 0; o < O; ++o)
-    for (int i = 0; i < C; ++i)
-      for (int kh = 0; kh < K; ++kh)
-        for (int kw = 0; kw < K; ++kw)
-          differ += got[((o * C + i) * K + kh) * K + kw] != wh[size_t(((o * K + kh) * K + kw) * C + i)];
-  EXPECT_EQ(differ, 0);
+  const std::vector<uint8_t> bytes = m.build();
+  const Tensor in = Tensor::from<float>({1, H, W, C}, x);
   int OH, OW;
-  auto ref = tf_conv(x, H, W, C, wf, O, K, K, C, {}, 1, 1, true, OH, OW);
-  expect_close(s.run({Tensor::from<float>({1, H, W, C}, x)})[0], ref, 1e-4f);
+  auto ref = tf_conv(x, H, W, C, wf, O, K, K, C, bf, 1, 1, true, OH, OW);
+  std::vector<Tensor> out16, out32;
+  for (bool keep : {false, true}) {
+    SCOPED_TRACE(keep ? "keep_float16" : "folded at load");
+    Graph g = import_tflite_bytes(bytes.data(), bytes.size(), "f16.tflite", keep);
+    for (const Value& v : g.values)  // kept: no float32 copy of the weights or bias
+      if (v.is_const() && v.data.numel() >= O) EXPECT_EQ(v.dtype, keep ? DType::f16 : DType::f32) << v.name;
+    Session s(Model::from_graph(g), {.precision = Precision::fp16});
+    const Node& conv = s.graph().nodes.at(0);
+    ASSERT_EQ(conv.op, "Conv");
+    const Value& wv = s.graph().values[conv.inputs[1]];
+    ASSERT_EQ(wv.dtype, DType::f16);
+    ASSERT_EQ(wv.shape, (Shape{O, C, K, K}));  // OIHW in the IR
+    EXPECT_EQ(s.graph().values[conv.inputs[2]].dtype, DType::f32);
+    const uint16_t* got = wv.data.data_as<uint16_t>();
+    int differ = 0;
+    for (int o = 0; o < O; ++o)
+      for (int i = 0; i < C; ++i)
+        for (int kh = 0; kh < K; ++kh)
+          for (int kw = 0; kw < K; ++kw)
+            differ += got[((o * C + i) * K + kh) * K + kw] != wh[size_t(((o * K + kh) * K + kw) * C + i)];
+    EXPECT_EQ(differ, 0);
+    out16.push_back(s.run({in})[0].clone());
+    expect_close(out16.back(), ref, 1e-4f);
+    Session s32(Model::from_graph(g), {});
+    out32.push_back(s32.run({in})[0].clone());
+  }
+  for (auto* o : {&out16, &out32})
+    EXPECT_EQ(std::memcmp((*o)[0].data(), (*o)[1].data(), (*o)[0].nbytes()), 0);
 }
 
 // DEQUANTIZE of a runtime int8 input becomes DequantizeLinear: y = (q - zp) * scale.
