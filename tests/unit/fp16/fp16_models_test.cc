@@ -185,9 +185,8 @@ TEST(Fp16Model, BlazeFaceScores) {
 // fp16 session the same weights (bit for bit) and outputs as folding them to
 // float32 and narrowing them back, without the float32 copy in the model.
 TEST(Fp16Model, TfliteFloat16KeptAtLoadSameAsFolded) {
-  const fs::path model = env_or("EF_MODELS_DIR_TFLITE", std::string(EF_SOURCE_DIR) + "/models/cache") +
-                         "/selfie_segmentation.tflite";
-  if (!fs::exists(model)) GTEST_SKIP() << "no " << model;
+  const fs::path model = test::mediapipe_dir() / "selfie_segmentation.tflite";
+  EF_NEED_FILE(model);
   Model folded = Model::load(model.string()), kept = Model::load(model.string(), {.keep_float16 = true});
   auto const_bytes = [](const Model& m, DType t) {
     size_t b = 0;
