@@ -46,15 +46,16 @@ bool read_qconv_spec(const KernelContext& c, QConvSpec& s) {
     throw Error(c.graph.describe(n) + ": bias '" + c.input(8).name + "' must be a constant");
   }
   for (int64_t o = 0; o < g.cout; ++o) s.mult.push_back(s.x.scale * s.w.scale[s.w.scale.size() > 1 ? o : 0] / s.y.scale);
-  const FusedActivation act = FusedActivation::from(n);
-  QScalar& act_y = Graph::has_input(n, 9) ? s.sum : s.y;
+  QScalar act_y = s.y;  // the activation clamps the output, or with a residual the sum
+  int32_t *lo = &s.lo, *hi = &s.hi;
   if (Graph::has_input(n, 9)) {
     s.residual = true;
     s.r = qscalar(c, 10, c.input(9).dtype, "residual");
-    s.sum = qscalar(c, 12, s.yt, "sum");
+    s.sum = act_y = qscalar(c, 12, s.yt, "sum");
+    lo = &s.sum_lo, hi = &s.sum_hi;
     if (c.input(9).dtype != s.yt) throw Error(c.graph.describe(n) + ": residual and output types differ");
   }
-  if (!act_range(act, act_y, s.yt, s.residual ? s.sum_lo : s.lo, s.residual ? s.sum_hi : s.hi))
+  if (!act_range(FusedActivation::from(n), act_y, s.yt, *lo, *hi))
     throw Error(c.graph.describe(n) + ": fused activation '" + n.attrs.s("activation") +
                 "' cannot be applied to a quantized output");
   return true;
