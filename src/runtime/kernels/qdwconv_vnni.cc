@@ -40,10 +40,11 @@ class QDwConvVnni : public Kernel {
     bias_.assign(size_t(blocks_ * kBlock), 0);
     mult_.assign(size_t(blocks_ * kBlock), 0.f);
     const int8_t* w = s.weights->data_as<int8_t>();  // [C][1][KH][KW]
+    pair_ = C <= 32;
     for (int64_t b = 0; b < blocks_; ++b)
       for (int64_t j = 0; j < 4; ++j)
         for (int64_t k = 0; k < 16; ++k) {
-          const int64_t c = b * kBlock + lane_channel(j, k);
+          const int64_t c = b * kBlock + lane_channel(j, k) % (pair_ ? 32 : 64);
           if (c >= C) continue;
           int32_t sum = 0;
           for (int64_t kh = 0; kh < KH; ++kh)
@@ -56,7 +57,8 @@ class QDwConvVnni : public Kernel {
           bias_[size_t(b * kBlock + j * 16 + k)] = s.bias[size_t(c)] - (128 + x_zp_) * sum;
           mult_[size_t(b * kBlock + j * 16 + k)] = s.mult[size_t(c)];
         }
-    row_ = KH <= 4 && KW == 3 ? &QDwConvVnni::row<3, 1> : KH <= 4 ? &QDwConvVnni::row<0, 1> : &QDwConvVnni::row<0, 0>;
+    if (pair_) row_ = KH <= 4 && KW == 3 ? &QDwConvVnni::row<3, 1, true> : &QDwConvVnni::row<0, 0, true>;
+    else row_ = KH <= 4 && KW == 3 ? &QDwConvVnni::row<3, 1, false> : &QDwConvVnni::row<0, 0, false>;
   }
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
@@ -67,12 +69,17 @@ class QDwConvVnni : public Kernel {
   pthreadpool_t pool_ = nullptr;
 
  private:
-  template <int KW, int G>  // 0: the kernel width / groups at run time
+  // KW, G: the kernel width and groups (0: at run time); PAIR: see pair_.
+  template <int KW, int G, bool PAIR>
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void row(int64_t r, int64_t b) const;
   void (QDwConvVnni::*row_)(int64_t, int64_t) const = nullptr;
   QConvGeom g_;
   int32_t x_zp_, y_zp_, lo_, hi_;
   int64_t groups_ = 1, blocks_ = 1;
+  // At most 32 channels: each vector holds 32 channels of two inputs sw
+  // apart (its 256-bit halves), so one vpdpbusd serves two outputs; weights,
+  // bias and multipliers repeat in both halves.
+  bool pair_ = false;
   std::vector<int8_t> w_;  // [block][group][kw][4 vectors][64 bytes]
   std::vector<int32_t> bias_;
   std::vector<float> mult_;  // [block][4 vectors][16], lane_channel order
@@ -80,12 +87,12 @@ class QDwConvVnni : public Kernel {
 };
 
 // One output row r (n * oh + oy) for channels [64 b, 64 b + 64).
-template <int KW_, int G_>
+template <int KW_, int G_, bool PAIR>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni::row(int64_t r, int64_t b) const {
   const QConvGeom& g = g_;
   const int64_t KW = KW_ ? KW_ : g.kw, G = G_ ? G_ : groups_;
   const int64_t n = r / g.oh, oy = r % g.oh, c0 = b * kBlock, C = g.cin;
-  const __mmask64 cmask = C - c0 >= 64 ? ~__mmask64(0) : (__mmask64(1) << (C - c0)) - 1;
+  const __mmask64 cmask = C - c0 >= 64 ? ~__mmask64(0) : (__mmask64(1) << (C - c0)) - 1;  // PAIR: C <= 32
   const int8_t* rows[4 * 2];
   for (int64_t t = 0; t < 4 * G; ++t) {
     const int64_t iy = oy * g.sh - g.pt + t;
@@ -107,12 +114,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
     const int64_t cnt = std::min(chunk, g.ow - ox0), ix0 = ox0 * g.sw - g.pl, ncols = (cnt - 1) * g.sw + KW;
     for (int64_t i = 0; i < ncols; ++i) {
       const int64_t ix = ix0 + i;
-      const bool inside = ix >= 0 && ix < g.iw;
+      const bool inside = ix >= 0 && ix < g.iw, inside2 = ix + g.sw >= 0 && ix + g.sw < g.iw;
       for (int64_t gi = 0; gi < G; ++gi) {
         __m512i v[4];
         for (int t = 0; t < 4; ++t) {
           const int8_t* p = rows[gi * 4 + t];
-          v[t] = !p ? flip : _mm512_xor_si512(inside ? _mm512_maskz_loadu_epi8(cmask, p + ix * C + c0) : zp, flip);
+          if (!p) {
+            v[t] = flip;
+          } else if constexpr (PAIR) {  // [x at ix | x at ix + sw]
+            const __m256i a = inside ? _mm256_maskz_loadu_epi8(__mmask32(cmask), p + ix * C) : _mm512_castsi512_si256(zp);
+            const __m256i b = inside2 ? _mm256_maskz_loadu_epi8(__mmask32(cmask), p + (ix + g.sw) * C)
+                                      : _mm512_castsi512_si256(zp);
+            v[t] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1), flip);
+          } else {
+            v[t] = _mm512_xor_si512(inside ? _mm512_maskz_loadu_epi8(cmask, p + ix * C + c0) : zp, flip);
+          }
         }
         const __m512i ab_lo = _mm512_unpacklo_epi8(v[0], v[1]), ab_hi = _mm512_unpackhi_epi8(v[0], v[1]);
         const __m512i cd_lo = _mm512_unpacklo_epi8(v[2], v[3]), cd_hi = _mm512_unpackhi_epi8(v[2], v[3]);
@@ -123,7 +139,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
         dst[3] = _mm512_unpackhi_epi16(ab_hi, cd_hi);
       }
     }
-    for (int64_t o = 0; o < cnt; ++o) {
+    for (int64_t o = 0; o < cnt; o += PAIR ? 2 : 1) {
       __m512i acc[4];
       for (int j = 0; j < 4; ++j) acc[j] = _mm512_loadu_si512(bias + j * 16);
       for (int64_t kw = 0; kw < KW; ++kw) {
@@ -142,7 +158,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
       const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), yzp);
       const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), yzp);
       const __m512i out = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), vlo), vhi);
-      _mm512_mask_storeu_epi8(y + (ox0 + o) * C, cmask, out);
+      if constexpr (PAIR) {
+        _mm256_mask_storeu_epi8(y + (ox0 + o) * C, __mmask32(cmask), _mm512_castsi512_si256(out));
+        if (o + 1 < cnt) _mm256_mask_storeu_epi8(y + (ox0 + o + 1) * C, __mmask32(cmask), _mm512_extracti64x4_epi64(out, 1));
+      } else {
+        _mm512_mask_storeu_epi8(y + (ox0 + o) * C, cmask, out);
+      }
     }
   }
 }
