@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """--precision fp16 against fp32 in edgeflow on the photos in data/, with
-float32 arithmetic (--fp16-compute f32) and float16 arithmetic (f16):
+float32 arithmetic (--fp16-compute f32), the default choice per layer (auto)
+and float16 arithmetic on every converted layer (f16):
   /usr/bin/python3 bench/fp16/accuracy_fp16.py
 mobilenet_v2: top-1 agreement and max|fp16 - fp32| / max|fp32| (logits);
 selfie: mask (> 0.5) IoU and max abs diff; BlazeFace: max |sigmoid(score)| diff."""
@@ -29,7 +30,7 @@ def run(model, name, x, precision, compute="auto"):
 MODELS = [("mobilenet_v2", ROOT + "/.cache/models/mobilenet_v2.onnx", "input", 224, "imagenet"),
           ("selfie", ROOT + "/models/cache/selfie_segmentation.tflite", "input_1", 256, "0:1"),
           ("blazeface", ROOT + "/models/cache/face_detection_short_range.tflite", "input", 128, "-1:1")]
-for (m, path, name, size, kind), compute in [(m, c) for m in MODELS for c in ("f32", "f16")]:
+for (m, path, name, size, kind), compute in [(m, c) for m in MODELS for c in ("f32", "auto", "f16")]:
     agree, worst = [], 0.0
     for p in PHOTOS:
         x = frame(p, size, kind)

@@ -90,8 +90,10 @@ Tensor Tensor::from(Shape shape, std::span<const T> values) {
   return t;
 }
 
-// IEEE half <-> float.
+// IEEE half <-> float (round to nearest even), and whole tensors: f32 <-> f16.
 uint16_t float_to_half(float f);
 float half_to_float(uint16_t h);
+Tensor float_to_half(const Tensor& f32);
+Tensor half_to_float(const Tensor& f16);
 
 }  // namespace ef

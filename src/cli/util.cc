@@ -131,7 +131,8 @@ void add_common(CLI::App* cmd, CommonOptions& o) {
                   "(half the bytes; see --fp16-compute)")
       ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
   cmd->add_option("--fp16-compute", o.fp16_compute, "Arithmetic of the float16-weight layers: auto (float16 where "
-                  "the CPU has AVX512-FP16, else float32), f16 (error without AVX512-FP16) or f32 (weights widened)")
+                  "the CPU has AVX512-FP16 and the layer gains, else float32), f16 (error without AVX512-FP16) or "
+                  "f32 (weights widened)")
       ->check(CLI::IsMember({"auto", "f16", "f32"}));
 }
 

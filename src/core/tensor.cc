@@ -101,6 +101,18 @@ uint16_t float_to_half(float f) {
   return uint16_t(h);
 }
 
+Tensor float_to_half(const Tensor& f32) {
+  Tensor h(DType::f16, f32.shape());
+  for (int64_t i = 0; i < h.numel(); ++i) h.data_as<uint16_t>()[i] = float_to_half(f32.data_as<float>()[i]);
+  return h;
+}
+
+Tensor half_to_float(const Tensor& f16) {
+  Tensor f(DType::f32, f16.shape());
+  for (int64_t i = 0; i < f.numel(); ++i) f.data_as<float>()[i] = half_to_float(f16.data_as<uint16_t>()[i]);
+  return f;
+}
+
 float half_to_float(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000) << 16;
   uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, x;

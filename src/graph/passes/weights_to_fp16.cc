@@ -1,10 +1,12 @@
 // --precision fp16: the weights of Conv (NHWC, one group), Gemm and MatMul
 // with a constant 2-D B become float16 constants, so the session holds half
-// the weight bytes; kernels/linear_f16.cc runs them (f32 arithmetic, weights
-// widened on the fly). Weights shared with another consumer, layers with
-// fewer than 16 input channels (tiny weights, e.g. an RGB stem; the kernel's
-// per-tap overhead would dominate), and any other op keep float32. Values that came from float16 (TFLite weights behind
-// DEQUANTIZE, folded to float32 at load) round back to exactly their bits.
+// the weight bytes; kernels/linear_f16.cc runs them (float16 arithmetic on
+// AVX512-FP16 where it pays, else float32 with the weights widened on the
+// fly). Weights shared with another consumer, layers with fewer than 16
+// input channels (tiny weights, e.g. an RGB stem; the kernel's per-tap
+// overhead would dominate), and any other op keep float32. Weights already
+// float16 (TFLite files loaded with LoadOptions::keep_float16) stay as they
+// are; values folded from float16 at load round back to exactly their bits.
 #include <string>
 
 #include "graph/passes/passes.h"
@@ -55,10 +57,7 @@ int weights_to_fp16(Graph& g, OptimizeReport& report) {
       report.log.push_back("fp16: " + n.name + " keeps float32 weights (shared with another consumer)");
       continue;
     }
-    Tensor h(DType::f16, w.data.shape());
-    const float* src = w.data.data_as<float>();
-    uint16_t* dst = h.data_as<uint16_t>();
-    for (int64_t i = 0; i < h.numel(); ++i) dst[i] = float_to_half(src[i]);
+    Tensor h = float_to_half(w.data);
     before += int64_t(w.data.nbytes());
     after += int64_t(h.nbytes());
     w.data = std::move(h);

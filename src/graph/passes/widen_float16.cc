@@ -27,10 +27,7 @@ int widen_float16_weights(Graph& g, bool keep_fp16_weights, OptimizeReport& repo
     for (size_t v = 0; v < g.values.size(); ++v) {
       if (!widen[v]) continue;
       Value& c = g.values[v];
-      Tensor f(DType::f32, c.data.shape());
-      const uint16_t* h = c.data.data_as<uint16_t>();
-      for (int64_t k = 0; k < f.numel(); ++k) f.data_as<float>()[k] = half_to_float(h[k]);
-      c.data = std::move(f);
+      c.data = half_to_float(c.data);
       c.dtype = DType::f32;
       ++count;
     }

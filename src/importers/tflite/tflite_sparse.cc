@@ -135,14 +135,10 @@ Tensor densify(TableRef sp, DType dtype, const Shape& shape, const uint8_t* valu
 
 Tensor dequantize(const Tensor& t, const std::string& what) {
   if (t.dtype() == DType::f32) return t;
+  if (t.dtype() == DType::f16) return half_to_float(t);
   Tensor out(DType::f32, t.shape());
   float* o = out.data_as<float>();
   const int64_t n = t.numel();
-  if (t.dtype() == DType::f16) {
-    const uint16_t* h = t.data_as<uint16_t>();
-    for (int64_t i = 0; i < n; ++i) o[i] = half_to_float(h[i]);
-    return out;
-  }
   if (t.dtype() != DType::i8 && t.dtype() != DType::u8 && t.dtype() != DType::i32)
     throw Error(what + ": cannot dequantize a " + std::string(dtype_name(t.dtype())) + " constant");
   if (t.quant.empty()) throw Error(what + ": quantized constant has no scale/zero point");

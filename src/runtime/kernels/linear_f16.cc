@@ -151,7 +151,7 @@ std::unique_ptr<Kernel> make_kernel(const KernelContext& c, const F16Layer& l) {
     if (auto k = make_linear_f16_fma(l)) return k;
   if (mode == Fp16Compute::f16)
     throw Error(c.node.op + " '" + c.node.name +
-                "': float16 arithmetic (fp16_compute f16) needs AVX512-FP16, which this CPU does not have");
+                "': float16 arithmetic (--fp16-compute f16) needs AVX512-FP16, which this CPU does not have");
   return std::make_unique<LinearF16>(l);
 }
 
