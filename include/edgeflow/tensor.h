@@ -61,6 +61,8 @@ class Tensor {
   template <class T> const T* data_as() const { return static_cast<const T*>(data_); }
 
   Tensor clone() const;
+  // No other Tensor shares this storage (a non-owning view never does).
+  bool unshared() const { return storage_ && storage_.use_count() == 1; }
   // Same storage, new shape (numel must match).
   Tensor reshaped(Shape shape) const;
 

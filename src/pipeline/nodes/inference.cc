@@ -1,7 +1,9 @@
 // inference: image -> preprocessed tensor -> ef::Session -> output tensors.
 // With several models (e.g. general 256x256 and landscape 144x256) the one
 // whose input aspect is closest to the frame's is picked at the first frame.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "edgeflow/pipeline.h"
@@ -88,7 +90,7 @@ class Inference : public Node {
     }
     e.session->run();
     TensorPacket tp;
-    for (size_t i = 0; i < e.session->num_outputs(); ++i) tp.outputs.push_back(e.session->output(i).clone());
+    tp.outputs = copy_outputs(*e.session);
     tp.letterbox = lb;
     tp.image_size = img.size();
     tp.model = e.path;
@@ -96,6 +98,30 @@ class Inference : public Node {
   }
 
  private:
+  // The session's outputs copied into a set of tensors no downstream node
+  // still holds (a ring, like vision::unshared_buffer for images): no
+  // allocation per frame once the ring covers the frames in flight.
+  std::vector<Tensor> copy_outputs(const Session& s) {
+    auto fits = [&](const std::vector<Tensor>& set) {
+      if (set.size() != s.num_outputs()) return false;
+      for (size_t i = 0; i < set.size(); ++i)
+        if (!set[i].unshared() || set[i].shape() != s.output(i).shape() || set[i].dtype() != s.output(i).dtype())
+          return false;
+      return true;
+    };
+    auto set = std::find_if(ring_.begin(), ring_.end(), fits);
+    if (set == ring_.end()) {
+      set = ring_.emplace(ring_.end());
+      for (size_t i = 0; i < s.num_outputs(); ++i) set->push_back(s.output(i).clone());
+    } else {
+      for (size_t i = 0; i < set->size(); ++i) {
+        std::memcpy((*set)[i].data(), s.output(i).data(), s.output(i).nbytes());
+        (*set)[i].quant = s.output(i).quant;
+      }
+    }
+    return *set;  // copies share the storage: the set is now held downstream
+  }
+
   struct Entry {
     std::string path;
     std::unique_ptr<Session> session;
@@ -106,6 +132,7 @@ class Inference : public Node {
   Entry* chosen_ = nullptr;
   cv::Mat scratch_;
   std::vector<float> buf_;
+  std::vector<std::vector<Tensor>> ring_;
 };
 
 NodeType type() {
