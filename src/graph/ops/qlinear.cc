@@ -9,7 +9,8 @@
 //                 following QLinearAdd: the output is QLinearAdd(conv output
 //                 at y_scale/y_zp, r) at sum_scale/sum_zp, then the activation
 //   QLinearMatMul a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
-//   QGemm         a, a_scale, a_zp, b, b_scale, b_zp[, C int32], y_scale, y_zp
+//   QGemm         a, a_scale, a_zp, b, b_scale, b_zp[, C int32][, y_scale, y_zp]: float output
+//                 (acc + C) * a_scale * b_scale[n] without y_scale and y_zp
 //   QLinearAdd / QLinearMul   a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
 //   QLinearGlobalAveragePool / QLinearSigmoid / QLinearHardSwish / QLinearHardSigmoid / QLinearLeakyRelu
 //                 x, x_scale, x_zp, y_scale, y_zp
@@ -108,14 +109,16 @@ void qmatmul(Graph& g, Node& n) {
 }
 
 void qgemm(Graph& g, Node& n) {
-  need(n, 8);
+  need(n, 6);
   activation(g, n, 0, "input A");
   const Value& b = g.in(n, 3);
   if (!is_q8(b.dtype)) throw Error("input B '" + b.name + "' must be int8 or uint8, not " + dtype_name(b.dtype));
   const int64_t axis = n.attrs.i("transB", 0) ? 0 : 1;
   check_qparams(g, n, 4, 5, axis, b.shape, b.dtype, "input B");
   if (Graph::has_input(n, 6) && g.in(n, 6).dtype != DType::i32) throw Error("bias C must be int32");
-  with_float_inputs(g, n, "Gemm", {n.inputs[0], n.inputs[3]}, out_type(g, n, 7, 8));
+  // Without y_scale the output is float (ONNX Runtime's definition): (acc + C) * a_scale * b_scale.
+  const bool float_out = !Graph::has_input(n, 7) && !Graph::has_input(n, 8);
+  with_float_inputs(g, n, "Gemm", {n.inputs[0], n.inputs[3]}, float_out ? DType::f32 : out_type(g, n, 7, 8));
 }
 
 void qbinary(Graph& g, Node& n) {

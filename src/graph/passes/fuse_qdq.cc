@@ -12,7 +12,8 @@
 //      a Resize whose output is requantized with the input's parameters
 //      (Q(Resize(DQ(q))) == Resize on q, rounded: the weights sum to 1);
 //   3. fuses DQ -> op -> Q into one quantized operator where an int8 kernel
-//      exists: Conv (+ relu/relu6/clip) -> QLinearConv, Gemm -> QGemm,
+//      exists: Conv (+ relu/relu6/clip) -> QLinearConv, Gemm -> QGemm (also
+//      DQ -> Gemm with a float output, on VNNI CPUs: QGemm without y_scale),
 //      MatMul -> QLinearMatMul, Add/Mul -> QLinearAdd/QLinearMul,
 //      GlobalAveragePool (and AveragePool over the whole image), Sigmoid,
 //      HardSwish, HardSigmoid, LeakyRelu -> QLinear*;
@@ -361,10 +362,24 @@ class Fuser {
     int qn;
     Weights w;
     const bool transB = gemm && n.attrs.i("transB", 0);
-    if (!dq_input(n.inputs[0], x) || !q_output(n.outputs[0], y, qn) || !dq_weights(n.inputs.at(1), transB ? 0 : 1, w))
-      return;
+    if (!dq_input(n.inputs[0], x) || !dq_weights(n.inputs.at(1), transB ? 0 : 1, w)) return;
     if (g_.values[w.q].shape.size() != 2) return;
     const int64_t N = g_.values[n.outputs[0]].shape.back();
+    if (!q_output(n.outputs[0], y, qn)) {
+      // A float output (a classifier's logits): QGemm without y_scale, on the VNNI GEMM.
+      if (!gemm || !vnni_available() || n.attrs.has("activation") || x.t != DType::i8) return;
+      int b = -1;
+      if (!bias_i32(Graph::has_input(n, 2) ? n.inputs[2] : -1, x.s, w.s, N, n.name, b)) return;
+      std::vector<int> ins = {x.q, x.scale, x.zp, w.q, w.scale, w.zp};
+      if (b >= 0) ins.push_back(b);
+      const int out = n.outputs[0];
+      g_.nodes[i].dead = true;
+      const int k = g_.add_node("QGemm", g_.unique_name(n.name + "_q"), std::move(ins), {out}, n.attrs);
+      g_.values[out].producer = k;
+      log(r_, "fuse_qdq: Gemm '" + n.name + "' -> QGemm with float output");
+      ++changes_;
+      return;
+    }
     if (!gemm) {
       replace(i, qn, "QLinearMatMul", {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y.scale, y.zp}, n.attrs, "MatMul");
       return;

@@ -147,7 +147,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
         for (int64_t gi = 0; gi < G; ++gi)
           for (int j = 0; j < 4; ++j) {
             const int64_t k = (gi * KW + kw) * 4 + j;
-            acc[j] = _mm512_dpbusd_epi32(acc[j], col[gi * 4 + j], KW_ && G_ ? wr[k] : _mm512_loadu_si512(wv + k * 64));
+            acc[j] = dpbusd(acc[j], col[gi * 4 + j], KW_ && G_ ? wr[k] : _mm512_loadu_si512(wv + k * 64));
           }
       }
       __m512i q[4];

@@ -1,3 +1,6 @@
+// GCC 12 flags the _mm512_undefined_* operand of the conversions once the loop above uses inline asm.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "runtime/kernels/qgemm_vnni.h"
 
 #include <immintrin.h>
@@ -5,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 namespace ef {
 
@@ -40,10 +44,11 @@ constexpr int kMR = 8;
 
 // MR rows x NV*16 outputs; x rows at x + r*lda; weights for NV consecutive
 // 16-output blocks; nvalid: outputs to store in the last vector; res.r (if
-// set) points at the residual of y's first element.
-template <int MR, int NV>
+// set) points at the residual of y's first element. Y: int8_t (requantized)
+// or float (acc * mult).
+template <int MR, int NV, class Y>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const QGemmVnni& g, const int8_t* x,
-                                                                        int64_t lda, int64_t nb, int8_t* y,
+                                                                        int64_t lda, int64_t nb, Y* y,
                                                                         int64_t ldc, int nvalid,
                                                                         const QResidual& res) {
   __m512i acc[MR][NV];
@@ -61,7 +66,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
       int32_t a32;
       std::memcpy(&a32, x + r * lda + 4 * k, 4);
       const __m512i a = _mm512_xor_si512(_mm512_set1_epi32(a32), flip);
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], a, wv[v]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = dpbusd(acc[r][v], a, wv[v]);
     }
   }
   const __m512i zp = _mm512_set1_epi32(g.y_zp), vlo = _mm512_set1_epi32(g.lo), vhi = _mm512_set1_epi32(g.hi);
@@ -72,6 +77,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
     const __m512 m = _mm512_loadu_ps(g.mult.data() + (nb + v) * 16);
     const __mmask16 mask = v == NV - 1 ? __mmask16((1u << nvalid) - 1) : __mmask16(0xFFFF);
     for (int r = 0; r < MR; ++r) {
+      if constexpr (std::is_same_v<Y, float>) {
+        _mm512_mask_storeu_ps(y + r * ldc + v * 16, mask, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));
+        continue;
+      }
       __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));  // round half to even
       q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), vlo), vhi);
       if (res.r) {  // requantize_sum
@@ -85,8 +94,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
   }
 }
 
-template <int NV>
-void tile_rows(int rows, const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, int8_t* y, int64_t ldc,
+template <int NV, class Y>
+void tile_rows(int rows, const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, Y* y, int64_t ldc,
                int nvalid, const QResidual& res) {
   switch (rows) {
     case 8: return tile<8, NV>(g, x, lda, nb, y, ldc, nvalid, res);
@@ -100,43 +109,55 @@ void tile_rows(int rows, const QGemmVnni& g, const int8_t* x, int64_t lda, int64
   }
 }
 
+template <class Y>
 struct Job {
   const QGemmVnni* g;
   const int8_t* x;
   int64_t lda, M;
-  int8_t* y;
+  Y* y;
   int64_t ldc;
   QResidual res;
 };
 
 // One task: kMR rows x 32 outputs (or the remaining 16).
+template <class Y>
 void task(void* ctx, size_t mi, size_t ni) {
-  const Job& j = *static_cast<const Job*>(ctx);
+  const Job<Y>& j = *static_cast<const Job<Y>*>(ctx);
   const QGemmVnni& g = *j.g;
   const int64_t m0 = int64_t(mi) * kMR, rows = std::min<int64_t>(kMR, j.M - m0);
   const int64_t nb = int64_t(ni) * 2;  // first 16-block
   const int64_t n0 = nb * 16;
   const int64_t left = g.N - n0;
   const int8_t* x = j.x + m0 * j.lda;
-  int8_t* y = j.y + m0 * j.ldc + n0;
+  Y* y = j.y + m0 * j.ldc + n0;
   QResidual res = j.res;
   if (res.r) res.r += m0 * j.ldc + n0;
   if (left > 16) tile_rows<2>(int(rows), g, x, j.lda, nb, y, j.ldc, int(std::min<int64_t>(16, left - 16)), res);
   else tile_rows<1>(int(rows), g, x, j.lda, nb, y, j.ldc, int(left), res);
 }
 
+template <class Y>
+void run_tasks(const QGemmVnni* g, const int8_t* x, int64_t lda, int64_t M, Y* y, int64_t ldc, pthreadpool_t pool,
+               const QResidual& res) {
+  Job<Y> j{g, x, lda, M, y, ldc, res};
+  const size_t mt = size_t((M + kMR - 1) / kMR), nt = size_t((g->N + 31) / 32);
+  if (!pool) {
+    for (size_t a = 0; a < mt; ++a)
+      for (size_t b = 0; b < nt; ++b) task<Y>(&j, a, b);
+    return;
+  }
+  pthreadpool_parallelize_2d(pool, task<Y>, &j, mt, nt, 0);
+}
+
 }  // namespace
 
 void QGemmVnni::run(const int8_t* x, int64_t lda, int64_t M, int8_t* y, int64_t ldc, pthreadpool_t pool,
                     const QResidual& res) const {
-  Job j{this, x, lda, M, y, ldc, res};
-  const size_t mt = size_t((M + kMR - 1) / kMR), nt = size_t((N + 31) / 32);
-  if (!pool) {
-    for (size_t a = 0; a < mt; ++a)
-      for (size_t b = 0; b < nt; ++b) task(&j, a, b);
-    return;
-  }
-  pthreadpool_parallelize_2d(pool, task, &j, mt, nt, 0);
+  run_tasks(this, x, lda, M, y, ldc, pool, res);
+}
+
+void QGemmVnni::run(const int8_t* x, int64_t lda, int64_t M, float* y, int64_t ldc, pthreadpool_t pool) const {
+  run_tasks(this, x, lda, M, y, ldc, pool, {});
 }
 
 }  // namespace ef

@@ -4,7 +4,10 @@
 // round_half_even(acc * a_scale * b_scale[n] / y_scale) + y_zp), weights
 // repacked once to [N][K] int16 without their zero point; rows or output
 // columns split over the thread pool. Per-tensor and per-column B scales.
+// A QGemm without y_scale (fuse_qdq: a Gemm whose output stays float, e.g. a
+// classifier writing the graph output) writes float(acc) * a_scale * b_scale[n].
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/kernels/broadcast.h"
@@ -37,7 +40,8 @@ class QLinear : public Kernel {
       const int16_t* wr = s_.w.data() + n * K;
       int32_t acc = 0;
       for (int64_t k = 0; k < K; ++k) acc += (int32_t(ar[k]) - az) * int32_t(wr[k]);
-      y[m * N + n] = Y(requantize(acc + s_.bias[size_t(n)], s_.mult[size_t(n)], s_.y.zp, s_.lo, s_.hi));
+      if constexpr (std::is_same_v<Y, float>) y[m * N + n] = float(acc + s_.bias[size_t(n)]) * s_.mult[size_t(n)];
+      else y[m * N + n] = Y(requantize(acc + s_.bias[size_t(n)], s_.mult[size_t(n)], s_.y.zp, s_.lo, s_.hi));
     };
     // One row (classifier heads): split the output columns; else split rows.
     if (s_.M == 1)
@@ -66,12 +70,13 @@ void pack(const Tensor& b, bool trans, const QuantParams& q, QLinSpec& s) {
   }
 }
 
+template <class Y>
 class QLinearVnni : public Kernel {
  public:
   QLinearVnni(const QLinSpec& s, const std::vector<int8_t>& w, pthreadpool_t pool)
       : M_(s.M), K_(s.K), gemm_(w.data(), s.N, s.K, s.bias.data(), s.mult.data(), s.a.zp, s.y.zp, s.lo, s.hi),
         pool_(pool) {}
-  void run() override { gemm_.run(in_[0].as<int8_t>(), K_, M_, out_[0].as<int8_t>(), gemm_.N, pool_); }
+  void run() override { gemm_.run(in_[0].as<int8_t>(), K_, M_, out_[0].as<Y>(), gemm_.N, pool_); }
   const char* impl() const override { return "vnni"; }
 
  private:
@@ -95,7 +100,8 @@ std::unique_ptr<Kernel> make_qlinear(const KernelContext& c) {
   s.M = c.input(0).shape.empty() ? 1 : numel(c.input(0).shape) / s.K;
   s.a = qscalar(c, 1, at, "input A");
   const size_t ys = gemm ? 7 : 6;
-  s.y = qscalar(c, ys, yt, "output");
+  const bool float_out = yt == DType::f32;  // QGemm without y_scale
+  if (!float_out) s.y = qscalar(c, ys, yt, "output");
   QuantParams q = const_qparams(c.graph, node, 4, 5, trans ? 0 : 1, b->shape(), b->dtype(), c.graph.describe(node) + ": input B");
   if (b->dtype() == DType::i8) pack<int8_t>(*b, trans, q, s);
   else pack<uint8_t>(*b, trans, q, s);
@@ -106,15 +112,20 @@ std::unique_ptr<Kernel> make_qlinear(const KernelContext& c) {
     std::copy(cb->data_as<int32_t>(), cb->data_as<int32_t>() + s.N, s.bias.begin());
   }
   for (int64_t n = 0; n < s.N; ++n) s.mult.push_back(s.a.scale * q.scale[q.scale.size() > 1 ? n : 0] / s.y.scale);
-  if (!act_range(FusedActivation::from(node), s.y, yt, s.lo, s.hi))
+  if (float_out ? node.attrs.has("activation") : !act_range(FusedActivation::from(node), s.y, yt, s.lo, s.hi))
     throw Error(c.graph.describe(node) + ": fused activation cannot be applied to a quantized output");
   bool symmetric = b->dtype() == DType::i8;
   for (int32_t z : q.zero_point) symmetric &= z == 0;
-  if (at == DType::i8 && yt == DType::i8 && symmetric && s.K % 4 == 0 && vnni_available()) {
+  if (at == DType::i8 && (yt == DType::i8 || float_out) && symmetric && s.K % 4 == 0 && vnni_available()) {
     std::vector<int8_t> w(size_t(s.N * s.K));  // [N][K]
     for (int64_t n = 0; n < s.N; ++n)
       for (int64_t k = 0; k < s.K; ++k) w[size_t(n * s.K + k)] = int8_t(s.w[size_t(n * s.K + k)]);
-    return std::make_unique<QLinearVnni>(s, w, c.pool);
+    if (float_out) return std::make_unique<QLinearVnni<float>>(s, w, c.pool);
+    return std::make_unique<QLinearVnni<int8_t>>(s, w, c.pool);
+  }
+  if (float_out) {
+    if (at == DType::i8) return std::make_unique<QLinear<int8_t, float>>(std::move(s), c.pool);
+    return std::make_unique<QLinear<uint8_t, float>>(std::move(s), c.pool);
   }
   if (at == DType::i8 && yt == DType::i8) return std::make_unique<QLinear<int8_t, int8_t>>(std::move(s), c.pool);
   if (at == DType::u8 && yt == DType::u8) return std::make_unique<QLinear<uint8_t, uint8_t>>(std::move(s), c.pool);

@@ -165,6 +165,28 @@ TEST(FuseQdq, ResizeWithTheInputsParametersRunsInInt8) {
   }
 }
 
+// A Gemm whose output stays float (a classifier writing the graph output)
+// becomes a QGemm with float output on VNNI CPUs (else stays float). The
+// only difference from the float definition is the bias rounded to int32 at
+// scale x_scale * w_scale[n] (at most half of that step) and float rounding.
+TEST(FuseQdq, GemmWithFloatOutputRunsOnInt8) {
+  QdqBuilder b;
+  int x = b.g.add_value("x", DType::f32, {1, 24}, true);
+  b.g.inputs = {x};
+  Attrs gm;
+  gm.set("transB", int64_t(1));
+  b.g.outputs = {b.node("Gemm", {b.qdq(x, 0.02f, 128), b.weights({19, 24}, 19), b.bias(19)}, gm)};
+  auto [ref, fused, ops] = compile(b.g);
+  EXPECT_EQ(ops["QGemm"], vnni_available() ? 1 : 0);
+  EXPECT_EQ(ops["Gemm"], vnni_available() ? 0 : 1);
+  Tensor in = rand_f32({1, 24}, -2.f, 2.f);
+  Tensor r = ref.run({in})[0].clone();
+  Tensor f = fused.run({in})[0];
+  ASSERT_EQ(f.dtype(), DType::f32);
+  for (int64_t i = 0; i < r.numel(); ++i)  // weight scales <= 0.015: bias step <= 0.02 * 0.015
+    EXPECT_NEAR(r.data_as<float>()[i], f.data_as<float>()[i], 0.5f * 0.02f * 0.015f + 1e-5f) << i;
+}
+
 TEST(FuseQdq, OpsWithoutInt8KernelStayFloatAndStillRun) {
   QdqBuilder b;
   int x = b.g.add_value("x", DType::f32, {1, 4, 6, 6}, true);

@@ -167,10 +167,13 @@ TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
   unsetenv("EF_DISABLE_VNNI");
 }
 
-// K = 52 takes the VNNI GEMM (where the CPU has it), K = 50 the own kernel.
+// K = 52 takes the VNNI GEMM (where the CPU has it), K = 50 the own kernel;
+// without y_scale/y_zp the output is float: float(acc) * a_scale * b_scale[n]
+// (a classifier's logits; M = 1 as there). Exact.
 TEST(QGemm, MatchesNaiveReferenceExactly) {
+ for (const bool float_out : {false, true})
  for (const int64_t K : {50, 52}) {
-  const int64_t M = 3, N = 17;
+  const int64_t M = float_out ? 1 : 3, N = float_out ? 37 : 17;
   Tensor a = rand_int<int8_t>({M, K}, -128, 127);
   Tensor b = rand_int<int8_t>({N, K}, -127, 127);
   std::vector<float> bs(N);
@@ -179,14 +182,19 @@ TEST(QGemm, MatchesNaiveReferenceExactly) {
   Attrs at;
   at.set("transB", int64_t(1));
   Tensor bz(DType::i8, {N});
-  auto y = run_op("QGemm", {In::rt(a), In::k(scalar_f32(0.1f)), In::k(i8({-2})), In::k(b),
-                            In::k(Tensor::from<float>({N}, std::span<const float>(bs))), In::k(bz),
-                            In::k(i32(bias, {N})), In::k(scalar_f32(0.7f)), In::k(i8({1}))},
-                  at)[0];
+  std::vector<In> ins = {In::rt(a), In::k(scalar_f32(0.1f)), In::k(i8({-2})), In::k(b),
+                         In::k(Tensor::from<float>({N}, std::span<const float>(bs))), In::k(bz), In::k(i32(bias, {N}))};
+  if (!float_out) ins.push_back(In::k(scalar_f32(0.7f))), ins.push_back(In::k(i8({1})));
+  auto y = run_op("QGemm", ins, at)[0];
+  ASSERT_EQ(y.dtype(), float_out ? DType::f32 : DType::i8);
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
       int32_t acc = bias[n];
       for (int64_t k = 0; k < K; ++k) acc += (a.data_as<int8_t>()[m * K + k] + 2) * b.data_as<int8_t>()[n * K + k];
+      if (float_out) {
+        EXPECT_EQ(y.data_as<float>()[m * N + n], float(acc) * (0.1f * bs[n])) << "K=" << K << " " << m << "," << n;
+        continue;
+      }
       const float v = std::clamp(std::nearbyint(float(acc) * (0.1f * bs[n] / 0.7f)) + 1.f, -128.f, 127.f);
       EXPECT_EQ(y.data_as<int8_t>()[m * N + n], int8_t(v)) << m << "," << n;
     }
