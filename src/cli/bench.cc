@@ -127,6 +127,11 @@ void add_bench(CLI::App& app, Action& action) {
   cmd->add_option("--target-error", v.target_error, "Calibration: mean |dense - delta| of the outputs to stay under");
   cmd->add_option("--target-iou", v.target_iou, "Calibration: mean mask IoU against dense to stay above");
   cmd->add_option("--save-masks", v.save_masks, "Write frame | dense | delta | difference PNGs of mask outputs here");
+  cmd->add_option("--ideal-gate", v.ideal_gate,
+                  "With --delta: run delta on the clip's median background except where a pixel differs by > K (0-255)")
+      ->check(CLI::Range(0, 255));
+  cmd->add_option("--ideal-dilate", v.ideal_dilate, "With --ideal-gate: dilate the moving pixels by this many")
+      ->check(CLI::Range(0, 64));
   cmd->add_flag("!--no-fallback", v.delta.auto_fallback, "Never fall back to dense when delta is slower");
   cmd->add_option("--mean", v.image.mean, "Frame preprocessing: per-channel mean after scaling");
   cmd->add_option("--std", v.image.std, "Frame preprocessing: per-channel std");

@@ -109,12 +109,23 @@ int bench_video(const VideoBenchArgs& a) {
   int det_agree = 0, det_total = 0;  // detector scores on frames where dense detects something
   double worst_diff = 0, worst_iou = 1;
   vision::MaskOverlap pooled;  // over every frame: the IoU of the whole clip's mask pixels
-  cv::Mat frame;
+  cv::Mat frame, ideal_prev;
   cv::Size size0;
-  Tensor in(DType::f32, info.shape);
-  std::vector<Tensor> dense_out;
-  while ((a.frames <= 0 || frames < a.frames) && cap.read(frame)) {
-    if (frame.empty()) break;
+  Tensor in(DType::f32, info.shape), in_ideal(DType::f32, info.shape);
+  // --ideal-gate: the whole clip first (its median is the background); delta runs on the ideal frames.
+  std::unique_ptr<IdealGate> ideal;
+  double ideal_moving = 0, ideal_changed = 0;  // summed over frames: pixels kept from the frame, pixels changed
+  if (a.ideal_gate >= 0) {
+    if (!delta) throw Error("--ideal-gate needs --delta");
+    std::vector<cv::Mat> all;
+    while ((a.frames <= 0 || int(all.size()) < a.frames) && cap.read(frame) && !frame.empty()) all.push_back(frame.clone());
+    ideal = std::make_unique<IdealGate>(std::move(all), a.ideal_gate, a.ideal_dilate);
+  }
+  auto next = [&] {
+    if (ideal) return size_t(frames) < ideal->size() && !(frame = ideal->raw(size_t(frames))).empty();
+    return (a.frames <= 0 || frames < a.frames) && cap.read(frame) && !frame.empty();
+  };
+  while (next()) {
     if (frames == 0) size0 = frame.size();
     if (frame.size() != size0) {  // a size change mid-stream is a new scene
       size0 = frame.size();
@@ -128,7 +139,20 @@ int bench_video(const VideoBenchArgs& a) {
     t_dense.push_back(t1 - t0);
     c_dense.push_back(thread_cpu_ms() - c0);
     if (delta) {
-      std::memcpy(delta->input(size_t(img_input)).data(), in.data(), in.nbytes());
+      if (ideal) {
+        double moving = 0;
+        cv::Mat f = ideal->frame(size_t(frames), &moving), changed;
+        ideal_moving += moving;
+        if (!ideal_prev.empty()) {
+          cv::absdiff(f, ideal_prev, changed);
+          cv::reduce(changed.reshape(1, int(changed.total())), changed, 1, cv::REDUCE_MAX);  // any channel
+          ideal_changed += double(cv::countNonZero(changed)) / double(changed.total());
+        }
+        ideal_prev = f;
+        mat_to_tensor(f, a.image, info, in_ideal);
+      }
+      const Tensor& din = ideal ? in_ideal : in;
+      std::memcpy(delta->input(size_t(img_input)).data(), din.data(), din.nbytes());
       double t2 = now_ms(), c2 = thread_cpu_ms();
       delta->run();
       double t3 = now_ms();
@@ -185,11 +209,13 @@ int bench_video(const VideoBenchArgs& a) {
         "{\"model\":\"%s\",\"video\":\"%s\",\"frames\":%d,\"threads\":%d,\"threshold\":%g,\"refresh\":%d,"
         "\"dense_ms\":%.4f,\"delta_ms\":%.4f,\"speedup\":%.3f,\"dense_cpu_ms\":%.4f,\"delta_cpu_ms\":%.4f,\"cpu_speedup\":%.3f,\"dense_macs\":%.0f,\"delta_macs\":%.0f,"
         "\"mac_reduction\":%.3f,\"frames_skipped\":%d,\"frames_dense_fallback\":%d,\"max_abs_diff\":%.6g,\"mean_iou\":%.5f,\"min_iou\":%.5f,\"pooled_iou\":%.5f,\"dense_frame_to_frame_iou\":%.5f,"
-        "\"top1_agreement\":%.5f,\"detection_frames\":%d,\"top1_detection_agreement\":%.5f,\"state_bytes\":%zu}\n",
+        "\"top1_agreement\":%.5f,\"detection_frames\":%d,\"top1_detection_agreement\":%.5f,\"state_bytes\":%zu,"
+        "\"ideal_moving\":%.5f,\"ideal_changed\":%.5f}\n",
         a.model.c_str(), a.video.c_str(), frames, a.common.threads, a.delta.threshold, a.delta.refresh_every, md, mdl,
         mdl > 0 ? md / mdl : 0, mc, mcl, mcl > 0 ? mc / mcl : 0, dense_macs, delta_macs, delta_macs > 0 ? dense_macs / delta_macs : 0, s.frames_skipped,
         s.frames_dense_fallback,
-        worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, ious.empty() ? 0.0 : pooled.iou(), mean_temporal, top1_total ? double(top1_agree) / top1_total : 0.0, det_total, det_total ? double(det_agree) / det_total : 0.0, state);
+        worst_diff, mean_iou, ious.empty() ? 0.0 : worst_iou, ious.empty() ? 0.0 : pooled.iou(), mean_temporal, top1_total ? double(top1_agree) / top1_total : 0.0, det_total, det_total ? double(det_agree) / det_total : 0.0, state,
+        ideal_moving / frames, ideal_changed / std::max(1, frames - 1));
     return 0;
   }
   std::printf("model: %s  video: %s  frames: %d  threads: %d\n", a.model.c_str(), a.video.c_str(), frames,
@@ -203,6 +229,10 @@ int bench_video(const VideoBenchArgs& a) {
               human_count(delta_macs).c_str(), delta_macs > 0 ? dense_macs / delta_macs : 0.0);
   std::printf("frames skipped whole: %d of %d; frames run densely by the auto fallback: %d (delta %.3f ms vs dense %.3f ms recently)\n",
               s.frames_skipped, s.frames, s.frames_dense_fallback, s.delta_ms, s.dense_ms);
+  if (ideal)
+    std::printf("ideal gate (K %d, dilated %d px): delta ran on the clip's median background where no channel differs "
+                "from it by more than K; kept from the frame %.2f%% of the pixels, changed between frames %.2f%% (means)\n",
+                a.ideal_gate, a.ideal_dilate, 100 * ideal_moving / frames, 100 * ideal_changed / std::max(1, frames - 1));
   std::printf("output agreement: max |dense - delta| %.4g (median per frame %.4g)", worst_diff, median(diffs));
   if (!ious.empty())
     std::printf("; mask IoU (> 0.5) per frame mean %.4f, min %.4f, pooled over the clip %.4f (dense against its own previous frame: %.4f)",

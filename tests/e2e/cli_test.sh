@@ -182,6 +182,19 @@ if [ -f "$VIDEO" ]; then
   printf 'conv1 fast\n' >"$T/lt.txt"
   expect_fail "bench --delta: bad thresholds line" "lt\.txt:1: expected 'layer threshold'" - -- "$EF" bench "$M" "${DF[@]}" --layer-thresholds "$T/lt.txt"
   expect_fail "bench --delta --calibrate: unreachable target said clearly" "NO THRESHOLD MEETS THE TARGET" - -- "$EF" bench "$M" "${DF[@]}" --calibrate --target-error 1e-12
+  expect_fail "bench --ideal-gate without --delta" "--ideal-gate needs --delta" - -- "$EF" bench "$M" --video "$VIDEO" --frames 3 --ideal-gate 8
+  expect_fail "bench --ideal-gate out of range" "--ideal-gate.*255|255.*--ideal-gate" - -- "$EF" bench "$M" "${DF[@]}" --ideal-gate 300
+  # K 0, no dilation: every pixel that differs from the background is kept,
+  # so the ideal frames are the frames (delta at threshold 0 == dense); K 255:
+  # every frame is the background, nothing moves or changes.
+  if "$EF" bench "$M" "${DF[@]}" --no-fallback --ideal-gate 0 --ideal-dilate 0 --json >"$T/out" 2>"$T/err" &&
+     grep -qE '"max_abs_diff":(0|[0-9.]+e-(0[5-9]|[1-9][0-9])),' "$T/out"; then  # < 1e-4
+    ok "bench --ideal-gate 0: the ideal frames are the frames"
+  else bad "bench --ideal-gate 0: the ideal frames are the frames" "$(cat "$T/out")"; fi
+  if "$EF" bench "$M" "${DF[@]}" --no-fallback --ideal-gate 255 --json >"$T/out" 2>"$T/err" &&
+     grep -q '"ideal_moving":0.00000,"ideal_changed":0.00000' "$T/out"; then
+    ok "bench --ideal-gate 255: the background only"
+  else bad "bench --ideal-gate 255: the background only" "$(cat "$T/out")"; fi
 else
   missing "$VIDEO for the delta tests"
 fi
