@@ -3,7 +3,9 @@
 // TFLite SAME padding), alternating run by run: median of the calling
 // thread's CPU time (1 thread) or wall time (2+ threads), GFLOP/s, and the
 // ratio XNNPACK / own (> 1: own faster). conv.cc's dw_wins holds the rule
-// this measures.
+// this measures. `runs/px`: the own kernel's run_pixels (delta execution's
+// depthwise) on every other run of 8 output pixels (half the map), its cost
+// per pixel over run()'s.
 //
 //   build/bench/micro/bench_conv_dw [--threads N] [--runs R] [--only TEXT]
 #include <pthreadpool.h>
@@ -70,8 +72,8 @@ int main(int argc, char** argv) {
   const clockid_t clk = threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::printf("%-26s %9s %9s %9s %9s %7s  (%s, %zu thread(s), median of %d)\n", "layer", "xnn ms", "own ms",
-              "xnn GF/s", "own GF/s", "xnn/own", threads > 1 ? "wall" : "thread CPU", threads, runs);
+  std::printf("%-26s %9s %9s %9s %9s %7s %8s  (%s, %zu thread(s), median of %d)\n", "layer", "xnn ms", "own ms",
+              "xnn GF/s", "own GF/s", "xnn/own", "runs/px", threads > 1 ? "wall" : "thread CPU", threads, runs);
   for (const Case& c : cases) {
     ef::ConvGemmGeom g;
     g.cin = g.cout = c.c, g.kh = g.kw = c.k, g.sh = g.sw = c.s;
@@ -105,7 +107,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 3; ++i) xnn_run_operator(op, pool), own.run(pool);
     float diff = 0.f;
     for (size_t i = 0; i < y.size(); ++i) diff = std::max(diff, std::abs(y[i] - y2[i]));
-    std::vector<double> tx, to;
+    const int64_t pixels = g.oh * g.ow;
+    std::vector<double> tx, to, tr;
     for (int i = 0; i < runs; ++i) {
       double t0 = now(clk);
       xnn_run_operator(op, pool);
@@ -113,10 +116,14 @@ int main(int argc, char** argv) {
       t0 = now(clk);
       own.run(pool);
       to.push_back(now(clk) - t0);
+      t0 = now(clk);
+      for (int64_t p = 0; p < pixels; p += 16) own.run_pixels(p, std::min<int64_t>(8, pixels - p));
+      tr.push_back(now(clk) - t0);
     }
     const double mx = median(tx), mo = median(to), flop = 2.0 * g.oh * g.ow * c.c * c.k * c.k;
-    std::printf("%-26s %9.4f %9.4f %9.1f %9.1f %7.2f%s\n", name, mx, mo, flop / mx * 1e-6, flop / mo * 1e-6, mx / mo,
-                diff > 1e-4f ? "  MISMATCH" : "");
+    const double half = double((pixels / 16) * 8 + std::min<int64_t>(8, pixels % 16)) / double(pixels);
+    std::printf("%-26s %9.4f %9.4f %9.1f %9.1f %7.2f %8.2f%s\n", name, mx, mo, flop / mx * 1e-6, flop / mo * 1e-6,
+                mx / mo, median(tr) / half / mo, diff > 1e-4f ? "  MISMATCH" : "");
   }
   if (pool) pthreadpool_destroy(pool);
   return 0;

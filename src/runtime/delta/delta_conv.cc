@@ -3,8 +3,9 @@
 // those pixels' patches (im2col rows) and multiply them with XNNPACK's
 // fully-connected GEMM (weights packed once, bias and clamp fused), then
 // scatter the rows into the output (a 1x1 convolution multiplies long runs of
-// consecutive pixels in place). Depthwise: a direct loop over runs of pixels,
-// vectorised over channels. Above its measured break-even (or
+// consecutive pixels in place). Depthwise: the engine's own AVX-512 kernel
+// (conv_dw_f32.h) on each run of pixels where it fits, else a direct loop
+// over runs of pixels, vectorised over channels. Above its measured break-even (or
 // --dense-above) a convolution runs the session's dense kernel instead.
 // Recomputing y = conv(x_int) on the reached pixels is conv(x_prev) +
 // conv(x_int - x_prev) without keeping the pre-activation output: the stored
@@ -16,6 +17,7 @@
 #include <cstring>
 
 #include "runtime/delta/delta_op.h"
+#include "runtime/kernels/conv_dw_f32.h"
 #include "runtime/kernels/conv_gemm_f32.h"  // ConvGemmGeom
 #include "runtime/kernels/xnn_util.h"
 
@@ -23,7 +25,8 @@ namespace ef {
 namespace {
 
 // Depthwise output pixels [p0, p0 + n) (consecutive, NHWC) from bias and
-// weights [KH][KW][Cout]; output channel o reads input channel o / m. Built
+// weights [KH][KW][Cout]; output channel o reads input channel o / m; for the
+// geometries ConvDwF32 does not take (kernel sizes, dilations, multipliers). Built
 // for AVX-512 and the baseline (picked at load time); vectorised over channels.
 __attribute__((target_clones("avx512f", "default"))) void depthwise_run(const ConvGemmGeom& g, const float* x,
                                                                          const float* wdw, const float* bias, float* out,
@@ -87,7 +90,10 @@ class DeltaConv : public DeltaOp {
     bias_.assign(size_t(g_.cout), 0.f);
     if (bias) std::copy(bias->data_as<float>(), bias->data_as<float>() + g_.cout, bias_.begin());
     if (depthwise_) {
-      wdw_ = std::move(wpack);  // the only copy this op keeps
+      if (g_.cin == g_.cout && ConvDwF32::fits(g_))
+        dw_ = std::make_unique<ConvDwF32>(g_, wsrc, bias_.data(), act_);  // keeps its own packed copy
+      else
+        wdw_ = std::move(wpack);  // the only copy this op keeps
       return;
     }
     // XNNPACK packs its own copy; ours is dropped after creation.
@@ -107,7 +113,7 @@ class DeltaConv : public DeltaOp {
   float weight_norm() const override { return wnorm_; }
   size_t state_bytes() const override {
     return (cols_.size() + rows_.size() + wdw_.size() + bias_.size()) * sizeof(float) + gathered_.size() * sizeof(int32_t) +
-           packed_bytes_;
+           packed_bytes_ + (dw_ ? dw_->bytes() : 0);
   }
 
   int64_t run(bool all) override {
@@ -215,6 +221,11 @@ class DeltaConv : public DeltaOp {
 
   void depthwise(const std::vector<int32_t>& px) {
     float* y = out_[0]->buf;
+    if (dw_) {
+      dw_->setup(in_[0]->pub, y);
+      for_each_run(px, [&](int64_t p, int64_t n) { dw_->run_pixels(p, n); });
+      return;
+    }
     for_each_run(px, [&](int64_t p, int64_t n) {
       depthwise_run(g_, in_[0]->pub, wdw_.data(), bias_.data(), y, p, n);
       act_.apply(y + p * g_.cout, size_t(n * g_.cout));
@@ -224,6 +235,7 @@ class DeltaConv : public DeltaOp {
   pthreadpool_t pool_;
   std::string what_;  // "delta <node>" for errors, built once (not per chunk of every frame)
   XnnOp fc_;
+  std::unique_ptr<ConvDwF32> dw_;  // depthwise geometries the engine's AVX-512 kernel takes
   FusedActivation act_;
   ConvGemmGeom g_;  // n = 1
   int64_t k_ = 1, chunk_ = 0;

@@ -139,15 +139,15 @@ EF_AVX512_INLINE void window_step(Span& t, int64_t& ox, int64_t nv, int64_t pl, 
   ox += U, t.in += U * t.in_step, t.out += U * t.out_step;
 }
 
-// A whole output row of whole-vector pixels in blocks of 8, 4, 2, 1; s.in:
-// input column -pl of the first kernel row read, s.out: the row's output.
+// Output columns [ox, ox1) of a row of whole-vector pixels in blocks of 8,
+// 4, 2, 1; s.in: input column ox * S - pl of the first kernel row read,
+// s.out: output column ox.
 template <int K, int S>
-EF_AVX512 void window_row(Span s, int64_t nv, int64_t ow, int64_t pl, int64_t iw, __m512 mn, __m512 mx) {
-  int64_t ox = 0;
-  while (ow - ox >= 8) window_step<K, S, 8>(s, ox, nv, pl, iw, mn, mx);
-  if (ow - ox >= 4) window_step<K, S, 4>(s, ox, nv, pl, iw, mn, mx);
-  if (ow - ox >= 2) window_step<K, S, 2>(s, ox, nv, pl, iw, mn, mx);
-  if (ow - ox >= 1) window_step<K, S, 1>(s, ox, nv, pl, iw, mn, mx);
+EF_AVX512 void window_row(Span s, int64_t nv, int64_t ox, int64_t ox1, int64_t pl, int64_t iw, __m512 mn, __m512 mx) {
+  while (ox1 - ox >= 8) window_step<K, S, 8>(s, ox, nv, pl, iw, mn, mx);
+  if (ox1 - ox >= 4) window_step<K, S, 4>(s, ox, nv, pl, iw, mn, mx);
+  if (ox1 - ox >= 2) window_step<K, S, 2>(s, ox, nv, pl, iw, mn, mx);
+  if (ox1 - ox >= 1) window_step<K, S, 1>(s, ox, nv, pl, iw, mn, mx);
 }
 
 // One pixel's taps [ky0, ky1) x [kx0, kx1) (those inside the image), UV
@@ -218,11 +218,20 @@ ConvDwF32::ConvDwF32(const ConvGemmGeom& g, const float* w, const float* bias, F
 }
 
 void ConvDwF32::run(pthreadpool_t pool) const {
-  parallel_for(pool, size_t(g_.n * g_.oh), [&](size_t r) { g_.kh == 3 ? row<3>(int64_t(r)) : row<5>(int64_t(r)); });
+  parallel_for(pool, size_t(g_.n * g_.oh),
+               [&](size_t r) { g_.kh == 3 ? row<3>(int64_t(r), 0, g_.ow) : row<5>(int64_t(r), 0, g_.ow); });
+}
+
+void ConvDwF32::run_pixels(int64_t p0, int64_t n) const {
+  for (int64_t p = p0, end = p0 + n; p < end;) {
+    const int64_t r = p / g_.ow, ox0 = p % g_.ow, ox1 = std::min(g_.ow, ox0 + (end - p));
+    g_.kh == 3 ? row<3>(r, ox0, ox1) : row<5>(r, ox0, ox1);
+    p += ox1 - ox0;
+  }
 }
 
 template <int K>
-EF_AVX512 void ConvDwF32::row(int64_t r) const {
+EF_AVX512 void ConvDwF32::row(int64_t r, int64_t ox0, int64_t ox1) const {
   const ConvGemmGeom& g = g_;
   const int64_t C = g.cin, n = r / g.oh, oy = r % g.oh, S = g.sw;
   // Kernel rows inside the image: ky0..ky1-1.
@@ -233,17 +242,17 @@ EF_AVX512 void ConvDwF32::row(int64_t r) const {
   const __m512 mn = _mm512_set1_ps(act_.out_min()), mx = _mm512_set1_ps(act_.out_max());
   const int64_t tail = C % 16, row_step = g.iw * C;
   if (pix_ == 1 && !tail) {  // single whole-vector pixels, padding included
-    const Span s{in + ky0 * row_step - g.pl * C, row_step, C, S * C, out, C, w_.data(), nv_ * 16, bias_.data(), ky0,
-                 ky1, 0};
+    const Span s{in + ky0 * row_step + (ox0 * S - g.pl) * C, row_step, C, S * C, out + ox0 * C, C, w_.data(), nv_ * 16,
+                 bias_.data(), ky0, ky1, 0};
     if (S == 1)
-      window_row<K, 1>(s, nv_, g.ow, g.pl, g.iw, mn, mx);
+      window_row<K, 1>(s, nv_, ox0, ox1, g.pl, g.iw, mn, mx);
     else
-      window_row<K, 2>(s, nv_, g.ow, g.pl, g.iw, mn, mx);
+      window_row<K, 2>(s, nv_, ox0, ox1, g.pl, g.iw, mn, mx);
   } else {
     // Interior pixels (every tap inside the row) in groups of pix_, the
     // rest pixel by pixel.
-    const int64_t lo = std::min(g.ow, (g.pl + S - 1) / S);
-    const int64_t hi = g.iw + g.pl >= K ? std::clamp((g.iw + g.pl - K) / S + 1, lo, g.ow) : lo;
+    const int64_t lo = std::clamp((g.pl + S - 1) / S, ox0, ox1);
+    const int64_t hi = g.iw + g.pl >= K ? std::clamp((g.iw + g.pl - K) / S + 1, lo, ox1) : lo;
     const int64_t ng = (hi - lo) / pix_;
     const Span s{in + ky0 * row_step + (lo * S - g.pl) * C, row_step, C, pix_ * S * C, out + lo * C, pix_ * C,
                  w_.data(), nv_ * 16, bias_.data(), ky0, ky1, __mmask16((1u << tail) - 1)};
@@ -251,19 +260,19 @@ EF_AVX512 void ConvDwF32::row(int64_t r) const {
       group_run<K, true>(s, nv_, ng, mn, mx);
     else
       group_run<K, false>(s, nv_, ng, mn, mx);
-    for (int64_t ox = 0; ox < g.ow; ++ox) {
+    for (int64_t ox = ox0; ox < ox1; ++ox) {
       if (ox == lo) ox += ng * pix_;
-      if (ox >= g.ow) break;
+      if (ox >= ox1) break;
       const int64_t ix0 = ox * S - g.pl;
       const int kx0 = int(std::clamp<int64_t>(-ix0, 0, K)), kx1 = int(std::clamp<int64_t>(g.iw - ix0, kx0, K));
       const PixelTaps p{in + ky0 * row_step + (ix0 + kx0) * C, row_step, C, w_.data(), nv_ * 16, K, ky0, ky1, kx0, kx1};
       pixel(p, C, bias_.data(), out + ox * C, mn, mx);
     }
   }
-  if (act_.needs_separate_pass()) act_.apply(out, size_t(g.ow * C));
+  if (act_.needs_separate_pass()) act_.apply(out + ox0 * C, size_t((ox1 - ox0) * C));
 }
 
-template void ConvDwF32::row<3>(int64_t) const;
-template void ConvDwF32::row<5>(int64_t) const;
+template void ConvDwF32::row<3>(int64_t, int64_t, int64_t) const;
+template void ConvDwF32::row<5>(int64_t, int64_t, int64_t) const;
 
 }  // namespace ef

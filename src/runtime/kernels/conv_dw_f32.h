@@ -30,10 +30,15 @@ class ConvDwF32 {
   ConvDwF32(const ConvGemmGeom& g, const float* w, const float* bias, FusedActivation act);
   void setup(const float* x, float* y) { x_ = x, y_ = y; }
   void run(pthreadpool_t pool) const;
+  // Output pixels [p0, p0 + n) of image 0 only (consecutive in NHWC, across
+  // rows too), on the calling thread: delta execution's changed runs.
+  void run_pixels(int64_t p0, int64_t n) const;
+  size_t bytes() const { return (w_.size() + bias_.size()) * sizeof(float); }  // packed weights and bias
 
  private:
+  // Output row r (n * oh + oy), columns [ox0, ox1).
   template <int K>
-  __attribute__((target("avx512f,fma"))) void row(int64_t r) const;
+  __attribute__((target("avx512f,fma"))) void row(int64_t r, int64_t ox0, int64_t ox1) const;
   ConvGemmGeom g_;
   FusedActivation act_;
   int64_t pix_ = 1;  // output pixels per group

@@ -101,7 +101,13 @@ INSTANTIATE_TEST_SUITE_P(Configs, DeltaExact,
                                            ConvCfg{19, 19, 5, 7, 3, 1, 2, 2, 1, "hardswish"},
                                            ConvCfg{16, 17, 8, 8, 3, 1, 1, 1, 8, "relu6"},
                                            ConvCfg{15, 18, 6, 6, 5, 2, 1, 2, 6, ""},
-                                           ConvCfg{13, 14, 4, 9, 1, 1, 1, 0, 1, "sigmoid"}));
+                                           ConvCfg{13, 14, 4, 9, 1, 1, 1, 0, 1, "sigmoid"},
+                                           // depthwise by ConvDwF32: whole vectors (s2, k5), pixel groups (24 ch)
+                                           ConvCfg{17, 19, 32, 32, 3, 2, 1, 1, 32, "relu6"},
+                                           ConvCfg{18, 21, 16, 16, 5, 1, 1, 2, 16, "hardswish"},
+                                           ConvCfg{15, 16, 24, 24, 3, 1, 1, 1, 24, ""},
+                                           // depthwise it does not take: multiplier 2, dilation 2
+                                           ConvCfg{27, 25, 4, 8, 3, 1, 2, 2, 4, "relu"}));
 
 // With a threshold the error stays bounded over 300 noisy frames: the
 // integrated input is stored, so sub-threshold changes accumulate instead of
