@@ -5,7 +5,8 @@
 // after the layout pass (so every op already carries its NHWC layout):
 //   0. merges QuantizeLinear nodes of one value with equal parameters;
 //   1. uint8 activations become int8 (q - 128, zero point - 128: exact), the
-//      form XNNPACK's int8 kernels take;
+//      form XNNPACK's int8 kernels take; a QuantizeLinear of a Transpose
+//      (of a graph input, made by the layout pass) moves above it;
 //   2. sinks DequantizeLinear below data-movement ops (Reshape, Transpose,
 //      Concat of equal parameters, Pad, Slice, DepthToSpace...) and MaxPool,
 //      which then move int8 bytes: op(DQ(q)) == DQ(op(q)) exactly; and below
@@ -59,6 +60,8 @@ class Fuser {
     g_.topo_sort();
     merge_duplicate_quantize();
     to_int8();
+    for (size_t i = 0, n = g_.nodes.size(); i < n; ++i)
+      if (!g_.nodes[i].dead && g_.nodes[i].op == "QuantizeLinear") lift(int(i));
     const size_t n0 = g_.nodes.size();
     for (size_t i = 0; i < n0; ++i) {
       if (g_.nodes[i].dead) continue;
@@ -210,6 +213,29 @@ class Fuser {
     }
     if (n) log(r_, "fuse_qdq: " + std::to_string(n) + " uint8 activation(s) re-expressed as int8 (q - 128)");
     changes_ += n;
+  }
+
+  // 1b. Q(op(x)) -> op(Q(x)) for a data-movement op read by the Q alone (the
+  // layout pass's NCHW -> NHWC Transpose of a float graph input): the op
+  // then moves a quarter of the bytes.
+  void lift(int i) {
+    const Node q = g_.nodes[i];
+    const int t = producer(q.inputs[0], "Transpose");
+    if (t < 0) return;
+    const Node mv = g_.nodes[t];
+    if (mv.inputs.size() != 1 || users(mv.outputs[0]).size() != 1 || is_graph_output(g_, mv.outputs[0])) return;
+    const int y = q.outputs[0];
+    const Value& x = g_.values[mv.inputs[0]];
+    const int m = g_.add_value(g_.unique_name(g_.values[y].name + "_untransposed"), g_.values[y].dtype, x.shape, x.shape_known);
+    g_.nodes[i].inputs[0] = mv.inputs[0];
+    g_.nodes[i].outputs[0] = m;
+    g_.values[m].producer = i;
+    g_.nodes[t].inputs[0] = m;
+    g_.nodes[t].outputs[0] = y;
+    g_.values[y].producer = t;
+    g_.values[mv.outputs[0]].producer = -1;
+    log(r_, "fuse_qdq: " + g_.describe(q) + " moved above " + g_.describe(mv) + " (int8 transpose)");
+    ++changes_;
   }
 
   // Adds DQ(m) -> y where y was produced by node `at`; returns the DQ node.

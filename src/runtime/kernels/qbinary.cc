@@ -1,7 +1,17 @@
-// QLinearAdd / QLinearMul with numpy broadcasting. XNNPACK add_nd_qs8 /
-// multiply_nd_qs8 for int8 (fixed-point requantization: within 1 LSB of
-// the float reference); the reference computes the spec in float:
+// QLinearAdd / QLinearMul with numpy broadcasting. The reference computes
+// the spec in float:
 // y = round_half_even(f((a - a_zp) * a_scale, (b - b_zp) * b_scale) / y_scale) + y_zp.
+// On AVX-512 CPUs an own kernel takes int8 where the broadcast leaves
+// contiguous or broadcast rows (same shapes, a per-channel operand like the
+// squeeze-excitation Mul, a scalar), 16 lanes at a time, with multipliers
+// instead of the division (QBinMults: qkernel.h's requantize and
+// requantize_sum; within 1 LSB of the float definition); else XNNPACK
+// add_nd_qs8 / multiply_nd_qs8 (fixed-point requantization: within 1 LSB).
+// GCC 12 flags the _mm512_undefined_* operand of the conversions.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
 #include <vector>
 
 #include "runtime/kernels/broadcast.h"
@@ -61,6 +71,99 @@ std::unique_ptr<Kernel> make_qbin_xnn(const KernelContext& c) {
   return std::make_unique<QBinXnn>(XnnOp(op), s.mul, c.pool);
 }
 
+// 16 int8 at p (stride 1, lanes of m) or p[0] in every lane (stride 0), as int32.
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline __m512i load16(const int8_t* p, int64_t st,
+                                                                                         __mmask16 m) {
+  return st ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)) : _mm512_set1_epi32(*p);
+}
+
+// The own kernel's arithmetic (qkernel.h), one multiplier per operand instead of a division:
+//   Add: requantize_sum(b - b_zp, b_scale / y_scale, a - a_zp, a_scale / y_scale, ...)
+//   Mul: requantize((a - a_zp) * (b - b_zp), a_scale * b_scale / y_scale, ...)
+struct QBinMults {
+  float a = 0.f, b = 0.f;
+  explicit QBinMults(const QBinSpec& s)
+      : a(s.mul ? s.a.scale * s.b.scale / s.y.scale : s.a.scale / s.y.scale), b(s.mul ? 0.f : s.b.scale / s.y.scale) {}
+};
+
+// One row of len outputs; a and b advance by sa, sb (0 or 1) per output.
+template <bool MUL>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void qbin_row(const int8_t* a, int64_t sa, const int8_t* b,
+                                                                    int64_t sb, int8_t* y, int64_t len,
+                                                                    const QBinSpec& s, QBinMults mu) {
+  const __m512 ma = _mm512_set1_ps(mu.a), mb = _mm512_set1_ps(mu.b);
+  const __m512i az = _mm512_set1_epi32(s.a.zp), bz = _mm512_set1_epi32(s.b.zp), yz = _mm512_set1_epi32(s.y.zp);
+  const __m512i lo = _mm512_set1_epi32(s.lo), hi = _mm512_set1_epi32(s.hi);
+  // The scaled value clamped to one step beyond [lo, hi] - y_zp first: the conversion to int32 cannot overflow.
+  const __m512 flo = _mm512_set1_ps(float(s.lo - s.y.zp - 1)), fhi = _mm512_set1_ps(float(s.hi - s.y.zp + 1));
+  for (int64_t i = 0; i < len; i += 16) {
+    const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
+    const __m512 fa = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16(a + i * sa, sa, m), az));
+    const __m512 fb = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16(b + i * sb, sb, m), bz));
+    // Mul: the integer product is exact in float (|.| <= 2^16).
+    const __m512 v = MUL ? _mm512_mul_ps(_mm512_mul_ps(fa, fb), ma) : _mm512_fmadd_ps(fa, ma, _mm512_mul_ps(fb, mb));
+    const __m512 t = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+    const __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(t), yz), lo), hi);
+    _mm_mask_storeu_epi8(y + i, m, _mm512_cvtepi32_epi8(q));
+  }
+}
+
+// int8 QLinearAdd/Mul where the broadcast plan's innermost strides are 0 or
+// 1; plans of rank 1 (same shapes, a scalar) and 2 (a per-channel operand)
+// run without the generic span walk.
+class QBinAvx512 : public Kernel {
+ public:
+  QBinAvx512(QBinSpec s, pthreadpool_t pool) : s_(s), mu_(s), pool_(pool) {}
+  void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    Kernel::setup(in, out);
+    plan_ = bcast::make_plan(out[0].shape, in[0].shape, in[3].shape);
+    if (plan_.inner_stride(0) > 1 || plan_.inner_stride(1) > 1)
+      throw Error("QLinearAdd/Mul: inner strides other than 0 and 1");  // make_qbin_avx512 checked
+  }
+  void run() override {
+    const int8_t* a = in_[0].as<int8_t>();
+    const int8_t* b = in_[3].as<int8_t>();
+    int8_t* y = out_[0].as<int8_t>();
+    const bcast::Plan& p = plan_;
+    const int64_t sa = p.inner_stride(0), sb = p.inner_stride(1), inner = p.inner();
+    auto row = [&](const int8_t* ar, const int8_t* br, int8_t* yr, int64_t len) {
+      if (s_.mul) qbin_row<true>(ar, sa, br, sb, yr, len, s_, mu_);
+      else qbin_row<false>(ar, sa, br, sb, yr, len, s_, mu_);
+    };
+    if (p.rank == 1) {  // one row: split it
+      bcast::parallel_for(pool_, p.numel, 16384, [&](int64_t e0, int64_t e1) { row(a + e0 * sa, b + e0 * sb, y + e0, e1 - e0); });
+      return;
+    }
+    if (p.rank == 2) {
+      const int64_t rows = p.numel / inner, grain = std::max<int64_t>(1, 16384 / inner);
+      bcast::parallel_for(pool_, rows, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) row(a + r * p.stride[0][0], b + r * p.stride[1][0], y + r * inner, inner);
+      });
+      return;
+    }
+    bcast::parallel_for(pool_, p.numel, 16384, [&](int64_t e0, int64_t e1) {
+      bcast::for_each_span(p, e0, e1, [&](int64_t o, const int64_t* off, int64_t len) { row(a + off[0], b + off[1], y + o, len); });
+    });
+  }
+  const char* impl() const override { return "avx512"; }
+
+ private:
+  QBinSpec s_;
+  QBinMults mu_;
+  pthreadpool_t pool_;
+  bcast::Plan plan_;
+};
+
+std::unique_ptr<Kernel> make_qbin_avx512(const KernelContext& c) {
+  static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl");
+  if (!cpu || c.input(0).dtype != DType::i8 || c.input(3).dtype != DType::i8 || c.output(0).dtype != DType::i8)
+    return nullptr;
+  const bcast::Plan p = bcast::make_plan(c.output(0).shape, c.input(0).shape, c.input(3).shape);
+  if (p.inner_stride(0) > 1 || p.inner_stride(1) > 1) return nullptr;
+  return std::make_unique<QBinAvx512>(read_spec(c), c.pool);
+}
+
 template <class A, class B, class Y>
 class QBinRef : public Kernel {
  public:
@@ -110,8 +213,10 @@ std::unique_ptr<Kernel> make_qbin_ref(const KernelContext& c) {
 
 }  // namespace
 
+EF_REGISTER_KERNEL("QLinearAdd", 150, make_qbin_avx512, "avx512");
 EF_REGISTER_KERNEL("QLinearAdd", 100, make_qbin_xnn, "xnnpack");
 EF_REGISTER_KERNEL("QLinearAdd", 0, make_qbin_ref, "ref");
+EF_REGISTER_KERNEL("QLinearMul", 150, make_qbin_avx512, "avx512");
 EF_REGISTER_KERNEL("QLinearMul", 100, make_qbin_xnn, "xnnpack");
 EF_REGISTER_KERNEL("QLinearMul", 0, make_qbin_ref, "ref");
 }  // namespace ef

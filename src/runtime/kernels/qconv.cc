@@ -10,6 +10,8 @@
 //   * an own integer reference kernel for everything else (uint8,
 //     asymmetric weights, configurations XNNPACK refuses).
 // All requantize as round_half_even(acc * (x_scale * w_scale[c] / y_scale)) + y_zp.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -135,7 +137,7 @@ class QConvVnni : public Kernel {
   }
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
-    if (!direct_) cols_.assign(size_t(g_.n * g_.oh * g_.ow * gemm_.Kp), int8_t(x_zp_));
+    if (!direct_) cols_.assign(size_t(g_.n * g_.oh * g_.ow * ld_), int8_t(x_zp_));
   }
   void run() override {
     const int8_t* x = in_[0].as<int8_t>();
@@ -146,33 +148,47 @@ class QConvVnni : public Kernel {
     }
     QResidual res = res_;
     if (residual_) res.r = in_[9].as<int8_t>();
-    gemm_.run(x, direct_ ? g_.cin : gemm_.Kp, M, out_[0].as<int8_t>(), g_.cout, pool_, res);
+    gemm_.run(x, direct_ ? g_.cin : ld_, M, out_[0].as<int8_t>(), g_.cout, pool_, res);
   }
   const char* impl() const override { return direct_ ? "vnni-1x1" : "vnni-im2col"; }
   pthreadpool_t pool_ = nullptr;
 
  private:
+  // Runs of at most 64 bytes (the 3-channel stems: 9 or 15 bytes) are copied
+  // as 16-byte vectors instead of memcpy calls: each may write up to 15 bytes
+  // past its end, which the next run overwrites or, after the last, the
+  // row's slack (ld_ = Kp + 16) takes; sources that close to the end of x
+  // take memcpy.
   void im2col(const int8_t* x) {
     const QConvGeom g = g_;
-    const int64_t Kp = gemm_.Kp;
+    const int64_t ld = ld_;
     int8_t* cols = cols_.data();
+    const int8_t* x_end = x + g.n * g.ih * g.iw * g.cin;
     const int8_t zp = int8_t(x_zp_);
+    auto copy = [x_end](int8_t* dst, const int8_t* src, int64_t len) {
+      if (len > 64 || src + (len + 15) / 16 * 16 > x_end) {
+        std::memcpy(dst, src, size_t(len));
+        return;
+      }
+      for (int64_t i = 0; i < len; i += 16)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+    };
     parallel_for(pool_, size_t(g.n * g.oh), [&](size_t r) {
       const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
       for (int64_t ox = 0; ox < g.ow; ++ox) {
-        int8_t* dst = cols + ((n * g.oh + oy) * g.ow + ox) * Kp;
+        int8_t* dst = cols + ((n * g.oh + oy) * g.ow + ox) * ld;
         const int64_t ix0 = ox * g.sw - g.pl, ix1 = ix0 + (g.kw - 1) * g.dw;
         for (int64_t kh = 0; kh < g.kh; ++kh) {
           const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
           if (g.dw == 1 && iy >= 0 && iy < g.ih && ix0 >= 0 && ix1 < g.iw) {  // one contiguous run of kw pixels
-            std::memcpy(dst, x + ((n * g.ih + iy) * g.iw + ix0) * g.cin, size_t(g.kw * g.cin));
+            copy(dst, x + ((n * g.ih + iy) * g.iw + ix0) * g.cin, g.kw * g.cin);
             dst += g.kw * g.cin;
             continue;
           }
           for (int64_t kw = 0; kw < g.kw; ++kw, dst += g.cin) {
             const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
             if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) std::fill(dst, dst + g.cin, zp);
-            else std::memcpy(dst, x + ((n * g.ih + iy) * g.iw + ix) * g.cin, size_t(g.cin));
+            else copy(dst, x + ((n * g.ih + iy) * g.iw + ix) * g.cin, g.cin);
           }
         }
       }
@@ -184,6 +200,7 @@ class QConvVnni : public Kernel {
   QResidual res_;
   QGemmVnni gemm_;
   bool direct_ = false;
+  int64_t ld_ = gemm_.Kp + 16;  // im2col row stride: Kp and the copies' slack
   std::vector<int8_t> cols_;
 };
 

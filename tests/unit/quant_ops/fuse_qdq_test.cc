@@ -88,6 +88,11 @@ TEST(FuseQdq, FusedGraphMatchesTheQdqDefinition) {
   EXPECT_EQ(ops["QLinearGlobalAveragePool"], 1);
   EXPECT_EQ(ops["QGemm"], 1);
   EXPECT_EQ(ops["Conv"] + ops["Add"] + ops["Gemm"] + ops["GlobalAveragePool"], 0);
+  // The layout pass's NCHW -> NHWC Transpose of the input moves int8 (the QuantizeLinear moved above it).
+  EXPECT_EQ(ops["Transpose"], 1);
+  for (const Node& n : fused.graph().nodes) {
+    if (n.op == "Transpose") EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, DType::i8);
+  }
   for (int trial = 0; trial < 3; ++trial) {
     Tensor in = rand_f32({1, 3, 10, 10}, -2.f, 2.f);
     Tensor r = ref.run({in})[0].clone();

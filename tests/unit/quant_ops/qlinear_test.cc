@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "graph/ops/quant_util.h"
+#include "runtime/kernels/qkernel.h"
 #include "unit/ops_tensor/helpers.h"
 
 namespace ef::test {
@@ -113,6 +114,9 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
   const ConvCase cases[] = {
       {1, 9, 11, 16, 24, 1, 1, 0, 1, true},   // pointwise
       {2, 10, 9, 8, 12, 3, 2, 1, 1, true},    // 3x3 stride 2
+      {2, 13, 12, 3, 16, 3, 2, 1, 1, true},   // 3-channel stem (selfie): 9-byte im2col runs
+      {1, 17, 15, 3, 24, 5, 2, 2, 1, false},  // 5x5 3-channel stem (BlazeFace): 15-byte runs
+      {1, 9, 9, 20, 8, 3, 1, 1, 1, true},     // 60-byte runs (four 16-byte copies)
       {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise
       {2, 11, 9, 24, 24, 3, 2, 1, 24, true},  // depthwise stride 2, 24 channels (a partial 16-block)
       {1, 8, 10, 40, 40, 5, 1, 2, 40, false}, // depthwise 5x5, per-tensor weights
@@ -279,25 +283,43 @@ TEST(ResizeInt8, MatchesFloatKernelRounded) {
   }
 }
 
-TEST(QLinearAdd, WithinOneLsbOfFloatReferenceWithBroadcast) {
-  for (const char* op : {"QLinearAdd", "QLinearMul"}) {
-    Tensor a = rand_int<int8_t>({2, 5, 6, 8}, -128, 127), b = rand_int<int8_t>({1, 1, 1, 8}, -128, 127);
-    const float as = 0.03f, bs = 0.05f, ys = std::string(op) == "QLinearAdd" ? 0.07f : 0.2f;
-    const int az = 4, bz = -9, yz = 2;
-    auto y = run_op(op, {In::rt(a), In::k(scalar_f32(as)), In::k(i8({int8_t(az)})), In::rt(b), In::k(scalar_f32(bs)),
-                         In::k(i8({int8_t(bz)})), In::k(scalar_f32(ys)), In::k(i8({int8_t(yz)}))})[0];
-    int worst = 0, exact = 0;
-    for (int64_t i = 0; i < a.numel(); ++i) {
-      const float fa = float(a.data_as<int8_t>()[i] - az) * as, fb = float(b.data_as<int8_t>()[i % 8] - bz) * bs;
-      const float f = std::string(op) == "QLinearAdd" ? fa + fb : fa * fb;
-      const int want = int(std::clamp(std::nearbyint(f / ys) + float(yz), -128.f, 127.f));
-      const int d = std::abs(int(y.data_as<int8_t>()[i]) - want);
-      worst = std::max(worst, d);
-      exact += d == 0;
-    }
-    EXPECT_LE(worst, 1) << op;
-    EXPECT_GT(exact, a.numel() * 9 / 10) << op;  // rounding ties aside, the same values
-  }
+// Same shapes, a per-channel operand (the squeeze-excitation Mul; 37
+// channels: a partial 16-lane tail), a scalar; 2 threads split the 44,400
+// outputs. Within 1 LSB of the float definition (mostly equal). On AVX-512
+// CPUs the own kernel computes with one multiplier per operand, exactly as
+// qkernel.h's requantize_sum (Add) and requantize (Mul of the integer
+// differences) define it; XNNPACK elsewhere.
+TEST(QLinearAdd, MatchesFloatReferenceWithBroadcast) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl");
+  const Shape as_ = {1, 40, 30, 37};
+  for (const Shape& bshape : {as_, Shape{1, 1, 1, 37}, Shape{1}})
+    for (const char* op : {"QLinearAdd", "QLinearMul"})
+      for (int threads : {1, 2}) {
+        const bool add = std::string(op) == "QLinearAdd";
+        Tensor a = rand_int<int8_t>(as_, -128, 127), b = rand_int<int8_t>(bshape, -128, 127);
+        const float as = 0.03f, bs = 0.05f, ys = add ? 0.07f : 0.2f;
+        const int az = 4, bz = -9, yz = 2;
+        auto y = run_op(op, {In::rt(a), In::k(scalar_f32(as)), In::k(i8({int8_t(az)})), In::rt(b), In::k(scalar_f32(bs)),
+                             In::k(i8({int8_t(bz)})), In::k(scalar_f32(ys)), In::k(i8({int8_t(yz)}))},
+                        {}, 1, threads)[0];
+        int worst = 0, exact = 0, own_diff = 0;
+        for (int64_t i = 0; i < a.numel(); ++i) {
+          const int64_t j = b.numel() == a.numel() ? i : b.numel() == 1 ? 0 : i % 37;
+          const int32_t da = a.data_as<int8_t>()[i] - az, db = b.data_as<int8_t>()[j] - bz;
+          const float fa = float(da) * as, fb = float(db) * bs;
+          const int want = int(std::clamp(std::nearbyint((add ? fa + fb : fa * fb) / ys) + float(yz), -128.f, 127.f));
+          const int got = y.data_as<int8_t>()[i];
+          const int own = add ? requantize_sum(db, bs / ys, da, as / ys, yz, -128, 127)
+                              : requantize(da * db, as * bs / ys, yz, -128, 127);
+          worst = std::max(worst, std::abs(got - want));
+          exact += got == want;
+          own_diff = std::max(own_diff, std::abs(got - own));
+        }
+        EXPECT_LE(worst, 1) << op << " b " << b.numel() << " threads " << threads;
+        EXPECT_GT(exact, a.numel() * 9 / 10) << op;  // rounding ties aside, the same values
+        if (avx512) EXPECT_EQ(own_diff, 0) << op << " b " << b.numel() << " threads " << threads;
+      }
 }
 
 TEST(QLinearGlobalAveragePool, WithinOneLsb) {
