@@ -122,8 +122,10 @@ int bench_video(const VideoBenchArgs& a) {
     ideal = std::make_unique<IdealGate>(std::move(all), a.ideal_gate, a.ideal_dilate);
   }
   auto next = [&] {
-    if (ideal) return size_t(frames) < ideal->size() && !(frame = ideal->raw(size_t(frames))).empty();
-    return (a.frames <= 0 || frames < a.frames) && cap.read(frame) && !frame.empty();
+    if (!ideal) return (a.frames <= 0 || frames < a.frames) && cap.read(frame) && !frame.empty();
+    if (size_t(frames) >= ideal->size()) return false;
+    frame = ideal->raw(size_t(frames));
+    return true;
   };
   while (next()) {
     if (frames == 0) size0 = frame.size();
