@@ -117,12 +117,12 @@ struct Job {
   Y* y;
   int64_t ldc;
   QResidual res;
+  size_t mt, tiles;  // row tiles, and per task
 };
 
-// One task: kMR rows x 32 outputs (or the remaining 16).
+// One row tile: kMR rows x 32 outputs (or the remaining 16).
 template <class Y>
-void task(void* ctx, size_t mi, size_t ni) {
-  const Job<Y>& j = *static_cast<const Job<Y>*>(ctx);
+void tile_task(const Job<Y>& j, size_t mi, size_t ni) {
   const QGemmVnni& g = *j.g;
   const int64_t m0 = int64_t(mi) * kMR, rows = std::min<int64_t>(kMR, j.M - m0);
   const int64_t nb = int64_t(ni) * 2;  // first 16-block
@@ -136,17 +136,29 @@ void task(void* ctx, size_t mi, size_t ni) {
   else tile_rows<1>(int(rows), g, x, j.lda, nb, y, j.ldc, int(left), res);
 }
 
+// One task of the thread pool: j.tiles row tiles of column block ni.
+template <class Y>
+void task(void* ctx, size_t ci, size_t ni) {
+  const Job<Y>& j = *static_cast<const Job<Y>*>(ctx);
+  for (size_t mi = ci * j.tiles, end = std::min(j.mt, mi + j.tiles); mi < end; ++mi) tile_task(j, mi, ni);
+}
+
 template <class Y>
 void run_tasks(const QGemmVnni* g, const int8_t* x, int64_t lda, int64_t M, Y* y, int64_t ldc, pthreadpool_t pool,
                const QResidual& res) {
-  Job<Y> j{g, x, lda, M, y, ldc, res};
   const size_t mt = size_t((M + kMR - 1) / kMR), nt = size_t((g->N + 31) / 32);
+  Job<Y> j{g, x, lda, M, y, ldc, res, mt, 1};
   if (!pool) {
     for (size_t a = 0; a < mt; ++a)
-      for (size_t b = 0; b < nt; ++b) task<Y>(&j, a, b);
+      for (size_t b = 0; b < nt; ++b) tile_task(j, a, b);
     return;
   }
-  pthreadpool_parallelize_2d(pool, task<Y>, &j, mt, nt, 0);
+  // Narrow layers (selfie's 16-channel 1x1 convs: ~100 cycles a tile) would
+  // spend as long claiming tiles from the pool as computing them: a task
+  // takes at least ~32K multiply-adds, leaving at least 4 tasks per thread.
+  const size_t per_tile = size_t(kMR * 32 * g->Kp), threads = pthreadpool_get_threads_count(pool);
+  j.tiles = std::max<size_t>(1, std::min(32768 / per_tile, mt / (4 * threads)));
+  pthreadpool_parallelize_2d(pool, task<Y>, &j, (mt + j.tiles - 1) / j.tiles, nt, 0);
 }
 
 }  // namespace

@@ -113,6 +113,9 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
   setenv("EF_DISABLE_VNNI", off, 1);
   const ConvCase cases[] = {
       {1, 9, 11, 16, 24, 1, 1, 0, 1, true},   // pointwise
+      {1, 9, 11, 16, 32, 1, 1, 0, 1, true},   // pointwise, 32 outputs: rows stored 64 bytes at once, 99 rows
+      {1, 7, 5, 8, 16, 1, 1, 0, 1, false},    // pointwise, 16 outputs, 35 rows (a 3-row tile)
+      {1, 30, 41, 16, 16, 1, 1, 0, 1, true},  // pointwise, 1230 rows: tasks of 8 row tiles at 2 threads, a partial last
       {2, 10, 9, 8, 12, 3, 2, 1, 1, true},    // 3x3 stride 2
       {2, 13, 12, 3, 16, 3, 2, 1, 1, true},   // 3-channel stem (selfie): 9-byte im2col runs
       {1, 17, 15, 3, 24, 5, 2, 2, 1, false},  // 5x5 3-channel stem (BlazeFace): 15-byte runs
