@@ -109,7 +109,7 @@ int bench_video(const VideoBenchArgs& a) {
   int det_agree = 0, det_total = 0;  // detector scores on frames where dense detects something
   double worst_diff = 0, worst_iou = 1;
   vision::MaskOverlap pooled;  // over every frame: the IoU of the whole clip's mask pixels
-  cv::Mat frame, ideal_prev;
+  cv::Mat frame, ideal_frame;  // the frame read; --ideal-gate: the ideal frame delta last ran on
   cv::Size size0;
   Tensor in(DType::f32, info.shape), in_ideal(DType::f32, info.shape);
   // --ideal-gate: the whole clip first (its median is the background); delta runs on the ideal frames.
@@ -145,12 +145,12 @@ int bench_video(const VideoBenchArgs& a) {
         double moving = 0;
         cv::Mat f = ideal->frame(size_t(frames), &moving), changed;
         ideal_moving += moving;
-        if (!ideal_prev.empty()) {
-          cv::absdiff(f, ideal_prev, changed);
+        if (!ideal_frame.empty()) {
+          cv::absdiff(f, ideal_frame, changed);
           cv::reduce(changed.reshape(1, int(changed.total())), changed, 1, cv::REDUCE_MAX);  // any channel
           ideal_changed += double(cv::countNonZero(changed)) / double(changed.total());
         }
-        ideal_prev = f;
+        ideal_frame = f;
         mat_to_tensor(f, a.image, info, in_ideal);
       }
       const Tensor& din = ideal ? in_ideal : in;
@@ -168,7 +168,7 @@ int bench_video(const VideoBenchArgs& a) {
         for (int64_t i = 0; i < x.numel(); ++i)
           d = std::max(d, double(std::fabs(x.data_as<float>()[i] - y.data_as<float>()[i])));
         if (is_mask_tensor(x)) {
-          if (!a.save_masks.empty() && (frames % 25 == 0)) save_masks(a.save_masks, frames, frame, x, y);
+          if (!a.save_masks.empty() && (frames % 25 == 0)) save_masks(a.save_masks, frames, ideal ? ideal_frame : frame, x, y);
           const vision::MaskOverlap o = vision::mask_overlap(x, y);
           pooled += o;
           const double iou = o.iou();
