@@ -5,6 +5,7 @@
 // tensor inputs, so the two never disagree. Activations are int8 or uint8.
 //
 //   QLinearConv   x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp[, B int32]
+//                 (y_scale and y_zp both absent: float output, as QGemm's)
 //                 [, r, r_scale, r_zp, sum_scale, sum_zp]: edgeflow's fusion of a
 //                 following QLinearAdd: the output is QLinearAdd(conv output
 //                 at y_scale/y_zp, r) at sum_scale/sum_zp, then the activation
@@ -65,12 +66,16 @@ void like(Graph& g, Node& n, const std::string& op, std::vector<int> ins, DType 
 void with_float_inputs(Graph& g, Node& n, const std::string& op, const std::vector<int>& ins, DType t);
 
 void qconv(Graph& g, Node& n) {
-  need(n, 8);
+  need(n, 6);
   activation(g, n, 0, "input");
   const Value& w = g.in(n, 3);
   if (!is_q8(w.dtype)) throw Error("weights '" + w.name + "' must be int8 or uint8, not " + dtype_name(w.dtype));
   check_qparams(g, n, 4, 5, 0, w.shape, w.dtype, "weights");
-  const DType t = out_type(g, n, 6, 7);
+  // Without y_scale and y_zp (edgeflow's, as QGemm's): float output (acc + B) * x_scale * w_scale[o].
+  const bool float_out = !Graph::has_input(n, 6) && !Graph::has_input(n, 7);
+  if (float_out && (Graph::has_input(n, 9) || n.attrs.has("activation")))
+    throw Error("a float output (no y_scale) takes no residual and no fused activation");
+  const DType t = float_out ? DType::f32 : out_type(g, n, 6, 7);
   std::vector<int> ins = {n.inputs[0], n.inputs[3]};
   if (Graph::has_input(n, 8)) {
     if (g.in(n, 8).dtype != DType::i32) throw Error("bias '" + g.in(n, 8).name + "' must be int32");

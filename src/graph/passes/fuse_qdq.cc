@@ -14,7 +14,8 @@
 //      (Q(Resize(DQ(q))) == Resize on q, rounded: the weights sum to 1);
 //   3. fuses DQ -> op -> Q into one quantized operator where an int8 kernel
 //      exists: Conv (+ relu/relu6/clip) -> QLinearConv, Gemm -> QGemm (also
-//      DQ -> Gemm with a float output, on VNNI CPUs: QGemm without y_scale),
+//      DQ -> Conv/Gemm with a float output, on VNNI CPUs: QLinearConv/QGemm
+//      without y_scale),
 //      MatMul -> QLinearMatMul, Add/Mul -> QLinearAdd/QLinearMul,
 //      GlobalAveragePool (and AveragePool over the whole image), Sigmoid,
 //      HardSwish, HardSigmoid, LeakyRelu -> QLinear*;
@@ -364,16 +365,47 @@ class Fuser {
     ++changes_;
   }
 
+  // A Conv or Gemm whose output stays float (BlazeFace's score and box heads,
+  // mobilenet_v2's classifier: values that reach a graph output) runs on
+  // the VNNI GEMM with a float epilogue where that kernel applies: int8
+  // activations, symmetric int8 weights, no fused activation.
+  bool float_output_fusable(const Node& n, const QOperand& x, const Weights& w) const {
+    if (!vnni_available() || n.attrs.has("activation") || x.t != DType::i8 || g_.values[w.q].dtype != DType::i8)
+      return false;
+    const Tensor& z = g_.values[w.zp].data;
+    for (int64_t k = 0; k < z.numel(); ++k)
+      if (z.data_as<int8_t>()[k] != 0) return false;
+    return true;
+  }
+  // Node i becomes `op` on ins (no output scale and zero point: float output).
+  void replace_float_output(int i, const std::string& op, std::vector<int> ins) {
+    const Node n = g_.nodes[i];
+    const int out = n.outputs[0];
+    g_.nodes[i].dead = true;
+    const int k = g_.add_node(op, g_.unique_name(n.name + "_q"), std::move(ins), {out}, n.attrs);
+    g_.values[out].producer = k;
+    log(r_, "fuse_qdq: " + n.op + " '" + n.name + "' -> " + op + " with float output");
+    ++changes_;
+  }
+
   void fuse_conv(int i) {
     const Node n = g_.nodes[i];
     if (n.attrs.s("layout", "") != "NHWC" || !clamp_activation(n)) return;
     QOperand x, y;
     int qn;
     Weights w;
-    if (!dq_input(n.inputs[0], x) || !q_output(n.outputs[0], y, qn) || !dq_weights(n.inputs.at(1), 0, w)) return;
+    if (!dq_input(n.inputs[0], x) || !dq_weights(n.inputs.at(1), 0, w)) return;
+    const bool quantized_out = q_output(n.outputs[0], y, qn);
+    if (!quantized_out && (!float_output_fusable(n, x, w) || n.attrs.i("group", 1) != 1)) return;
     int b = -1;
     const int64_t cout = g_.values[n.outputs[0]].shape.back();
     if (!bias_i32(Graph::has_input(n, 2) ? n.inputs[2] : -1, x.s, w.s, cout, n.name, b)) return;
+    if (!quantized_out) {  // QLinearConv without y_scale / y_zp, the bias at input 8
+      std::vector<int> ins = {x.q, x.scale, x.zp, w.q, w.scale, w.zp};
+      if (b >= 0) ins.insert(ins.end(), {-1, -1, b});
+      replace_float_output(i, "QLinearConv", ins);
+      return;
+    }
     std::vector<int> ins = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y.scale, y.zp};
     if (b >= 0) ins.push_back(b);
     replace(i, qn, "QLinearConv", ins, n.attrs, "Conv");
@@ -391,19 +423,13 @@ class Fuser {
     if (!dq_input(n.inputs[0], x) || !dq_weights(n.inputs.at(1), transB ? 0 : 1, w)) return;
     if (g_.values[w.q].shape.size() != 2) return;
     const int64_t N = g_.values[n.outputs[0]].shape.back();
-    if (!q_output(n.outputs[0], y, qn)) {
-      // A float output (a classifier's logits): QGemm without y_scale, on the VNNI GEMM.
-      if (!gemm || !vnni_available() || n.attrs.has("activation") || x.t != DType::i8) return;
+    if (!q_output(n.outputs[0], y, qn)) {  // QGemm without y_scale (the VNNI GEMM takes K % 4 == 0 there)
+      if (!gemm || !float_output_fusable(n, x, w) || g_.values[w.q].shape[transB ? 1 : 0] % 4 != 0) return;
       int b = -1;
       if (!bias_i32(Graph::has_input(n, 2) ? n.inputs[2] : -1, x.s, w.s, N, n.name, b)) return;
       std::vector<int> ins = {x.q, x.scale, x.zp, w.q, w.scale, w.zp};
       if (b >= 0) ins.push_back(b);
-      const int out = n.outputs[0];
-      g_.nodes[i].dead = true;
-      const int k = g_.add_node("QGemm", g_.unique_name(n.name + "_q"), std::move(ins), {out}, n.attrs);
-      g_.values[out].producer = k;
-      log(r_, "fuse_qdq: Gemm '" + n.name + "' -> QGemm with float output");
-      ++changes_;
+      replace_float_output(i, "QGemm", ins);
       return;
     }
     if (!gemm) {

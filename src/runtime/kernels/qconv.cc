@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/kernels/parallel.h"
@@ -30,7 +31,8 @@ bool read_qconv_spec(const KernelContext& c, QConvSpec& s) {
   if (!s.weights) throw Error(c.graph.describe(n) + ": weights '" + c.input(3).name + "' must be a constant");
   s.xt = c.input(0).dtype, s.wt = c.input(3).dtype, s.yt = c.output(0).dtype;
   s.x = qscalar(c, 1, s.xt, "input");
-  s.y = qscalar(c, 6, s.yt, "output");
+  const bool float_out = s.yt == DType::f32;  // no y_scale / y_zp (qlinear.cc): y = float(acc) * mult
+  if (!float_out) s.y = qscalar(c, 6, s.yt, "output");
   s.w = const_qparams(c.graph, n, 4, 5, 0, c.input(3).shape, s.wt, c.graph.describe(n) + ": weights");
   const Shape &x = c.input(0).shape, &w = c.input(3).shape, &y = c.output(0).shape;
   QConvGeom& g = s.g;
@@ -57,7 +59,7 @@ bool read_qconv_spec(const KernelContext& c, QConvSpec& s) {
     lo = &s.sum_lo, hi = &s.sum_hi;
     if (c.input(9).dtype != s.yt) throw Error(c.graph.describe(n) + ": residual and output types differ");
   }
-  if (!act_range(FusedActivation::from(n), act_y, s.yt, *lo, *hi))
+  if (!float_out && !act_range(FusedActivation::from(n), act_y, s.yt, *lo, *hi))
     throw Error(c.graph.describe(n) + ": fused activation '" + n.attrs.s("activation") +
                 "' cannot be applied to a quantized output");
   return true;
@@ -148,7 +150,9 @@ class QConvVnni : public Kernel {
     }
     QResidual res = res_;
     if (residual_) res.r = in_[9].as<int8_t>();
-    gemm_.run(x, direct_ ? g_.cin : ld_, M, out_[0].as<int8_t>(), g_.cout, pool_, res);
+    const int64_t lda = direct_ ? g_.cin : ld_;
+    if (out_[0].dtype == DType::f32) gemm_.run(x, lda, M, out_[0].as<float>(), g_.cout, pool_);
+    else gemm_.run(x, lda, M, out_[0].as<int8_t>(), g_.cout, pool_, res);
   }
   const char* impl() const override { return direct_ ? "vnni-1x1" : "vnni-im2col"; }
   pthreadpool_t pool_ = nullptr;
@@ -207,7 +211,7 @@ class QConvVnni : public Kernel {
 std::unique_ptr<Kernel> make_qconv_vnni(const KernelContext& c) {
   QConvSpec s;
   if (!read_qconv_spec(c, s) || !vnni_available() || s.g.group != 1) return nullptr;
-  if (s.xt != DType::i8 || s.wt != DType::i8 || s.yt != DType::i8) return nullptr;
+  if (s.xt != DType::i8 || s.wt != DType::i8 || (s.yt != DType::i8 && s.yt != DType::f32)) return nullptr;
   for (int32_t z : s.w.zero_point)
     if (z != 0) return nullptr;
   const QConvGeom& g = s.g;
@@ -272,6 +276,10 @@ class QConvRef : public Kernel {
         }
         const int64_t at = ((n * g.oh + oy) * g.ow + ox) * O;
         for (int64_t o = 0; o < O; ++o) {
+          if constexpr (std::is_same_v<Y, float>) {
+            y[at + o] = float(acc[size_t(o)]) * s_.mult[size_t(o)];
+            continue;
+          }
           int32_t v = requantize(acc[size_t(o)], s_.mult[size_t(o)], s_.y.zp, s_.lo, s_.hi);
           if (res)
             v = requantize_sum(v - s_.y.zp, cmult, int32_t(res[at + o]) - s_.r.zp, rmult, s_.sum.zp, s_.sum_lo, s_.sum_hi);
@@ -290,6 +298,7 @@ class QConvRef : public Kernel {
 template <class X, class W>
 std::unique_ptr<Kernel> qconv_ref_y(QConvSpec s, pthreadpool_t pool) {
   if (s.yt == DType::i8) return std::make_unique<QConvRef<X, W, int8_t>>(std::move(s), pool);
+  if (s.yt == DType::f32) return std::make_unique<QConvRef<X, W, float>>(std::move(s), pool);
   return std::make_unique<QConvRef<X, W, uint8_t>>(std::move(s), pool);
 }
 template <class X>

@@ -1,4 +1,4 @@
-// GCC 12 flags the _mm512_undefined_* operand of the conversions once the loop above uses inline asm.
+// GCC 12 flags the _mm512_undefined_* operand of the conversions (since dpbusd is inline asm).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "runtime/kernels/qgemm_vnni.h"
@@ -79,17 +79,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
     for (int r = 0; r < MR; ++r) {
       if constexpr (std::is_same_v<Y, float>) {
         _mm512_mask_storeu_ps(y + r * ldc + v * 16, mask, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));
-        continue;
+      } else {
+        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));  // round half to even
+        q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), vlo), vhi);
+        if (res.r) {  // requantize_sum
+          const __m512i rv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, res.r + r * ldc + v * 16));
+          const __m512 c = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), cm);
+          q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(rv, rzp)), rm, c));
+          q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, szp), slo), shi);
+        }
+        _mm512_mask_cvtsepi32_storeu_epi8(y + r * ldc + v * 16, mask, q);
       }
-      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));  // round half to even
-      q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), vlo), vhi);
-      if (res.r) {  // requantize_sum
-        const __m512i rv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, res.r + r * ldc + v * 16));
-        const __m512 c = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), cm);
-        q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(rv, rzp)), rm, c));
-        q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, szp), slo), shi);
-      }
-      _mm512_mask_cvtsepi32_storeu_epi8(y + r * ldc + v * 16, mask, q);
     }
   }
 }

@@ -90,9 +90,10 @@ TEST(FuseQdq, FusedGraphMatchesTheQdqDefinition) {
   EXPECT_EQ(ops["Conv"] + ops["Add"] + ops["Gemm"] + ops["GlobalAveragePool"], 0);
   // The layout pass's NCHW -> NHWC Transpose of the input moves int8 (the QuantizeLinear moved above it).
   EXPECT_EQ(ops["Transpose"], 1);
-  for (const Node& n : fused.graph().nodes) {
-    if (n.op == "Transpose") EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, DType::i8);
-  }
+  for (const Node& n : fused.graph().nodes)
+    if (n.op == "Transpose") {
+      EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, DType::i8);
+    }
   for (int trial = 0; trial < 3; ++trial) {
     Tensor in = rand_f32({1, 3, 10, 10}, -2.f, 2.f);
     Tensor r = ref.run({in})[0].clone();
@@ -190,6 +191,33 @@ TEST(FuseQdq, GemmWithFloatOutputRunsOnInt8) {
   ASSERT_EQ(f.dtype(), DType::f32);
   for (int64_t i = 0; i < r.numel(); ++i)  // weight scales <= 0.015: bias step <= 0.02 * 0.015
     EXPECT_NEAR(r.data_as<float>()[i], f.data_as<float>()[i], 0.5f * 0.02f * 0.015f + 1e-5f) << i;
+}
+
+// The same for a 1x1 Conv writing the graph output (BlazeFace's heads): a
+// QLinearConv with float output on VNNI CPUs; a depthwise conv stays float
+// (its kernel has no float output).
+TEST(FuseQdq, ConvWithFloatOutputRunsOnInt8) {
+  QdqBuilder b;
+  int x = b.g.add_value("x", DType::f32, {1, 16, 5, 6}, true);
+  b.g.inputs = {x};
+  Attrs dw;
+  dw.set("group", int64_t(16));
+  dw.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  int xq = b.qdq(x, 0.02f, 128);
+  b.g.outputs = {b.node("Conv", {xq, b.weights({7, 16, 1, 1}, 7), b.bias(7)}),
+                 b.node("Conv", {xq, b.weights({16, 1, 3, 3}, 16), b.bias(16)}, dw)};
+  auto [ref, fused, ops] = compile(b.g);
+  EXPECT_EQ(ops["QLinearConv"], vnni_available() ? 1 : 0);
+  EXPECT_EQ(ops["Conv"], vnni_available() ? 1 : 2);
+  Tensor in = rand_f32({1, 16, 5, 6}, -2.f, 2.f);
+  auto rr = ref.run({in});
+  std::vector<Tensor> r = {rr[0].clone(), rr[1].clone()};
+  auto f = fused.run({in});
+  for (int k = 0; k < 2; ++k) {
+    ASSERT_EQ(f[k].dtype(), DType::f32);
+    for (int64_t i = 0; i < r[k].numel(); ++i)  // as above: the bias rounded to a step of 0.02 * 0.015 at most
+      EXPECT_NEAR(r[k].data_as<float>()[i], f[k].data_as<float>()[i], 0.5f * 0.02f * 0.015f + 1e-5f) << k << " " << i;
+  }
 }
 
 TEST(FuseQdq, OpsWithoutInt8KernelStayFloatAndStillRun) {

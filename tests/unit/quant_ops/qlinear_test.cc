@@ -41,20 +41,16 @@ struct Residual {
   int sum_zp = 0;
 };
 
-// Naive NHWC QLinearConv; with a residual, the int8 conv output c (full
-// range) plus r as QLinearAdd's float definition, both terms scaled to the
-// sum: round_half_even(fma(r - r_zp, r_scale / s, (c - y_zp) * (y_scale / s))),
-// clamped to [lo, hi] (the activation then applies to the sum).
-Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tensor& w, const std::vector<float>& ws,
-                const std::vector<int32_t>& bias, float ys, int yz, int64_t oh, int64_t ow, int lo = -128, int hi = 127,
-                const Residual* res = nullptr) {
-  Tensor y(DType::i8, {c.n, oh, ow, c.cout});
+// Naive NHWC int32 accumulators of a QLinearConv: bias + sum (x - x_zp) * w.
+std::vector<int32_t> ref_acc(const ConvCase& c, const Tensor& x, int xz, const Tensor& w, const std::vector<int32_t>& bias,
+                             int64_t oh, int64_t ow) {
+  std::vector<int32_t> acc(size_t(c.n * oh * ow * c.cout));
   const int64_t ig = c.cin / c.group, og = c.cout / c.group;
   for (int64_t n = 0; n < c.n; ++n)
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t o = 0; o < c.cout; ++o) {
-          int32_t acc = bias[size_t(o)];
+          int32_t a = bias[size_t(o)];
           const int64_t gi = o / og;
           for (int64_t ky = 0; ky < c.k; ++ky)
             for (int64_t kx = 0; kx < c.k; ++kx) {
@@ -63,23 +59,39 @@ Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tens
               for (int64_t i = 0; i < ig; ++i) {
                 const int32_t xv = x.data_as<int8_t>()[((n * c.h + iy) * c.w + ix) * c.cin + gi * ig + i];
                 const int32_t wv = w.data_as<int8_t>()[((o * ig + i) * c.k + ky) * c.k + kx];
-                acc += (xv - xz) * wv;
+                a += (xv - xz) * wv;
               }
             }
-          const float m = xs * ws[ws.size() > 1 ? size_t(o) : 0] / ys;
-          const int64_t at = ((n * oh + oy) * ow + ox) * c.cout + o;
-          float v = std::nearbyint(float(acc) * m) + float(yz);
-          if (res) {
-            const float cq = std::clamp(v, -128.f, 127.f) - float(yz);
-            const float s = res->sum_scale;
-            v = std::nearbyint(std::fma(float(res->r.data_as<int8_t>()[at] - res->zp), res->scale / s, cq * (ys / s))) +
-                float(res->sum_zp);
-          }
-          y.data_as<int8_t>()[at] = int8_t(std::clamp(v, float(lo), float(hi)));
+          acc[size_t(((n * oh + oy) * ow + ox) * c.cout + o)] = a;
         }
+  return acc;
+}
+
+// Naive NHWC QLinearConv; with a residual, the int8 conv output c (full
+// range) plus r as QLinearAdd's float definition, both terms scaled to the
+// sum: round_half_even(fma(r - r_zp, r_scale / s, (c - y_zp) * (y_scale / s))),
+// clamped to [lo, hi] (the activation then applies to the sum).
+Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tensor& w, const std::vector<float>& ws,
+                const std::vector<int32_t>& bias, float ys, int yz, int64_t oh, int64_t ow, int lo = -128, int hi = 127,
+                const Residual* res = nullptr) {
+  Tensor y(DType::i8, {c.n, oh, ow, c.cout});
+  const std::vector<int32_t> acc = ref_acc(c, x, xz, w, bias, oh, ow);
+  for (int64_t at = 0; at < y.numel(); ++at) {
+    const int64_t o = at % c.cout;
+    const float m = xs * ws[ws.size() > 1 ? size_t(o) : 0] / ys;
+    float v = std::nearbyint(float(acc[size_t(at)]) * m) + float(yz);
+    if (res) {
+      const float cq = std::clamp(v, -128.f, 127.f) - float(yz);
+      const float s = res->sum_scale;
+      v = std::nearbyint(std::fma(float(res->r.data_as<int8_t>()[at] - res->zp), res->scale / s, cq * (ys / s))) +
+          float(res->sum_zp);
+    }
+    y.data_as<int8_t>()[at] = int8_t(std::clamp(v, float(lo), float(hi)));
+  }
   return y;
 }
 
+// ys = 0: no y_scale / y_zp (float output).
 std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tensor& w,
                               const std::vector<float>& ws, const std::vector<int32_t>& bias, float ys, int yz,
                               const std::string& act = "", const Residual* res = nullptr) {
@@ -94,7 +106,8 @@ std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int 
   Tensor wz(DType::i8, {int64_t(ws.size())});
   std::vector<In> ins = {In::rt(x), In::k(scalar_f32(xs)), In::k(i8({int8_t(xz)})), In::k(w),
                          In::k(ws.size() > 1 ? wst : scalar_f32(ws[0])), In::k(ws.size() > 1 ? wz : i8({0})),
-                         In::k(scalar_f32(ys)), In::k(i8({int8_t(yz)})), In::k(i32(bias, {c.cout}))};
+                         ys ? In::k(scalar_f32(ys)) : In::none(), ys ? In::k(i8({int8_t(yz)})) : In::none(),
+                         In::k(i32(bias, {c.cout}))};
   if (res) {
     ins.push_back(In::rt(res->r));
     ins.push_back(In::k(scalar_f32(res->scale)));
@@ -150,6 +163,20 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
   unsetenv("EF_DISABLE_VNNI");
 }
 
+// Random int8 input and weights, per-channel weight scales and biases of an ungrouped case.
+struct ConvOperands {
+  Tensor x, w;
+  std::vector<float> ws;
+  std::vector<int32_t> bias;
+  int64_t oh, ow;
+};
+ConvOperands conv_operands(const ConvCase& c) {
+  ConvOperands p{rand_int<int8_t>({c.n, c.h, c.w, c.cin}, -128, 127), rand_int<int8_t>({c.cout, c.cin, c.k, c.k}, -127, 127),
+                 {}, {}, (c.h + 2 * c.pad - c.k) / c.stride + 1, (c.w + 2 * c.pad - c.k) / c.stride + 1};
+  for (int64_t o = 0; o < c.cout; ++o) p.ws.push_back(0.002f + 0.001f * float(o % 7)), p.bias.push_back(int32_t(o * 37 - 300));
+  return p;
+}
+
 // A residual (an Add fused by fuse_qdq, then relu) on the VNNI GEMM (1x1 direct, 3x3
 // through im2col, a partial 16-output block) and on the reference kernel
 // (EF_DISABLE_VNNI=1: XNNPACK declines residuals): exact.
@@ -158,17 +185,33 @@ TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
     setenv("EF_DISABLE_VNNI", off, 1);
     const ConvCase cases[] = {{1, 9, 11, 16, 40, 1, 1, 0, 1, true}, {2, 10, 9, 8, 12, 3, 2, 1, 1, true}};
     for (const auto& c : cases) {
-      Tensor x = rand_int<int8_t>({c.n, c.h, c.w, c.cin}, -128, 127);
-      Tensor w = rand_int<int8_t>({c.cout, c.cin, c.k, c.k}, -127, 127);
-      std::vector<float> ws;
-      std::vector<int32_t> bias;
-      for (int64_t o = 0; o < c.cout; ++o) ws.push_back(0.002f + 0.001f * float(o % 7)), bias.push_back(int32_t(o * 37 - 300));
-      const int64_t oh = (c.h + 2 * c.pad - c.k) / c.stride + 1, ow = (c.w + 2 * c.pad - c.k) / c.stride + 1;
+      const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
       // The conv output (scale 0.4) saturates in places: its int8 clamp must stay.
       const Residual res{rand_int<int8_t>({c.n, oh, ow, c.cout}, -128, 127), 0.3f, -7, 0.5f, 4};
       auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res)[0];
       Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, 4, 127, &res);  // relu: the sum's Q(0)
       EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " EF_DISABLE_VNNI=" << off;
+    }
+  }
+  unsetenv("EF_DISABLE_VNNI");
+}
+
+// Without y_scale and y_zp the output is float: float(acc) * x_scale *
+// w_scale[o] (fuse_qdq: a conv writing a graph output, BlazeFace's heads).
+// On the VNNI GEMM (1x1 direct; 3x3 through im2col) and the reference
+// kernel (EF_DISABLE_VNNI=1). Exact.
+TEST(QLinearConv, FloatOutputMatchesNaiveReferenceExactly) {
+  for (const char* off : {"0", "1"}) {
+    setenv("EF_DISABLE_VNNI", off, 1);
+    const ConvCase cases[] = {{1, 8, 8, 96, 6, 1, 1, 0, 1, true}, {1, 9, 7, 8, 20, 3, 2, 1, 1, true}};
+    for (const auto& c : cases) {
+      const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
+      auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.f, 0)[0];
+      ASSERT_EQ(y.dtype(), DType::f32);
+      const std::vector<int32_t> acc = ref_acc(c, x, 3, w, bias, oh, ow);
+      for (int64_t at = 0; at < y.numel(); ++at)
+        EXPECT_EQ(y.data_as<float>()[at], float(acc[size_t(at)]) * (0.05f * ws[size_t(at % c.cout)]))
+            << "k=" << c.k << " EF_DISABLE_VNNI=" << off;
     }
   }
   unsetenv("EF_DISABLE_VNNI");
@@ -321,7 +364,9 @@ TEST(QLinearAdd, MatchesFloatReferenceWithBroadcast) {
         }
         EXPECT_LE(worst, 1) << op << " b " << b.numel() << " threads " << threads;
         EXPECT_GT(exact, a.numel() * 9 / 10) << op;  // rounding ties aside, the same values
-        if (avx512) EXPECT_EQ(own_diff, 0) << op << " b " << b.numel() << " threads " << threads;
+        if (avx512) {
+          EXPECT_EQ(own_diff, 0) << op << " b " << b.numel() << " threads " << threads;
+        }
       }
 }
 
