@@ -272,12 +272,18 @@ class CnnDoaEstimator {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-// Training data for train/doa: features of voiced frames (ground truth from
-// the simulation) of `scenes` random single-talker rooms (SNR 0..30 dB, RT60
-// 0.1..0.9 s) with the given speech; seeds from seed0 up (the benchmark uses
-// 5000.. , training must use others). X [n, 2P, 1, F], y [n] degrees.
-void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const ArrayGeometry& g, int scenes,
-                      unsigned seed0, int threads, std::vector<float>* X, std::vector<float>* y, Shape* x_shape);
+// Training data for train/doa: features of every `stride`-th voiced frame
+// (ground truth from the simulation) of `scenes` random single-talker rooms
+// (SNR, RT60 and talker azimuth uniform in the given ranges) with the given
+// speech; seeds from seed0 up (the benchmark uses 5000.., training must use
+// others). X [n, 2P, 1, F], y [n] degrees.
+struct CnnDatasetOpts {
+  int scenes = 200, threads = 2, stride = 1;
+  unsigned seed0 = 100000;
+  double snr_lo = -5, snr_hi = 25, rt60_lo = 0.1, rt60_hi = 1.0, max_az = 75;
+};
+void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const ArrayGeometry& g, const CnnDatasetOpts& o,
+                      std::vector<float>* X, std::vector<float>* y, Shape* x_shape);
 
 // Whole-file convenience: checks channels against the array, resamples to
 // p.sample_rate if needed (warning recorded), runs the estimator.
@@ -427,8 +433,9 @@ class ActiveSpeakerFusion {
 
 // ---------------------------------------------------------------- benchmark
 // Accuracy on simulated rooms (random shoebox rooms, array near a wall,
-// talkers at -75..+75 degrees, 1-3 m, +-0.2 m height; diffuse + directional
-// noise) for any estimator that maps a recording to DOA frames.
+// talkers at -75..+75 degrees (single: -max_az..+max_az), 1-3 m, +-0.2 m
+// height; diffuse + directional noise) for any estimator that maps a
+// recording to DOA frames.
 struct BenchScene {
   Audio audio;
   std::vector<double> truth_az;          // per talker (cone angle seen by the array axis)
@@ -437,7 +444,7 @@ struct BenchScene {
   std::string kind;                      // "single", "noise", "turns"
 };
 BenchScene make_bench_scene(const std::string& kind, const std::vector<std::vector<float>>& speech,
-                            const ArrayGeometry& g, double snr_db, double rt60, unsigned seed);
+                            const ArrayGeometry& g, double snr_db, double rt60, unsigned seed, double max_az = 75);
 struct SceneScore {
   int voiced = 0;          // ground-truth voiced frames
   int frame_ok = 0;        // frame estimate within +-5 degrees

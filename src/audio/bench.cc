@@ -8,7 +8,7 @@
 namespace ef::audio {
 
 BenchScene make_bench_scene(const std::string& kind, const std::vector<std::vector<float>>& speech,
-                            const ArrayGeometry& g, double snr_db, double rt60, unsigned seed) {
+                            const ArrayGeometry& g, double snr_db, double rt60, unsigned seed, double max_az) {
   // seed_seq scrambles the seed: consecutive plain seeds give mt19937 first
   // draws that are far from uniform (the old bench put most talkers beyond 55 deg)
   std::seed_seq sq{seed, 0x9e3779b9u, seed * 2654435761u};
@@ -47,7 +47,7 @@ BenchScene make_bench_scene(const std::string& kind, const std::vector<std::vect
   double seconds = 5.0;
   if (kind == "single") {
     const auto& sig = speech[rng() % speech.size()];
-    add_talker(sig, uni(-75, 75), 0.5);
+    add_talker(sig, uni(-max_az, max_az), 0.5);
     seconds = 0.5 + double(sig.size()) / fs + 0.3;
   } else if (kind == "turns") {
     const auto& a = speech[rng() % speech.size()];

@@ -108,9 +108,14 @@ void CnnDoaEstimator::push(const float* const* chans, int channels, size_t n, st
 
 // ---------------------------------------------------------------- training data
 
-void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const ArrayGeometry& g, int scenes,
-                      unsigned seed0, int threads, std::vector<float>* X, std::vector<float>* y, Shape* x_shape) {
+void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const ArrayGeometry& g, const CnnDatasetOpts& o,
+                      std::vector<float>* X, std::vector<float>* y, Shape* x_shape) {
   if (speech.empty()) throw Error("doa cnn dataset: no speech");
+  if (o.stride < 1) throw Error("doa cnn dataset: --stride must be >= 1");
+  if (!(o.rt60_lo > 0 && o.rt60_lo <= o.rt60_hi)) throw Error("doa cnn dataset: --rt60 needs 0 < LO <= HI seconds");
+  if (!(o.snr_lo <= o.snr_hi)) throw Error("doa cnn dataset: --snr needs LO <= HI dB");
+  if (!(o.max_az > 0 && o.max_az < 90)) throw Error("doa cnn dataset: --max-az must be in (0, 90) degrees");
+  const int scenes = o.scenes;
   const DoaParams p = without_srp({});
   const int pool = CnnDoaParams{}.pool;
   const Shape fs = DoaEstimator(g, p).cross_spectra_shape(pool);
@@ -127,19 +132,19 @@ void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const Array
         if (next >= scenes) return;
         i = next++;
       }
-      const unsigned seed = seed0 + unsigned(i);
+      const unsigned seed = o.seed0 + unsigned(i);
       std::seed_seq sq{seed, 17u};
       std::mt19937 r(sq);
-      const double snr = std::uniform_real_distribution<double>(0, 30)(r);
-      const double rt = std::uniform_real_distribution<double>(0.1, 0.9)(r);
-      BenchScene sc = make_bench_scene("single", speech, g, snr, rt, seed);
+      const double snr = std::uniform_real_distribution<double>(o.snr_lo, o.snr_hi)(r);
+      const double rt = std::uniform_real_distribution<double>(o.rt60_lo, o.rt60_hi)(r);
+      BenchScene sc = make_bench_scene("single", speech, g, snr, rt, seed, o.max_az);
       DoaEstimator est(g, p);
       std::vector<float> feat(D);
       std::vector<float> xv, yv;
       const std::vector<int> who = talker_frames(sc, p.hop, p.n_fft, (sc.audio.frames() - size_t(p.n_fft)) / p.hop + 1);
-      size_t t = 0;
+      size_t t = 0, voiced = 0;
       est.set_frame_hook([&](DoaFrame&) {
-        if (t < who.size() && who[t] >= 0) {
+        if (t < who.size() && who[t] >= 0 && voiced++ % size_t(o.stride) == 0) {
           est.cross_spectra(feat.data(), pool);
           xv.insert(xv.end(), feat.begin(), feat.end());
           yv.push_back(float(sc.truth_az[0]));
@@ -155,7 +160,7 @@ void make_cnn_dataset(const std::vector<std::vector<float>>& speech, const Array
     }
   };
   std::vector<std::thread> th;
-  for (int k = 0; k < std::max(1, threads); ++k) th.emplace_back(work);
+  for (int k = 0; k < std::max(1, o.threads); ++k) th.emplace_back(work);
   for (auto& t : th) t.join();
   X->clear();
   y->clear();

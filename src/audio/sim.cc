@@ -97,8 +97,10 @@ Audio diffuse_noise(const ArrayGeometry& g, size_t frames, int fs, unsigned seed
     for (size_t k = 1; k < F; ++k) n[k] = {nd(rng), nd(rng)};
     for (int m = 0; m < M; ++m) {
       const double tau = -(g.x[m] * ux + g.y[m] * uy + g.z[m] * uz) / kSpeedOfSound;
-      const double dph = -2 * M_PI * fs * tau / double(L);
-      for (size_t k = 1; k < F; ++k) S[m][k] += n[k] * std::polar(1.0f, float(dph * double(k)));
+      // the phase ramp exp(i k dph) by recurrence (a sincos per bin was most of the simulation time)
+      const std::complex<double> step = std::polar(1.0, -2 * M_PI * fs * tau / double(L));
+      std::complex<double> ph = step;
+      for (size_t k = 1; k < F; ++k, ph *= step) S[m][k] += n[k] * std::complex<float>(ph);
     }
   }
   Audio a;

@@ -304,13 +304,15 @@ std::vector<std::vector<float>> bench_speech(const std::string& dir) {
 
 struct DatasetOpts {
   std::string out, cache = "/tmp/edgeflow-audio-cache";
-  int scenes = 200, threads = 2;
-  unsigned seed = 100000;
+  au::CnnDatasetOpts d;
+  std::vector<double> snr{d.snr_lo, d.snr_hi}, rt60{d.rt60_lo, d.rt60_hi};
   double chunk_s = 0;
 };
 
 int run_dataset(const DatasetOpts& o) {
-  if (o.seed < 20000) throw Error("audio dataset: --seed must be >= 20000 (lower seeds are the benchmark's held-out rooms)");
+  if (o.d.seed0 < 20000) throw Error("audio dataset: --seed must be >= 20000 (lower seeds are the benchmark's held-out rooms)");
+  au::CnnDatasetOpts d = o.d;
+  d.snr_lo = o.snr[0], d.snr_hi = o.snr[1], d.rt60_lo = o.rt60[0], d.rt60_hi = o.rt60[1];
   make_dir(o.out, "the output directory");  // before minutes of simulation, not after
   auto speech = speech_set(o.cache, "train", kTrainTexts, kTrainVoices, 8);
   if (o.chunk_s > 0) {  // shorter scenes: more rooms and angles for the same simulation time
@@ -323,10 +325,10 @@ int run_dataset(const DatasetOpts& o) {
   auto g = au::make_ula(8, 0.04, "ula8");
   std::vector<float> X, y;
   Shape xs;
-  au::make_cnn_dataset(speech, g, o.scenes, o.seed, o.threads, &X, &y, &xs);
+  au::make_cnn_dataset(speech, g, d, &X, &y, &xs);
   au::write_npy(o.out + "/X.npy", X, xs);
   au::write_npy(o.out + "/y.npy", y, {int64_t(y.size())});
-  std::cout << o.out << ": " << y.size() << " voiced frames from " << o.scenes << " rooms, features " << shape_str(xs) << "\n";
+  std::cout << o.out << ": " << y.size() << " voiced frames from " << d.scenes << " rooms, features " << shape_str(xs) << "\n";
   return 0;
 }
 
@@ -528,9 +530,13 @@ void add_audio(CLI::App& app, Action& action) {
   static DatasetOpts ds;
   auto* dat = cmd->add_subcommand("dataset", "training data for the learned DOA estimator (train/doa)");
   dat->add_option("--out", ds.out, "directory for X.npy and y.npy")->required();
-  dat->add_option("--scenes", ds.scenes, "simulated rooms")->capture_default_str();
-  dat->add_option("--seed", ds.seed, "first room seed (>= 20000; the benchmark uses 5000..)")->capture_default_str();
-  dat->add_option("--threads", ds.threads)->capture_default_str();
+  dat->add_option("--scenes", ds.d.scenes, "simulated rooms")->capture_default_str();
+  dat->add_option("--seed", ds.d.seed0, "first room seed (>= 20000; the benchmark uses 5000..)")->capture_default_str();
+  dat->add_option("--threads", ds.d.threads)->capture_default_str();
+  dat->add_option("--snr", ds.snr, "SNR range LO HI (dB), uniform")->expected(2)->capture_default_str();
+  dat->add_option("--rt60", ds.rt60, "RT60 range LO HI (s), uniform")->expected(2)->capture_default_str();
+  dat->add_option("--max-az", ds.d.max_az, "talkers uniform in -MAX..+MAX degrees")->capture_default_str();
+  dat->add_option("--stride", ds.d.stride, "keep every N-th voiced frame (neighbours are near-copies)")->capture_default_str();
   dat->add_option("--chunk", ds.chunk_s, "cut the speech into pieces of this many seconds (0 = whole sentences)");
   dat->add_option("--cache", ds.cache, "where espeak-ng speech is cached")->capture_default_str();
   dat->callback([&action] { action = [] { return run_dataset(ds); }; });

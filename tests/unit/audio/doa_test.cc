@@ -430,6 +430,25 @@ TEST(AudioCnn, BadModelFiles) {
   EXPECT_NE(m.find("n_fft 512"), std::string::npos) << m;
 }
 
+TEST(AudioCnn, BadDatasetOptions) {
+  auto g = au::make_ula(8, 0.04);
+  const std::vector<std::vector<float>> speech{std::vector<float>(16000, 0.1f)};
+  std::vector<float> X, y;
+  ef::Shape xs;
+  auto err = [&](auto edit) {
+    au::CnnDatasetOpts o;
+    o.scenes = 1;
+    edit(o);
+    return error_of([&] { au::make_cnn_dataset(speech, g, o, &X, &y, &xs); });
+  };
+  EXPECT_NE(err([](auto& o) { o.stride = 0; }).find("--stride must be >= 1"), std::string::npos);
+  EXPECT_NE(err([](auto& o) { o.rt60_lo = 0; }).find("--rt60 needs 0 < LO <= HI"), std::string::npos);
+  EXPECT_NE(err([](auto& o) { o.rt60_hi = 0.05; }).find("--rt60 needs 0 < LO <= HI"), std::string::npos);
+  EXPECT_NE(err([](auto& o) { o.snr_lo = 30; }).find("--snr needs LO <= HI"), std::string::npos);
+  EXPECT_NE(err([](auto& o) { o.max_az = 90; }).find("--max-az must be in (0, 90)"), std::string::npos);
+  EXPECT_NE(error_of([&] { au::make_cnn_dataset({}, g, {}, &X, &y, &xs); }).find("no speech"), std::string::npos);
+}
+
 TEST(AudioCnn, LearnedEstimatorOnSimulatedRooms) {
   // needs the trained model (./x test or train/doa/train.sh makes it)
   const std::string model = (ef::test::onnx_models_dir() / "doa_cnn_xspec.onnx").string();
