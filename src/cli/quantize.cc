@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -27,7 +28,7 @@ namespace ef::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, calib, out, method = "minmax";
+  std::string model, calib, out, method = "minmax", correct = "none";
   int frames = 100, eval_frames = 20, threads = 1, worst = 5;
   double percentile = 99.99;
   bool per_channel = false, per_tensor = false, no_equalize = false;
@@ -125,6 +126,7 @@ int quantize(const QuantizeArgs& a) {
   o.percentile = a.percentile;
   o.per_channel = !a.per_tensor;
   o.equalize = !a.no_equalize;
+  o.correct = quant::parse_correct(a.correct);
   int auto_n = 0;  // --keep-float auto[:N]
   for (const auto& k : a.keep_float) {
     std::stringstream ss(k);
@@ -171,7 +173,17 @@ int quantize(const QuantizeArgs& a) {
 
   Progress cp("calibrating");
   quant::Calibration cal = quant::calibrate(g, plan, calib.size(), filler(calib), o, a.threads, std::ref(cp));
-  Graph q = quant::build_qdq(g, plan, cal.stats, o);
+  // --correct refits the weights of a copy of g; g stays the float reference.
+  quant::Corrected corrected;
+  double correct_s = 0;
+  auto build = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    Progress pp("correcting");
+    corrected = quant::correct(g, plan, cal.stats, o, calib.size(), filler(calib), a.threads, std::ref(pp));
+    correct_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return quant::build_qdq(corrected.graph, plan, cal.stats, o);
+  };
+  Graph q = build();
 
   // Written beside the target and renamed only when everything succeeded.
   const std::string tmp = a.out + ".partial";
@@ -193,7 +205,7 @@ int quantize(const QuantizeArgs& a) {
         }
       all_int8 = r.outputs;
       plan = quant::plan(g, o);
-      q = quant::build_qdq(g, plan, cal.stats, o);
+      q = build();
       export_onnx(q, tmp);
       written = Model::load(tmp);
       Progress ep("re-evaluating");
@@ -210,6 +222,9 @@ int quantize(const QuantizeArgs& a) {
                 quant::method_name(o.method), calib.size(), a.calib.c_str(),
                 o.per_channel ? "per-channel" : "per-tensor");
     if (cal.equalized) std::printf("cross-layer equalization: %d Conv -> Conv pair(s)\n", cal.equalized);
+    if (corrected.layers)
+      std::printf("--correct %s: %d Conv layer(s) refitted in %d pass(es) over the calibration frames, %.1f s\n",
+                  quant::correct_name(o.correct), corrected.layers, corrected.levels, correct_s);
     print_report(plan, r, g, a.out, a.worst);
     if (!all_int8.empty()) {
       std::printf("with every layer int8 (before --keep-float auto kept %zu float):\n", auto_kept.size());
@@ -239,6 +254,8 @@ void add_quantize(CLI::App& app, Action& action) {
       ->check(CLI::Range(50.0, 100.0));
   cmd->add_flag("--per-channel", a->per_channel, "Per-output-channel weight scales (default)");
   cmd->add_flag("--per-tensor", a->per_tensor, "One weight scale per layer");
+  cmd->add_option("--correct", a->correct,
+                  "Sequential correction after calibration: none (default), bias, or weights (least squares)");
   cmd->add_flag("--no-equalize", a->no_equalize, "No cross-layer equalization of Conv -> Conv pairs");
   cmd->add_option("--keep-float", a->keep_float, "Layers kept in float: first, last, or node names (comma-separated)");
   cmd->add_option("--worst", a->worst, "How many worst layers the report marks (default 5)");

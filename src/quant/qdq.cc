@@ -33,6 +33,24 @@ int64_t out_channels(const Node& n, const Tensor& w) {
 
 }  // namespace
 
+QuantizedWeights quantize_weights(const Graph& g, const Node& n, const Tensor& w, bool per_channel) {
+  QuantizedWeights r;
+  r.axis = weight_axis(g, n, per_channel);
+  const int64_t channels = r.axis >= 0 ? w.dim(r.axis) : 1;
+  int64_t inner = 1;
+  for (int d = r.axis + 1; d < w.rank() && r.axis >= 0; ++d) inner *= w.dim(d);
+  auto channel = [&](int64_t i) { return r.axis >= 0 ? (i / inner) % channels : 0; };
+  const float* wd = w.data_as<float>();
+  std::vector<float> absmax(size_t(channels), 0.f);
+  for (int64_t i = 0; i < w.numel(); ++i) absmax[channel(i)] = std::max(absmax[channel(i)], std::fabs(wd[i]));
+  r.scale.resize(size_t(channels));
+  for (int64_t c = 0; c < channels; ++c) r.scale[c] = weight_scale(absmax[c]);
+  r.q.resize(size_t(w.numel()));
+  for (int64_t i = 0; i < w.numel(); ++i)
+    r.q[i] = int8_t(std::clamp(std::nearbyint(wd[i] / r.scale[channel(i)]), -127.f, 127.f));
+  return r;
+}
+
 bool shares_input_params(const Graph& g, const Node& n) {
   if (n.inputs.empty() || n.inputs[0] < 0 || n.outputs.empty()) return false;
   static const std::set<std::string> moves = {"MaxPool",   "Reshape",      "Flatten",      "Squeeze",
@@ -88,20 +106,12 @@ class Builder {
     const Value& wv = q_.values[n.inputs[1]];
     const Tensor w = wv.data;
     const std::string wname = wv.name;
-    const int axis = weight_axis(q_, n, per_channel);
-    const int64_t channels = axis >= 0 ? w.dim(axis) : 1;
-    int64_t inner = 1;
-    for (int d = axis + 1; d < w.rank() && axis >= 0; ++d) inner *= w.dim(d);
-    auto channel = [&](int64_t i) { return axis >= 0 ? (i / inner) % channels : 0; };
-    const float* wd = w.data_as<float>();
-    std::vector<float> absmax(size_t(channels), 0.f), scale(static_cast<size_t>(channels));
-    for (int64_t i = 0; i < w.numel(); ++i) absmax[channel(i)] = std::max(absmax[channel(i)], std::fabs(wd[i]));
-    for (int64_t c = 0; c < channels; ++c) scale[c] = weight_scale(absmax[c]);
-    std::vector<int8_t> wq(size_t(w.numel()));
-    for (int64_t i = 0; i < w.numel(); ++i)
-      wq[i] = int8_t(std::clamp(std::nearbyint(wd[i] / scale[channel(i)]), -127.f, 127.f));
+    const QuantizedWeights qw = quantize_weights(q_, n, w, per_channel);
+    const int axis = qw.axis;
+    const int64_t channels = int64_t(qw.scale.size());
+    const std::vector<float>& scale = qw.scale;
     const Shape vshape = axis >= 0 ? Shape{channels} : Shape{};
-    int wqv = constant<int8_t>(wname + "_quantized", w.shape(), wq);
+    int wqv = constant<int8_t>(wname + "_quantized", w.shape(), qw.q);
     int ws = constant<float>(wname + "_scale", vshape, scale);
     int wz = constant<int8_t>(wname + "_zero_point", vshape, std::vector<int8_t>(size_t(channels), 0));
     int wdq = dequantize(wname, wqv, ws, wz, w.shape(), axis);

@@ -35,6 +35,11 @@
 
 namespace ef::quant {
 
+// Sequential correction of the weighted layers after calibration (correct.cc).
+enum class Correct { none, bias, weights };
+Correct parse_correct(const std::string& s);  // throws ef::Error naming the value
+const char* correct_name(Correct c);
+
 struct Options {
   Method method = Method::minmax;
   double percentile = 99.99;
@@ -44,6 +49,8 @@ struct Options {
   std::vector<std::string> keep_float;
   int bins = 2048;
   bool equalize = true;  // cross-layer equalization of Conv -> Conv pairs (equalize.cc)
+  Correct correct = Correct::none;
+  double ridge = 1e-3;  // Correct::weights: ridge, relative to the mean input energy
 };
 
 // The float graph quantization works on: input shapes bound (dynamic
@@ -95,6 +102,40 @@ struct Calibration {
 };
 Calibration calibrate(Graph& g, const Plan& p, size_t frames, const FillFn& fill, const Options& o,
                       int threads = 1, const ProgressFn& progress = {});
+
+// Sequential correction of the quantized Conv layers (correct.cc), depth by
+// depth: layer k's float weights and bias are refitted so that, on the
+// calibration frames, its output from its quantized input (every layer
+// before it already quantized and corrected) matches the float model's
+// output from its float input:
+//   bias     b_k += E[y_float] - E[y_quantized] per output channel
+//            (the layers before k are corrected first, so nothing compounds);
+//   weights  least squares per output channel, min ||W' x_q + b' - (W x + b)||^2
+//            over the input patches (ridge-regularised towards W), then W'
+//            rounded to int8 and b' refitted to the rounded W' as above;
+//            layers with fewer than 32 patches per weight (squeeze-excitation
+//            convs: one per frame) get the bias only.
+// Patches whose float input leaves the input's int8 range (clipped) are left
+// out; layers whose output stays float (heads feeding graph outputs) are not
+// corrected: mean and squared error of raw logits are not what the outputs'
+// users measure. Returns the corrected copy of g (same node and value ids;
+// the float reference is g itself). One pass over the frames per depth.
+struct Corrected {
+  Graph graph;
+  int layers = 0;  // Conv layers corrected
+  int levels = 0;  // passes over the frames
+};
+Corrected correct(const Graph& g, const Plan& p, const std::map<int, TensorStats>& stats, const Options& o,
+                  size_t frames, const FillFn& fill, int threads = 1, const ProgressFn& progress = {});
+
+// Int8 weights of weighted layer n as build_qdq writes them: symmetric, per
+// output channel (axis) or per tensor (axis -1, one scale).
+struct QuantizedWeights {
+  int axis = -1;
+  std::vector<float> scale;
+  std::vector<int8_t> q;
+};
+QuantizedWeights quantize_weights(const Graph& g, const Node& n, const Tensor& w, bool per_channel);
 
 // The QDQ graph (same inputs and outputs as g).
 Graph build_qdq(const Graph& g, const Plan& p, const std::map<int, TensorStats>& stats, const Options& o);
