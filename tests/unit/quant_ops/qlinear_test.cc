@@ -133,7 +133,9 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
       {2, 13, 12, 3, 16, 3, 2, 1, 1, true},   // 3-channel stem (selfie): 9-byte im2col runs
       {1, 17, 15, 3, 24, 5, 2, 2, 1, false},  // 5x5 3-channel stem (BlazeFace): 15-byte runs
       {1, 9, 9, 20, 8, 3, 1, 1, 1, true},     // 60-byte runs (four 16-byte copies)
-      {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise
+      {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise (16 channels: 4 outputs per vector)
+      {1, 11, 13, 16, 16, 3, 2, 1, 16, true}, // depthwise stride 2, 7 outputs a row (a group of 3)
+      {2, 9, 10, 12, 12, 3, 1, 1, 12, true},  // depthwise, 12 channels (masked quarters), 10 outputs a row
       {2, 11, 9, 24, 24, 3, 2, 1, 24, true},  // depthwise stride 2, 24 channels (a partial 16-block)
       {1, 8, 10, 40, 40, 5, 1, 2, 40, false}, // depthwise 5x5, per-tensor weights
       {1, 9, 80, 100, 100, 3, 1, 1, 100, true}, // depthwise: a full and a partial 64-channel block, 80 columns (2 chunks)
