@@ -5,8 +5,8 @@
 // after the layout pass (so every op already carries its NHWC layout):
 //   0. merges QuantizeLinear nodes of one value with equal parameters;
 //   1. uint8 activations become int8 (q - 128, zero point - 128: exact), the
-//      form XNNPACK's int8 kernels take; a QuantizeLinear of a Transpose
-//      (of a graph input, made by the layout pass) moves above it;
+//      form XNNPACK's int8 kernels take; a per-tensor QuantizeLinear of a
+//      Transpose (of a graph input, made by the layout pass) moves above it;
 //   2. sinks DequantizeLinear below data-movement ops (Reshape, Transpose,
 //      Concat of equal parameters, Pad, Slice, DepthToSpace...) and MaxPool,
 //      which then move int8 bytes: op(DQ(q)) == DQ(op(q)) exactly; and below
@@ -216,13 +216,14 @@ class Fuser {
     changes_ += n;
   }
 
-  // 1b. Q(op(x)) -> op(Q(x)) for a data-movement op read by the Q alone (the
-  // layout pass's NCHW -> NHWC Transpose of a float graph input): the op
-  // then moves a quarter of the bytes.
+  // 1b. Q(T(x)) -> T(Q(x)) for a Transpose read by a per-tensor Q alone (the
+  // layout pass's NCHW -> NHWC Transpose of a float graph input): the
+  // transpose then moves a quarter of the bytes.
   void lift(int i) {
     const Node q = g_.nodes[i];
     const int t = producer(q.inputs[0], "Transpose");
-    if (t < 0) return;
+    // Per-tensor parameters only: a per-axis axis would move with the transpose.
+    if (t < 0 || !scalar_const(q.inputs.at(1)) || (Graph::has_input(q, 2) && !scalar_const(q.inputs[2]))) return;
     const Node mv = g_.nodes[t];
     if (mv.inputs.size() != 1 || users(mv.outputs[0]).size() != 1 || is_graph_output(g_, mv.outputs[0])) return;
     const int y = q.outputs[0];

@@ -9,7 +9,9 @@
 //     (per-tensor): grouped ones, and CPUs without VNNI;
 //   * an own integer reference kernel for everything else (uint8,
 //     asymmetric weights, configurations XNNPACK refuses).
-// All requantize as round_half_even(acc * (x_scale * w_scale[c] / y_scale)) + y_zp.
+// All requantize as round_half_even(acc * (x_scale * w_scale[c] / y_scale)) + y_zp,
+// or, without y_scale and y_zp (a float output; VNNI GEMM and reference),
+// write float(acc) * x_scale * w_scale[c].
 #include <immintrin.h>
 
 #include <algorithm>

@@ -220,6 +220,30 @@ TEST(FuseQdq, ConvWithFloatOutputRunsOnInt8) {
   }
 }
 
+// A per-axis QuantizeLinear stays below a Transpose (its axis would move);
+// the result is the QDQ definition's exactly.
+TEST(FuseQdq, PerAxisQuantizeStaysBelowTranspose) {
+  QdqBuilder b;
+  int x = b.g.add_value("x", DType::f32, {1, 3, 4, 5}, true);
+  b.g.inputs = {x};
+  Attrs perm, axis;
+  perm.set("perm", std::vector<int64_t>{0, 2, 3, 1});
+  axis.set("axis", int64_t(3));
+  const std::vector<float> sc = {0.01f, 0.02f, 0.03f};
+  int s = b.g.add_const("s", Tensor::from<float>({3}, std::span<const float>(sc)));
+  int q = b.node("QuantizeLinear", {b.node("Transpose", {x}, perm), s}, axis);
+  b.g.outputs = {b.node("DequantizeLinear", {q, s}, axis)};
+  auto [ref, fused, ops] = compile(b.g);
+  for (const Node& n : fused.graph().nodes)
+    if (n.op == "Transpose") {
+      EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, DType::f32);
+    }
+  Tensor in = rand_f32({1, 3, 4, 5}, -1.f, 1.f);
+  Tensor r = ref.run({in})[0].clone();
+  Tensor f = fused.run({in})[0];
+  for (int64_t i = 0; i < r.numel(); ++i) EXPECT_EQ(r.data_as<float>()[i], f.data_as<float>()[i]) << i;
+}
+
 TEST(FuseQdq, OpsWithoutInt8KernelStayFloatAndStillRun) {
   QdqBuilder b;
   int x = b.g.add_value("x", DType::f32, {1, 4, 6, 6}, true);
