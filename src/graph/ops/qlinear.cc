@@ -8,7 +8,8 @@
 //                 (y_scale and y_zp both absent: float output, as QGemm's)
 //                 [, r, r_scale, r_zp, sum_scale, sum_zp]: edgeflow's fusion of a
 //                 following QLinearAdd: the output is QLinearAdd(conv output
-//                 at y_scale/y_zp, r) at sum_scale/sum_zp, then the activation
+//                 at y_scale/y_zp, r) at sum_scale/sum_zp, then the activation;
+//                 r may have fewer channels than the output (the rest read as r_zp)
 //   QLinearMatMul a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
 //   QGemm         a, a_scale, a_zp, b, b_scale, b_zp[, C int32][, y_scale, y_zp]: float output
 //                 (acc + C) * a_scale * b_scale[n] without y_scale and y_zp
@@ -16,6 +17,8 @@
 //   QLinearGlobalAveragePool / QLinearSigmoid / QLinearHardSwish / QLinearHardSigmoid / QLinearLeakyRelu
 //                 x, x_scale, x_zp, y_scale, y_zp
 //   QLinearConcat y_scale, y_zp, then (x, x_scale, x_zp) per input
+#include <algorithm>
+
 #include "graph/ops/infer_util.h"
 #include "graph/ops/quant_util.h"
 
@@ -84,7 +87,9 @@ void qconv(Graph& g, Node& n) {
   with_float_inputs(g, n, "Conv", ins, t);
   if (Graph::has_input(n, 9)) {
     if (activation(g, n, 9, "residual") != t) throw Error("residual and output must have the same type");
-    if (g.in(n, 9).shape != g.out(n, 0).shape) throw Error("residual must have the output's shape");
+    const Shape &rs = g.in(n, 9).shape, &ys = g.out(n, 0).shape;  // fewer channels: the rest are r_zp (a folded Pad)
+    if (rs.size() != ys.size() || !std::equal(rs.begin(), rs.end() - 1, ys.begin()) || rs.back() > ys.back())
+      throw Error("residual must have the output's shape (or fewer channels)");
     if (out_type(g, n, 12, 13) != t) throw Error("sum and conv output must have the same type");
   }
 }

@@ -23,7 +23,10 @@
 //      conv without activation, on the VNNI GEMM) and another int8 value r
 //      becomes that QLinearConv with r and the Add's output parameters as
 //      inputs 9-13: the GEMM's epilogue adds r to the int8 conv output as
-//      QLinearAdd would (the Add's pass over memory is saved);
+//      QLinearAdd would (the Add's pass over memory is saved); after step 4
+//      an r that is a channel Pad with r's zero point (BlazeFace) is
+//      replaced by the Pad's input, whose missing channels the kernel reads
+//      as r_zp;
 //   4. drops Q(DQ(q)) pairs with equal parameters;
 //   5. folds DequantizeLinear of constants that are left (weights of ops
 //      that stay float) into float32 constants.
@@ -83,6 +86,8 @@ class Fuser {
       for (size_t i = 0; i < g_.nodes.size(); ++i)
         if (!g_.nodes[i].dead && g_.nodes[i].op == "QLinearAdd") fuse_residual(int(i));
     cancel_pairs();
+    for (size_t i = 0; i < g_.nodes.size(); ++i)
+      if (!g_.nodes[i].dead && g_.nodes[i].op == "QLinearConv" && Graph::has_input(g_.nodes[i], 9)) fold_residual_pad(int(i));
     fold_const_dequantize();
     g_.topo_sort();
     g_.compact();
@@ -475,6 +480,35 @@ class Fuser {
     replace(i, qn, "QLinear" + op, {x.q, x.scale, x.zp, y.scale, y.zp}, a, n.op.c_str());
   }
 
+  // v is read by node `reader` and otherwise only by DequantizeLinear nodes fusion left unread.
+  bool read_only_by(int v, int reader) const {
+    auto readers = users(v);
+    return std::none_of(readers.begin(), readers.end(), [&](int u) {
+      return u != reader && !(g_.nodes[u].op == "DequantizeLinear" && unused(g_, g_.nodes[u].outputs[0]));
+    });
+  }
+
+  // v = Pad(x) adding channels at the end of the last axis with the value z,
+  // read by node `reader` alone: x; else -1.
+  int channel_pad_source(int v, int32_t z, int reader) {
+    const int p = producer(v, "Pad");
+    if (p < 0 || is_graph_output(g_, v) || !read_only_by(v, reader)) return -1;
+    const Node& n = g_.nodes[p];
+    if (n.attrs.s("mode", "constant") != "constant" || !Graph::has_input(n, 1) || !Graph::has_input(n, 2) ||
+        Graph::has_input(n, 3))
+      return -1;
+    const Value &pv = g_.values[n.inputs[1]], &cv = g_.values[n.inputs[2]];
+    if (!pv.is_const() || pv.dtype != DType::i64 || !cv.is_const() || cv.dtype != DType::i8 || cv.data.numel() != 1 ||
+        *cv.data.data_as<int8_t>() != z)
+      return -1;
+    const int64_t rank = int64_t(g_.values[v].shape.size());
+    if (pv.data.numel() != 2 * rank) return -1;
+    const int64_t* pads = pv.data.data_as<int64_t>();
+    for (int64_t k = 0; k + 1 < 2 * rank; ++k)
+      if (pads[k] != 0) return -1;
+    return pads[2 * rank - 1] > 0 ? n.inputs[0] : -1;
+  }
+
   // 3b. QLinearAdd(QLinearConv(x), r) -> QLinearConv(x, residual r); the
   // conv takes the Add's place in the node order (r is computed before it).
   void fuse_residual(int i) {
@@ -489,11 +523,7 @@ class Fuser {
       const std::string act = conv.attrs.s("activation", "");
       if ((!act.empty() && act != "none") || Graph::has_input(conv, 9) || conv.attrs.i("group", 1) != 1) continue;
       if (g_.values[conv.inputs[3]].dtype != DType::i8 || is_graph_output(g_, cv)) continue;
-      auto readers = users(cv);  // the Add, and DequantizeLinear nodes fusion left unread
-      if (std::any_of(readers.begin(), readers.end(), [&](int u) {
-            return u != i && !(g_.nodes[u].op == "DequantizeLinear" && unused(g_, g_.nodes[u].outputs[0]));
-          }))
-        continue;
+      if (!read_only_by(cv, i)) continue;
       const Value& rv = g_.values[add.inputs[r]];
       if (rv.dtype != DType::i8 || rv.shape != g_.values[y].shape || g_.values[cv].shape != g_.values[y].shape) continue;
       Node merged = conv;
@@ -510,6 +540,19 @@ class Fuser {
       ++changes_;
       return;
     }
+  }
+
+  // 4b. A residual that is a channel Pad with the residual's zero point
+  // (BlazeFace's skip connections into wider blocks) is replaced by the
+  // Pad's input: the kernel reads the missing channels as r_zp, and the Pad
+  // goes (dead-node elimination).
+  void fold_residual_pad(int i) {
+    Node& n = g_.nodes[i];
+    const int x = channel_pad_source(n.inputs[9], *g_.values[n.inputs[11]].data.data_as<int8_t>(), i);
+    if (x < 0) return;
+    log(r_, "fuse_qdq: " + g_.describe(n) + " reads its residual's channel Pad away");
+    g_.nodes[i].inputs[9] = x;
+    ++changes_;
   }
 
   // 4. Q(DQ(q)) with equal parameters is q.

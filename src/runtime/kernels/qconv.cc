@@ -133,7 +133,7 @@ class QConvVnni : public Kernel {
  public:
   QConvVnni(const QConvSpec& s, std::vector<int8_t> w_ohwi)
       : g_(s.g), x_zp_(s.x.zp), residual_(s.residual),
-        res_{nullptr, s.r.zp, s.r.scale / s.sum.scale, s.y.scale / s.sum.scale, s.sum.zp, s.sum_lo, s.sum_hi},
+        res_{nullptr, 0, 0, s.r.zp, s.r.scale / s.sum.scale, s.y.scale / s.sum.scale, s.sum.zp, s.sum_lo, s.sum_hi},
         gemm_(w_ohwi.data(), s.g.cout, s.g.kh * s.g.kw * s.g.cin, s.bias.data(), s.mult.data(), s.x.zp, s.y.zp, s.lo,
               s.hi) {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
@@ -151,7 +151,7 @@ class QConvVnni : public Kernel {
       x = cols_.data();
     }
     QResidual res = res_;
-    if (residual_) res.r = in_[9].as<int8_t>();
+    if (residual_) res.r = in_[9].as<int8_t>(), res.ldr = res.nr = in_[9].shape.back();
     const int64_t lda = direct_ ? g_.cin : ld_;
     if (out_[0].dtype == DType::f32) gemm_.run(x, lda, M, out_[0].as<float>(), g_.cout, pool_);
     else gemm_.run(x, lda, M, out_[0].as<int8_t>(), g_.cout, pool_, res);
@@ -254,6 +254,7 @@ class QConvRef : public Kernel {
     Y* y = out_[0].as<Y>();
     const int32_t xz = s_.x.zp;
     const Y* res = s_.residual ? in_[9].as<Y>() : nullptr;
+    const int64_t rc = s_.residual ? in_[9].shape.back() : 0;  // fewer than O: the rest read as r_zp
     const float rmult = s_.r.scale / s_.sum.scale, cmult = s_.y.scale / s_.sum.scale;
     parallel_for(pool_, size_t(g.n * g.oh), [&](size_t r) {
       const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
@@ -283,8 +284,10 @@ class QConvRef : public Kernel {
             continue;
           }
           int32_t v = requantize(acc[size_t(o)], s_.mult[size_t(o)], s_.y.zp, s_.lo, s_.hi);
-          if (res)
-            v = requantize_sum(v - s_.y.zp, cmult, int32_t(res[at + o]) - s_.r.zp, rmult, s_.sum.zp, s_.sum_lo, s_.sum_hi);
+          if (res) {
+            const int32_t r = o < rc ? int32_t(res[at / O * rc + o]) : s_.r.zp;
+            v = requantize_sum(v - s_.y.zp, cmult, r - s_.r.zp, rmult, s_.sum.zp, s_.sum_lo, s_.sum_hi);
+          }
           y[at + o] = Y(v);
         }
       }

@@ -73,6 +73,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
   const __m512i rzp = _mm512_set1_epi32(res.zp), szp = _mm512_set1_epi32(res.y_zp);
   const __m512i slo = _mm512_set1_epi32(res.lo), shi = _mm512_set1_epi32(res.hi);
   const __m512 rm = _mm512_set1_ps(res.mult), cm = _mm512_set1_ps(res.c_mult);
+  const __m128i rfill = _mm_set1_epi8(int8_t(res.zp));
+  __mmask16 rmask[NV];  // residual channels present
+  for (int v = 0; v < NV; ++v) {
+    const int64_t have = res.nr - (nb + v) * 16;
+    rmask[v] = have >= 16 ? __mmask16(0xFFFF) : have <= 0 ? __mmask16(0) : __mmask16((1u << have) - 1);
+  }
   for (int v = 0; v < NV; ++v) {
     const __m512 m = _mm512_loadu_ps(g.mult.data() + (nb + v) * 16);
     const __mmask16 mask = v == NV - 1 ? __mmask16((1u << nvalid) - 1) : __mmask16(0xFFFF);
@@ -83,7 +89,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
         __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));  // round half to even
         q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), vlo), vhi);
         if (res.r) {  // requantize_sum
-          const __m512i rv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, res.r + r * ldc + v * 16));
+          const __m512i rv = _mm512_cvtepi8_epi32(_mm_mask_loadu_epi8(rfill, mask & rmask[v], res.r + r * res.ldr + v * 16));
           const __m512 c = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), cm);
           q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(rv, rzp)), rm, c));
           q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, szp), slo), shi);
@@ -131,7 +137,7 @@ void tile_task(const Job<Y>& j, size_t mi, size_t ni) {
   const int8_t* x = j.x + m0 * j.lda;
   Y* y = j.y + m0 * j.ldc + n0;
   QResidual res = j.res;
-  if (res.r) res.r += m0 * j.ldc + n0;
+  if (res.r) res.r += m0 * res.ldr + n0;
   if (left > 16) tile_rows<2>(int(rows), g, x, j.lda, nb, y, j.ldc, int(std::min<int64_t>(16, left - 16)), res);
   else tile_rows<1>(int(rows), g, x, j.lda, nb, y, j.ldc, int(left), res);
 }

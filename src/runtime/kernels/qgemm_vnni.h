@@ -28,10 +28,11 @@ __attribute__((target("avx512f,avx512vnni"), always_inline)) inline __m512i dpbu
   return acc;
 }
 
-// A residual operand of QGemmVnni::run: M rows of N int8 (stride ldc, like
-// y), and the parameters of the sum.
+// A residual operand of QGemmVnni::run: M rows of nr <= N int8, and the
+// parameters of the sum.
 struct QResidual {
   const int8_t* r = nullptr;
+  int64_t ldr = 0, nr = 0;  // row stride and channels of r; outputs n >= nr read r = zp (a folded channel Pad)
   int32_t zp = 0;
   float mult = 0.f, c_mult = 0.f;  // r_scale / sum_scale, gemm output scale / sum_scale
   int32_t y_zp = 0, lo = -128, hi = 127;  // the sum's

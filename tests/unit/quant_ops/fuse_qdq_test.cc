@@ -144,6 +144,36 @@ TEST(FuseQdq, MaxPoolPadAndHardSwishRunInInt8) {
   }
 }
 
+// BlazeFace's block: Add(conv(x), Pad(x) to more channels). On VNNI CPUs the
+// Add folds into the conv and the Pad goes: the conv reads x's 6 channels as
+// its residual and the missing 4 as the zero point (the Pad's value). Within
+// 2 output steps of the QDQ definition, as the first test.
+TEST(FuseQdq, ResidualChannelPadIsReadAway) {
+  QdqBuilder b;  // NHWC as a TFLite import has it
+  int x = b.g.add_value("x", DType::f32, {1, 5, 7, 6}, true);
+  b.g.inputs = {x};
+  int x0 = b.qdq(x, 0.03f, 120);
+  Tensor pads(DType::i64, {8});
+  const int64_t pv[8] = {0, 0, 0, 0, 0, 0, 0, 4};  // 6 -> 10 channels
+  std::copy(pv, pv + 8, pads.data_as<int64_t>());
+  int padded = b.qdq(b.node("Pad", {x0, b.g.add_const("pads", pads)}), 0.03f, 120);
+  Attrs nhwc;
+  nhwc.set("layout", std::string("NHWC"));
+  int c = b.qdq(b.node("Conv", {x0, b.weights({10, 6, 1, 1}, 10), b.bias(10)}, nhwc), 0.04f, 128);
+  int y = b.qdq(b.node("Add", {c, padded}), 0.05f, 110);
+  b.g.outputs = {y};
+  auto [ref, fused, ops] = compile(b.g);
+  EXPECT_EQ(ops["Pad"], vnni_available() ? 0 : 1);
+  EXPECT_EQ(ops["QLinearAdd"], vnni_available() ? 0 : 1);
+  for (int trial = 0; trial < 3; ++trial) {
+    Tensor in = rand_f32({1, 5, 7, 6}, -3.f, 4.f);
+    Tensor r = ref.run({in})[0].clone();
+    Tensor f = fused.run({in})[0];
+    for (int64_t i = 0; i < r.numel(); ++i)
+      EXPECT_LE(std::fabs(r.data_as<float>()[i] - f.data_as<float>()[i]), 2 * 0.05f + 1e-6f) << i;
+  }
+}
+
 // A bilinear Resize requantized with its input's parameters runs on int8
 // (no Q/DQ left around it); one requantized with other parameters stays
 // float. Within 1 output step of the unfused graph (XNNPACK's fixed-point

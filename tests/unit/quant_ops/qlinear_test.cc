@@ -80,11 +80,12 @@ Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tens
     const int64_t o = at % c.cout;
     const float m = xs * ws[ws.size() > 1 ? size_t(o) : 0] / ys;
     float v = std::nearbyint(float(acc[size_t(at)]) * m) + float(yz);
-    if (res) {
+    if (res) {  // a residual with fewer channels reads the rest as its zero point
+      const int64_t rc = res->r.dim(3);
+      const int32_t rv = o < rc ? res->r.data_as<int8_t>()[at / c.cout * rc + o] : res->zp;
       const float cq = std::clamp(v, -128.f, 127.f) - float(yz);
       const float s = res->sum_scale;
-      v = std::nearbyint(std::fma(float(res->r.data_as<int8_t>()[at] - res->zp), res->scale / s, cq * (ys / s))) +
-          float(res->sum_zp);
+      v = std::nearbyint(std::fma(float(rv - res->zp), res->scale / s, cq * (ys / s))) + float(res->sum_zp);
     }
     y.data_as<int8_t>()[at] = int8_t(std::clamp(v, float(lo), float(hi)));
   }
@@ -179,7 +180,7 @@ ConvOperands conv_operands(const ConvCase& c) {
   return p;
 }
 
-// A residual (an Add fused by fuse_qdq, then relu) on the VNNI GEMM (1x1 direct, 3x3
+// A residual (an Add fused by fuse_qdq, then relu; all channels or fewer) on the VNNI GEMM (1x1 direct, 3x3
 // through im2col, a partial 16-output block) and on the reference kernel
 // (EF_DISABLE_VNNI=1: XNNPACK declines residuals): exact.
 TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
@@ -189,10 +190,13 @@ TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
     for (const auto& c : cases) {
       const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
       // The conv output (scale 0.4) saturates in places: its int8 clamp must stay.
-      const Residual res{rand_int<int8_t>({c.n, oh, ow, c.cout}, -128, 127), 0.3f, -7, 0.5f, 4};
-      auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res)[0];
-      Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, 4, 127, &res);  // relu: the sum's Q(0)
-      EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " EF_DISABLE_VNNI=" << off;
+      // And a residual of fewer channels (a channel Pad folded by fuse_qdq; 35 of 40: a partial 16-block).
+      for (const int64_t rc : {c.cout, c.cout - 5}) {
+        const Residual res{rand_int<int8_t>({c.n, oh, ow, rc}, -128, 127), 0.3f, -7, 0.5f, 4};
+        auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res)[0];
+        Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, 4, 127, &res);  // relu: the sum's Q(0)
+        EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " residual channels " << rc << " EF_DISABLE_VNNI=" << off;
+      }
     }
   }
   unsetenv("EF_DISABLE_VNNI");
