@@ -2,8 +2,8 @@
 # DOA accuracy table (held-out simulated rooms, by SNR and RT60), noise-only
 # and turn-taking scores, and the real-time factors, for SRP-PHAT and the
 # learned CNN (.cache/models/doa_cnn_xspec.onnx, made by train/doa/train.sh).
-# usage: bench/audio/run.sh [build-dir] [rooms per cell]
+# usage: bench/audio/run.sh [build-dir] [rooms per cell, default 20]
 B=${1:-build}
-ROOMS=${2:-3}
+ROOMS=${2:-20}
 exec "$B/edgeflow" audio bench --rooms "$ROOMS" --snr 20 --snr 10 --snr 5 --snr 0 \
   --rt60 0.2 --rt60 0.4 --rt60 0.7 --estimator srp --estimator cnn --rtf-seconds 10
