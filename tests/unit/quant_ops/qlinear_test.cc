@@ -307,10 +307,18 @@ TEST(ResizeInt8, MatchesFloatKernelRounded) {
     float scale;
     const char* impl;
     int tol;
+    bool half_up = false;  // compare with floor(f + 1/2) exactly instead
   };
-  for (const Case& c : {Case{"linear", 2.f, "xnnpack", 1}, Case{"linear", 1.5f, "ref-int8", 0},
-                        Case{"nearest", 2.f, "ref-int8", 0}}) {
-    Tensor x = rand_int<int8_t>({1, 5, 6, 19}, -128, 127);
+  // Weights in quarters (2x linear, nearest) take the own integer kernel on
+  // AVX-512 CPUs: exactly the float interpolation rounded half up, as
+  // XNNPACK's fixed-point kernel rounds it.
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl");
+  const Case quarters_linear = avx512 ? Case{"linear", 2.f, "avx512-int8", 0, true} : Case{"linear", 2.f, "xnnpack", 1};
+  const Case quarters_nearest = avx512 ? Case{"nearest", 2.f, "avx512-int8", 0} : Case{"nearest", 2.f, "ref-int8", 0};
+  for (const Shape& shape : {Shape{1, 5, 6, 19}, Shape{2, 4, 7, 40}})  // channels: a partial 32-lane block, and 32 + 8
+  for (const Case& c : {quarters_linear, Case{"linear", 1.5f, "ref-int8", 0}, quarters_nearest}) {
+    Tensor x = rand_int<int8_t>(shape, -128, 127);
     Tensor xf(DType::f32, x.shape());
     for (int64_t i = 0; i < x.numel(); ++i) xf.data_as<float>()[i] = float(x.data_as<int8_t>()[i]);
     Attrs a;
@@ -327,7 +335,8 @@ TEST(ResizeInt8, MatchesFloatKernelRounded) {
     ASSERT_EQ(y.shape(), r.shape());
     int worst = 0;
     for (int64_t i = 0; i < y.numel(); ++i) {
-      const float want = std::clamp(std::nearbyint(r.data_as<float>()[i]), -128.f, 127.f);
+      const float f = r.data_as<float>()[i];
+      const float want = std::clamp(c.half_up ? std::floor(f + 0.5f) : std::nearbyint(f), -128.f, 127.f);
       worst = std::max(worst, std::abs(int(y.data_as<int8_t>()[i]) - int(want)));
     }
     EXPECT_LE(worst, c.tol) << c.mode << " x" << c.scale;
