@@ -291,7 +291,7 @@ Corrected correct(const Graph& g, const Plan& p, const std::map<int, TensorStats
   r.levels = int(levels.size());
   size_t done = 0;
   for (const auto& [depth, layers] : levels) {
-    const Graph q = build_qdq(r.graph, p, stats, o);
+    const Graph q = fold_constant_dequantize(build_qdq(r.graph, p, stats, o));
     std::vector<LayerFit> fits;
     std::vector<std::string> outs, keep_f, keep_q;
     for (int i : layers) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "quant/quantize.h"
+#include "runtime/kernel.h"
 
 namespace ef::quant {
 
@@ -49,6 +50,19 @@ QuantizedWeights quantize_weights(const Graph& g, const Node& n, const Tensor& w
   for (int64_t i = 0; i < w.numel(); ++i)
     r.q[i] = int8_t(std::clamp(std::nearbyint(wd[i] / r.scale[channel(i)]), -127.f, 127.f));
   return r;
+}
+
+Graph fold_constant_dequantize(Graph q) {
+  for (Node& n : q.nodes) {
+    if (n.dead || n.op != "DequantizeLinear") continue;
+    if (!std::all_of(n.inputs.begin(), n.inputs.end(), [&](int v) { return v < 0 || q.values[v].is_const(); }))
+      continue;
+    q.values[n.outputs[0]].data = evaluate_node(q, n).at(0);
+    n.dead = true;
+  }
+  q.compact();
+  q.relink();
+  return q;
 }
 
 bool shares_input_params(const Graph& g, const Node& n) {

@@ -139,6 +139,11 @@ QuantizedWeights quantize_weights(const Graph& g, const Node& n, const Tensor& w
 
 // The QDQ graph (same inputs and outputs as g).
 Graph build_qdq(const Graph& g, const Plan& p, const std::map<int, TensorStats>& stats, const Options& o);
+// The QDQ graph simulated in float as the runtime runs it fast: the
+// DequantizeLinear of constants (weights, biases) folded into float
+// constants, so that layers get their float kernels (the reference kernel
+// takes weights computed at run time); activations keep Q -> DQ.
+Graph fold_constant_dequantize(Graph qdq);
 // Name of the dequantized copy of activation `name` in the QDQ graph.
 std::string dequantized_name(const std::string& name);
 

@@ -135,7 +135,7 @@ Report evaluate(const Graph& fp, const Graph& qdq, const Model& int8, const Plan
     r.layers.push_back({n.name, n.op, {}});
   }
   Session fs(Model::from_graph(fp), fo);
-  Session qs(Model::from_graph(qdq), qo);
+  Session qs(Model::from_graph(fold_constant_dequantize(qdq)), qo);
   Session is(int8, CompileOptions{.threads = threads});
   if (is.num_outputs() != fs.num_outputs())
     throw Error("quantize: the quantized model has " + std::to_string(is.num_outputs()) + " outputs, the float one " +
