@@ -17,6 +17,6 @@ run() {  # NAME MODEL ARGS...
 run mobilenet_v2 .cache/models/mobilenet_v2.onnx --calib data/vtest.avi --frames 100 --eval-frames 300 \
   --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
 run selfie_segmentation models/cache/selfie_segmentation.tflite --calib data/Megamind.avi --frames 100 \
-  --eval-frames 100 --method percentile
+  --eval-frames 100 --method percentile --correct weights
 run face_detection_short_range models/cache/face_detection_short_range.tflite --calib data/Megamind.avi \
-  --frames 100 --eval-frames 100 --method percentile --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5
+  --frames 100 --eval-frames 100 --method percentile --correct weights --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5

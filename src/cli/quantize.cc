@@ -1,6 +1,7 @@
 // edgeflow quantize MODEL --calib DIR_OR_VIDEO [--frames N] [--eval-frames M]
 //                  [--method minmax|percentile|mse] [--per-channel|--per-tensor]
-//                  [--keep-float first,last,LAYER...] [image options] --out model.int8.onnx
+//                  [--keep-float first,last,LAYER...] [--correct none|bias|weights]
+//                  [image options] --out model.int8.onnx
 //
 // Post-training static INT8 quantization (see src/quant/quantize.h): prepare
 // the float graph (BatchNorm folded, activations fused), calibrate on N real

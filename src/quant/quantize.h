@@ -2,8 +2,9 @@
 //
 //   Graph g = quant::prepare(model, shapes);        // fold BN, fuse activations (float)
 //   quant::Plan plan = quant::plan(g, options);      // which layers, which tensors
-//   auto stats = quant::calibrate(g, plan, n, fill);  // run float frames, collect ranges
-//   Graph q = quant::build_qdq(g, plan, stats, options);
+//   auto cal = quant::calibrate(g, plan, n, fill, options);  // run float frames, collect ranges
+//   auto c = quant::correct(g, plan, cal.stats, options, n, fill);  // optional refit (--correct)
+//   Graph q = quant::build_qdq(c.graph, plan, cal.stats, options);
 //   export_onnx(q, "model.int8.onnx");
 //
 // The scheme is the one ONNX Runtime's quantize_static writes (QDQ, S8S8):
