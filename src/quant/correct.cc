@@ -68,10 +68,12 @@ struct LayerFit {
 
   // One frame: x_f and x_q are the layer's input in the float and the
   // quantized model (batch 1 or more), NCHW or NHWC.
-  void add(const Tensor& xf, const Tensor& xq, bool nhwc) {
+  // Each in its own layout (a graph input keeps the model's, values inside
+  // the session have the session's).
+  void add(const Tensor& xf, bool nhwc_f, const Tensor& xq, bool nhwc_q) {
     const Shape& s = xf.shape();
-    const Input in{xf.data_as<float>(), xq.data_as<float>(), nhwc ? s[3] : s[1], nhwc ? s[1] : s[2],
-                   nhwc ? s[2] : s[3], nhwc};
+    const Input in{xf.data_as<float>(), xq.data_as<float>(), nhwc_f ? s[3] : s[1], nhwc_f ? s[1] : s[2],
+                   nhwc_f ? s[2] : s[3], nhwc_f, nhwc_q};
     const int64_t oh = (in.h + pt + pb - (kh - 1) * dh - 1) / sh + 1;
     const int64_t ow = (in.w + pl + pr - (kw - 1) * dw - 1) / sw + 1;
     // At most kPatchesPerFrame output pixels per frame, on a grid whose
@@ -99,7 +101,7 @@ struct LayerFit {
   struct Input {
     const float *f, *q;
     int64_t c, h, w;
-    bool nhwc;
+    bool nhwc_f, nhwc_q;
   };
   // The patch of output pixel (oy, ox) of group gi into pq, pd; false if a
   // float input value lies outside the input's int8 range.
@@ -114,10 +116,11 @@ struct LayerFit {
             pq[j] = pd[j] = 0.f;
             continue;
           }
-          const int64_t at = in.nhwc ? ((batch * in.h + iy) * in.w + ix) * in.c + ci
-                                     : ((batch * in.c + ci) * in.h + iy) * in.w + ix;
-          pq[j] = in.q[at], pd[j] = in.f[at] - in.q[at];
-          clipped |= in.f[at] < lo || in.f[at] > hi;
+          const int64_t nhwc = ((batch * in.h + iy) * in.w + ix) * in.c + ci;
+          const int64_t nchw = ((batch * in.c + ci) * in.h + iy) * in.w + ix;
+          const float f = in.f[in.nhwc_f ? nhwc : nchw], q = in.q[in.nhwc_q ? nhwc : nchw];
+          pq[j] = q, pd[j] = f - q;
+          clipped |= f < lo || f > hi;
         }
     pq[j] = 1.f, pd[j] = 0.f;
     return !clipped;
@@ -180,10 +183,12 @@ void refit(Graph& g, const LayerFit& f, const Options& o) {
       const double* qq = f.qq.data() + gi * f.k * f.k;
       const double* qd = f.qd.data() + gi * f.k * f.k;
       std::vector<double> a(qq, qq + f.k * f.k);
+      // Ridge relative to each input's own energy (scale-free; inputs that are
+      // always zero get a floor and keep their weights).
       double trace = 0;
       for (int64_t i = 0; i < f.k; ++i) trace += a[i * f.k + i];
-      const double lambda = o.ridge * trace / double(f.k);
-      for (int64_t i = 0; i < f.k; ++i) a[i * f.k + i] += lambda;
+      for (int64_t i = 0; i < f.k; ++i)
+        a[i * f.k + i] += o.ridge * std::max(a[i * f.k + i], 1e-9 * trace / double(f.k));
       // Too few patches (squeeze-excitation convs see one per frame) would be
       // fitted to noise: those keep their weights and get the bias only.
       if (count(gi) < kMinPatchesPerWeight * double(f.k) || trace <= 0 || !cholesky(a, f.k)) continue;
@@ -274,8 +279,12 @@ Session cut_session(const Graph& g, const std::vector<std::string>& outputs, con
   return Session(Model::from_graph(std::move(t)), co);
 }
 
-// The layout the session runs layer ni in (its kept values have it).
-bool nhwc_in(const Session& s, const Graph& g, int ni) {
+// Whether a 4-D session value with `channels` channels is NHWC: by its
+// shape, else (H = W = C) by the layout the session runs layer ni in.
+bool nhwc_value(const Tensor& t, int64_t channels, const Session& s, const Graph& g, int ni) {
+  const Shape& d = t.shape();
+  if (d[1] == channels && d[3] != channels) return false;
+  if (d[3] == channels && d[1] != channels) return true;
   for (const Node& n : s.graph().nodes)
     if (n.name == g.nodes[ni].name) return n.attrs.s("layout", "NCHW") == "NHWC";
   return g.nodes[ni].attrs.s("layout", "NCHW") == "NHWC";
@@ -311,19 +320,19 @@ Corrected correct(const Graph& g, const Plan& p, const std::map<int, TensorStats
     }
     Session fs = cut_session(g, outs, keep_f, threads);
     Session qs = cut_session(q, outs, keep_q, threads);
-    std::vector<char> nhwc;
-    for (const LayerFit& f : fits) nhwc.push_back(nhwc_in(fs, g, f.node));
     for (size_t fr = 0; fr < frames; ++fr) {
       fill(fr, fs);
       fill(fr, qs);
       fs.run();
       qs.run();
       for (size_t l = 0; l < fits.size(); ++l) {
-        Tensor xf = fs.value(fits[l].input_f), xq = qs.value(fits[l].input_q);
-        if (xf.shape() != xq.shape() || xf.rank() != 4)
-          throw Error("quantize --correct: layer '" + g.nodes[fits[l].node].name + "' input " +
-                      shape_str(xf.shape()) + " in the float model, " + shape_str(xq.shape()) + " quantized");
-        fits[l].add(xf, xq, nhwc[l]);
+        LayerFit& f = fits[l];
+        Tensor xf = fs.value(f.input_f), xq = qs.value(f.input_q);
+        const int64_t channels = f.cin_g * f.groups;
+        if (xf.rank() != 4 || xq.rank() != 4 || xf.numel() != xq.numel())
+          throw Error("quantize --correct: layer '" + g.nodes[f.node].name + "' input " + shape_str(xf.shape()) +
+                      " in the float model, " + shape_str(xq.shape()) + " quantized");
+        f.add(xf, nhwc_value(xf, channels, fs, g, f.node), xq, nhwc_value(xq, channels, qs, g, f.node));
       }
       if (progress) progress(++done, frames * levels.size());
     }

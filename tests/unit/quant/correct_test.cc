@@ -30,10 +30,14 @@ Net net() {
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> m(25, 127);
   // On the int8 grid (each output channel's largest weight 1, scale 1/127):
-  // weight rounding adds nothing, all error comes from the inputs.
+  // weight rounding adds nothing, all error comes from the inputs. Conv a
+  // ignores input channel 0, where the frames put the range's ends.
   auto weights = [&](const std::string& name, Shape s) {
     std::vector<float> w(size_t(numel(s)));
-    for (size_t i = 0; i < w.size(); ++i) w[i] = i % size_t(numel(s) / s[0]) == 0 ? 1.f : float(m(rng)) / 127.f;
+    const size_t per = size_t(numel(s) / s[0]);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = i % per == 1 ? 1.f : float(m(rng)) / 127.f;
+    if (name == "wa")
+      for (size_t i = 0; i < w.size(); i += per) w[i] = 0.f;
     return std::make_pair(g.add_const(name, Tensor::from<float>(s, std::span<const float>(w))), w);
   };
   const int x = g.add_value("x", DType::f32, {1, 4, 8, 8}, true);
@@ -55,60 +59,71 @@ Net net() {
   return n;
 }
 
-// Frame f: (k + 0.4) * kStep with k random in [1, 254], and the range's ends
-// 0 and 255 * kStep at two pixels so that every frame calibrates alike.
-FillFn frames(unsigned seed) {
-  return [seed](size_t f, Session& s) {
+// Frame f: value(rng) at every element, and the range's ends 0 and
+// 255 * kStep at two pixels of channel 0 so that every frame calibrates alike.
+using ValueFn = float (*)(std::mt19937&);
+FillFn frames(unsigned seed, ValueFn value) {
+  return [seed, value](size_t f, Session& s) {
     std::mt19937 rng(seed + unsigned(f));
-    std::uniform_int_distribution<int> k(1, 254);
     Tensor& t = s.input(0);
     float* d = t.data_as<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) d[i] = (float(k(rng)) + 0.4f) * kStep;
+    for (int64_t i = 0; i < t.numel(); ++i) d[i] = value(rng);
     d[0] = 0.f, d[1] = 255 * kStep;
   };
 }
+// 0.4 of a step above the grid: int8 rounds every value down by 0.4 kStep.
+float biased(std::mt19937& rng) { return (float(std::uniform_int_distribution<int>(1, 254)(rng)) + 0.4f) * kStep; }
+// 1.2 or 2.4 steps: int8 rounds them to 1 and 2 steps, a gain of 1/1.2 no
+// bias can undo (the error grows with the value).
+float gained(std::mt19937& rng) { return float(std::uniform_int_distribution<int>(1, 2)(rng)) * 1.2f * kStep; }
 
-// Per channel of conv b's output y2 (before its own Q/DQ) over held-out
-// frames: mean of quantized - float.
-std::vector<double> mean_error(const Graph& fp, const Graph& qdq) {
+// Per channel of conv output `value` (before its own Q/DQ) over held-out
+// frames: mean and mean square of quantized - float.
+struct Error2 {
+  std::vector<double> mean = std::vector<double>(4, 0.0), mse = std::vector<double>(4, 0.0);
+};
+Error2 output_error(const Graph& fp, const Graph& qdq, const std::string& value, ValueFn input) {
   CompileOptions fo, qo;
   fo.optimize = qo.optimize = false;
-  fo.keep_values = qo.keep_values = {"y2"};
+  fo.keep_values = qo.keep_values = {value};
   Session fs(Model::from_graph(fp), fo), qs(Model::from_graph(qdq), qo);
-  const FillFn fill = frames(1000);
-  std::vector<double> sum(4, 0.0);
+  const FillFn fill = frames(1000, input);
+  Error2 e;
   int64_t count = 0;
   for (size_t f = 0; f < 20; ++f) {
     fill(f, fs);
     fill(f, qs);
     fs.run();
     qs.run();
-    const Tensor a = fs.value("y2"), b = qs.value("y2");
+    const Tensor a = fs.value(value), b = qs.value(value);
     const bool last = a.shape().back() == 4;
     const int64_t inner = last ? 1 : 64;
-    for (int64_t i = 0; i < a.numel(); ++i)
-      sum[last ? i % 4 : (i / inner) % 4] += double(b.data_as<float>()[i]) - a.data_as<float>()[i];
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      const double d = double(b.data_as<float>()[i]) - a.data_as<float>()[i];
+      e.mean[last ? i % 4 : (i / inner) % 4] += d;
+      e.mse[last ? i % 4 : (i / inner) % 4] += d * d;
+    }
     count += a.numel() / 4;
   }
-  for (double& s : sum) s /= double(count);
-  return sum;
+  for (int c = 0; c < 4; ++c) e.mean[c] /= double(count), e.mse[c] /= double(count);
+  return e;
 }
 
-std::vector<double> corrected_error(Correct c) {
+Error2 corrected_error(Correct c, const std::string& value, ValueFn input) {
   Net n = net();
   Options o;
   o.equalize = false;
   o.correct = c;
   const Plan p = plan(n.g, o);
-  const Calibration cal = calibrate(n.g, p, 16, frames(0), o);
-  const Corrected r = correct(n.g, p, cal.stats, o, 16, frames(0));
+  const Calibration cal = calibrate(n.g, p, 16, frames(0, input), o);
+  const Corrected r = correct(n.g, p, cal.stats, o, 16, frames(0, input));
   EXPECT_EQ(r.layers, c == Correct::none ? 0 : 2);  // a and b; c writes the graph output (float)
   EXPECT_EQ(r.levels, c == Correct::none ? 0 : 2);
-  return mean_error(n.g, build_qdq(r.graph, p, cal.stats, o));
+  return output_error(n.g, build_qdq(r.graph, p, cal.stats, o), value, input);
 }
 
 TEST(Correct, BiasCorrectionRemovesTheRoundingBiasLayerByLayer) {
-  const std::vector<double> none = corrected_error(Correct::none);
+  const std::vector<double> none = corrected_error(Correct::none, "y2", biased).mean;
   const Net n = net();
   for (int c = 0; c < 4; ++c) {
     // Without correction: y1 channel i is low by 0.4 kStep sum_j wa[i][j], and
@@ -124,9 +139,23 @@ TEST(Correct, BiasCorrectionRemovesTheRoundingBiasLayerByLayer) {
     EXPECT_NEAR(none[c], expected, 0.2 * std::fabs(expected)) << "channel " << c;
   }
   for (Correct mode : {Correct::bias, Correct::weights}) {
-    const std::vector<double> e = corrected_error(mode);
+    const std::vector<double> e = corrected_error(mode, "y2", biased).mean;
     for (int c = 0; c < 4; ++c)
       EXPECT_LT(std::fabs(e[c]), 0.1 * std::fabs(none[c])) << correct_name(mode) << " channel " << c;
+  }
+}
+
+// A gain error (inputs 1.2 and 2.4 steps read as 1 and 2): the bias fixes
+// the mean only; the least-squares refit scales the weights by 1.2 (still
+// on the int8 grid, with a scale 1.2 times larger) and removes the error
+// (input channel 0, with the range's ends read exactly, keeps weight 0).
+TEST(Correct, WeightRefitRemovesAGainErrorTheBiasCannot) {
+  const Error2 none = corrected_error(Correct::none, "y1", gained);
+  const Error2 bias = corrected_error(Correct::bias, "y1", gained);
+  const Error2 weights = corrected_error(Correct::weights, "y1", gained);
+  for (int c = 0; c < 4; ++c) {
+    EXPECT_LT(bias.mse[c], 0.5 * none.mse[c]) << "channel " << c;  // the mean part goes
+    EXPECT_LT(weights.mse[c], 0.05 * bias.mse[c]) << "channel " << c;
   }
 }
 
