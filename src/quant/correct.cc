@@ -183,12 +183,14 @@ void refit(Graph& g, const LayerFit& f, const Options& o) {
       const double* qq = f.qq.data() + gi * f.k * f.k;
       const double* qd = f.qd.data() + gi * f.k * f.k;
       std::vector<double> a(qq, qq + f.k * f.k);
-      // Ridge relative to each input's own energy (scale-free; inputs that are
-      // always zero get a floor and keep their weights).
+      // Ridge: the same for every weight, relative to the inputs' mean
+      // energy (a per-input one let rarely active inputs take huge weights:
+      // BlazeFace's best-detection error 0.045 -> 0.39); the bias's relative
+      // to the patch count (inputs may be far smaller or larger than 1).
       double trace = 0;
-      for (int64_t i = 0; i < f.k; ++i) trace += a[i * f.k + i];
-      for (int64_t i = 0; i < f.k; ++i)
-        a[i * f.k + i] += o.ridge * std::max(a[i * f.k + i], 1e-9 * trace / double(f.k));
+      for (int64_t i = 0; i < kn; ++i) trace += a[i * f.k + i];
+      for (int64_t i = 0; i < kn; ++i) a[i * f.k + i] += o.ridge * trace / double(kn);
+      a[kn * f.k + kn] *= 1 + o.ridge;
       // Too few patches (squeeze-excitation convs see one per frame) would be
       // fitted to noise: those keep their weights and get the bias only.
       if (count(gi) < kMinPatchesPerWeight * double(f.k) || trace <= 0 || !cholesky(a, f.k)) continue;

@@ -51,7 +51,7 @@ struct Options {
   int bins = 2048;
   bool equalize = true;  // cross-layer equalization of Conv -> Conv pairs (equalize.cc)
   Correct correct = Correct::none;
-  double ridge = 1e-3;  // Correct::weights: ridge, relative to each input's energy
+  double ridge = 1e-3;  // Correct::weights: ridge, relative to the inputs' mean energy
 };
 
 // The float graph quantization works on: input shapes bound (dynamic
