@@ -181,7 +181,10 @@ struct DoaParams {
   double min_separation = 20;   // degrees between reported sources
   double secondary_ratio = 0.55;  // a 2nd/3rd peak needs this fraction of the main peak's height
   // VAD
-  double vad_threshold_db = 5.0;  // band energy above the noise floor
+  // Band energy above the noise floor. 3 dB, chosen on the tuning rooms (seed
+  // 60000): at 5 dB the VAD missed 40 % of the voiced frames at SNR 0 dB, and
+  // noise-only input still reports no speaker in every frame at 3 dB.
+  double vad_threshold_db = 3.0;
   double vad_hangover_s = 0.15;
   double noise_window_s = 2.0;    // minimum-statistics window
 };
