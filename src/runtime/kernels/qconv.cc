@@ -1,9 +1,9 @@
 // QLinearConv (NHWC activations, OIHW int8 weights in the IR), weights packed
 // once at creation, in order of preference:
 //   * ungrouped convolutions on CPUs with AVX512-VNNI: own int8 GEMM
-//     (qgemm_vnni.h), 1x1 directly on the activations, others on an im2col
-//     buffer made at every run (the Debian XNNPACK build predates its VNNI
-//     kernels);
+//     (qgemm_vnni.h), 1x1 directly on the activations, others as an
+//     implicit GEMM on a padded copy of the input (the Debian XNNPACK build
+//     predates its VNNI kernels);
 //   * depthwise ones on CPUs with AVX512-VNNI: own kernel (qdwconv_vnni.cc);
 //   * XNNPACK convolution2d_nhwc_qc8 (per-channel weights) / _qs8
 //     (per-tensor): grouped ones, and CPUs without VNNI;
@@ -12,8 +12,6 @@
 // All requantize as round_half_even(acc * (x_scale * w_scale[c] / y_scale)) + y_zp,
 // or, without y_scale and y_zp (a float output; VNNI GEMM and reference),
 // write float(acc) * x_scale * w_scale[c].
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -126,79 +124,74 @@ std::unique_ptr<Kernel> make_qconv_xnn(const KernelContext& c) {
   return k;
 }
 
-// Own VNNI GEMM: y[pixels, cout] = x_cols[pixels, K] * w[cout, K], with
-// x_cols = x itself for 1x1/stride 1/no padding, else an im2col buffer whose
-// K = kh * kw * cin columns follow the weights' OHWI order.
+// K of an implicit-GEMM convolution: kh * kw / taps runs of taps * cin
+// contiguous input bytes (a kernel row; one tap with horizontal dilation),
+// each rounded up to lenp bytes with zero weights.
+struct KRuns {
+  explicit KRuns(const QConvGeom& g) : taps(g.dw == 1 ? g.kw : 1), lenp((taps * g.cin + 3) / 4 * 4) {}
+  int64_t K(const QConvGeom& g) const { return g.kh * g.kw / taps * lenp; }
+  int64_t taps, lenp;
+};
+
+// Own VNNI GEMM: y[pixels, cout] = x[pixels, K] * w[cout, K]. A 1x1 conv
+// with stride 1, no padding and cin % 4 == 0 runs it on the activations as
+// they are; every other conv as an implicit GEMM: the input is copied into a
+// buffer with its padding (the zero point) around it, and each output row is
+// one GEMM whose pixels start sw * cin bytes apart and whose K is the KRuns
+// read in place (a 3-channel 5x5 stem: 16 bytes a kernel row, K = 80 for 75;
+// no im2col buffer).
 class QConvVnni : public Kernel {
  public:
-  QConvVnni(const QConvSpec& s, std::vector<int8_t> w_ohwi)
+  QConvVnni(const QConvSpec& s, const std::vector<int8_t>& w, const KRuns& k)
       : g_(s.g), x_zp_(s.x.zp), residual_(s.residual),
         res_{nullptr, 0, 0, s.r.zp, s.r.scale / s.sum.scale, s.y.scale / s.sum.scale, s.sum.zp, s.sum_lo, s.sum_hi},
-        gemm_(w_ohwi.data(), s.g.cout, s.g.kh * s.g.kw * s.g.cin, s.bias.data(), s.mult.data(), s.x.zp, s.y.zp, s.lo,
-              s.hi) {
+        gemm_(w.data(), s.g.cout, k.K(s.g), s.bias.data(), s.mult.data(), s.x.zp, s.y.zp, s.lo, s.hi) {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
               g_.pr == 0 && g_.cin % 4 == 0;
+    if (direct_) return;
+    gemm_.run_groups = k.lenp / 4;
+    gemm_.runs.clear();
+    for (int64_t kh = 0; kh < g_.kh; ++kh)
+      for (int64_t j = 0; j < g_.kw / k.taps; ++j) gemm_.runs.push_back(kh * g_.dh * row_ + j * g_.dw * g_.cin);
   }
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
-    if (!direct_) cols_.assign(size_t(g_.n * g_.oh * g_.ow * ld_), int8_t(x_zp_));
+    if (!direct_) padded_.assign(size_t(g_.n * hp_ * row_ + 64), int8_t(x_zp_));  // 64: the last run's rounding up
   }
   void run() override {
     const int8_t* x = in_[0].as<int8_t>();
-    const int64_t M = g_.n * g_.oh * g_.ow;
-    if (!direct_) {
-      im2col(x);
-      x = cols_.data();
+    if (direct_) {
+      const int64_t M = g_.n * g_.oh * g_.ow;
+      if (out_[0].dtype == DType::f32) gemm_.run(x, g_.cin, M, out_[0].as<float>(), g_.cout, pool_);
+      else gemm_.run(x, g_.cin, M, out_[0].as<int8_t>(), g_.cout, pool_, residual());
+      return;
     }
-    QResidual res = res_;
-    if (residual_) res.r = in_[9].as<int8_t>(), res.ldr = res.nr = in_[9].shape.back();
-    const int64_t lda = direct_ ? g_.cin : ld_;
-    if (out_[0].dtype == DType::f32) gemm_.run(x, lda, M, out_[0].as<float>(), g_.cout, pool_);
-    else gemm_.run(x, lda, M, out_[0].as<int8_t>(), g_.cout, pool_, res);
+    const QConvGeom g = g_;
+    const int64_t in_row = g.iw * g.cin;
+    parallel_rows(pool_, g.n * g.ih, in_row, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        std::memcpy(padded_.data() + ((r / g.ih) * hp_ + g.pt + r % g.ih) * row_ + g.pl * g.cin, x + r * in_row,
+                    size_t(in_row));
+    });
+    const QResidual res = residual();
+    parallel_for(pool_, size_t(g.n * g.oh), [&](size_t i) {
+      const int64_t n = int64_t(i) / g.oh, oy = int64_t(i) % g.oh, at = int64_t(i) * g.ow;
+      const int8_t* a = padded_.data() + (n * hp_ + oy * g.sh) * row_;
+      if (out_[0].dtype == DType::f32)
+        return gemm_.run(a, g.sw * g.cin, g.ow, out_[0].as<float>() + at * g.cout, g.cout, nullptr);
+      QResidual r = res;
+      if (r.r) r.r += at * r.ldr;
+      gemm_.run(a, g.sw * g.cin, g.ow, out_[0].as<int8_t>() + at * g.cout, g.cout, nullptr, r);
+    });
   }
-  const char* impl() const override { return direct_ ? "vnni-1x1" : "vnni-im2col"; }
+  const char* impl() const override { return direct_ ? "vnni-1x1" : "vnni-implicit"; }
   pthreadpool_t pool_ = nullptr;
 
  private:
-  // Runs of at most 64 bytes (the 3-channel stems: 9 or 15 bytes) are copied
-  // as 16-byte vectors instead of memcpy calls: each may write up to 15 bytes
-  // past its end, which the next run overwrites or, after the last, the
-  // row's slack (ld_ = Kp + 16) takes; sources that close to the end of x
-  // take memcpy.
-  void im2col(const int8_t* x) {
-    const QConvGeom g = g_;
-    const int64_t ld = ld_;
-    int8_t* cols = cols_.data();
-    const int8_t* x_end = x + g.n * g.ih * g.iw * g.cin;
-    const int8_t zp = int8_t(x_zp_);
-    auto copy = [x_end](int8_t* dst, const int8_t* src, int64_t len) {
-      if (len > 64 || src + (len + 15) / 16 * 16 > x_end) {
-        std::memcpy(dst, src, size_t(len));
-        return;
-      }
-      for (int64_t i = 0; i < len; i += 16)
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
-    };
-    parallel_for(pool_, size_t(g.n * g.oh), [&](size_t r) {
-      const int64_t n = int64_t(r) / g.oh, oy = int64_t(r) % g.oh;
-      for (int64_t ox = 0; ox < g.ow; ++ox) {
-        int8_t* dst = cols + ((n * g.oh + oy) * g.ow + ox) * ld;
-        const int64_t ix0 = ox * g.sw - g.pl, ix1 = ix0 + (g.kw - 1) * g.dw;
-        for (int64_t kh = 0; kh < g.kh; ++kh) {
-          const int64_t iy = oy * g.sh - g.pt + kh * g.dh;
-          if (g.dw == 1 && iy >= 0 && iy < g.ih && ix0 >= 0 && ix1 < g.iw) {  // one contiguous run of kw pixels
-            copy(dst, x + ((n * g.ih + iy) * g.iw + ix0) * g.cin, g.kw * g.cin);
-            dst += g.kw * g.cin;
-            continue;
-          }
-          for (int64_t kw = 0; kw < g.kw; ++kw, dst += g.cin) {
-            const int64_t ix = ox * g.sw - g.pl + kw * g.dw;
-            if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) std::fill(dst, dst + g.cin, zp);
-            else copy(dst, x + ((n * g.ih + iy) * g.iw + ix) * g.cin, g.cin);
-          }
-        }
-      }
-    });
+  QResidual residual() const {
+    QResidual res = res_;
+    if (residual_) res.r = in_[9].as<int8_t>(), res.ldr = res.nr = in_[9].shape.back();
+    return res;
   }
   QConvGeom g_;
   int32_t x_zp_;
@@ -206,8 +199,10 @@ class QConvVnni : public Kernel {
   QResidual res_;
   QGemmVnni gemm_;
   bool direct_ = false;
-  int64_t ld_ = gemm_.Kp + 16;  // im2col row stride: Kp and the copies' slack
-  std::vector<int8_t> cols_;
+  // The padded input: hp_ rows of row_ bytes an image, covering every tap.
+  int64_t hp_ = std::max(g_.pt + g_.ih, (g_.oh - 1) * g_.sh + (g_.kh - 1) * g_.dh + 1);
+  int64_t row_ = std::max(g_.pl + g_.iw, (g_.ow - 1) * g_.sw + (g_.kw - 1) * g_.dw + 1) * g_.cin;
+  std::vector<int8_t> padded_;
 };
 
 std::unique_ptr<Kernel> make_qconv_vnni(const KernelContext& c) {
@@ -217,15 +212,17 @@ std::unique_ptr<Kernel> make_qconv_vnni(const KernelContext& c) {
   for (int32_t z : s.w.zero_point)
     if (z != 0) return nullptr;
   const QConvGeom& g = s.g;
-  const int64_t O = g.cout, I = g.cin, KH = g.kh, KW = g.kw;
-  std::vector<int8_t> w(size_t(O * KH * KW * I));  // OIHW -> OHWI
+  const KRuns runs{g};
+  const int64_t I = g.cin, K = runs.K(g);
+  std::vector<int8_t> w(size_t(g.cout * K), 0);  // [O][kernel row][tap run][lenp]: bytes (kw, ci), then zeros
   const int8_t* src = s.weights->data_as<int8_t>();
-  for (int64_t o = 0; o < O; ++o)
+  for (int64_t o = 0; o < g.cout; ++o)
     for (int64_t i = 0; i < I; ++i)
-      for (int64_t kh = 0; kh < KH; ++kh)
-        for (int64_t kw = 0; kw < KW; ++kw)
-          w[size_t(((o * KH + kh) * KW + kw) * I + i)] = src[((o * I + i) * KH + kh) * KW + kw];
-  auto k = std::make_unique<QConvVnni>(s, std::move(w));
+      for (int64_t kh = 0; kh < g.kh; ++kh)
+        for (int64_t kw = 0; kw < g.kw; ++kw)
+          w[size_t(o * K + (kh * g.kw + kw) / runs.taps * runs.lenp + kw % runs.taps * I + i)] =
+              src[((o * I + i) * g.kh + kh) * g.kw + kw];
+  auto k = std::make_unique<QConvVnni>(s, w, runs);
   k->pool_ = c.pool;
   return k;
 }

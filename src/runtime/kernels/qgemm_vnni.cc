@@ -56,17 +56,20 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
     const __m512i b = _mm512_loadu_si512(g.bias.data() + (nb + v) * 16);
     for (int r = 0; r < MR; ++r) acc[r][v] = b;
   }
-  const int64_t K4 = g.Kp / 4;
+  const int64_t K4 = g.Kp / 4, G = g.run_groups;
   const int8_t* wp = g.w.data() + nb * K4 * 64;
   const __m512i flip = _mm512_set1_epi32(int32_t(0x80808080u));
-  for (int64_t k = 0; k < K4; ++k) {
-    __m512i wv[NV];
-    for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_si512(wp + (v * K4 + k) * 64);
-    for (int r = 0; r < MR; ++r) {
-      int32_t a32;
-      std::memcpy(&a32, x + r * lda + 4 * k, 4);
-      const __m512i a = _mm512_xor_si512(_mm512_set1_epi32(a32), flip);
-      for (int v = 0; v < NV; ++v) acc[r][v] = dpbusd(acc[r][v], a, wv[v]);
+  for (const int64_t off : g.runs) {
+    const int8_t* xr = x + off;
+    for (int64_t k = 0; k < G; ++k, wp += 64) {
+      __m512i wv[NV];
+      for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_si512(wp + v * K4 * 64);
+      for (int r = 0; r < MR; ++r) {
+        int32_t a32;
+        std::memcpy(&a32, xr + r * lda + 4 * k, 4);
+        const __m512i a = _mm512_xor_si512(_mm512_set1_epi32(a32), flip);
+        for (int v = 0; v < NV; ++v) acc[r][v] = dpbusd(acc[r][v], a, wv[v]);
+      }
     }
   }
   const __m512i zp = _mm512_set1_epi32(g.y_zp), vlo = _mm512_set1_epi32(g.lo), vhi = _mm512_set1_epi32(g.hi);

@@ -1,6 +1,6 @@
 // An int8 GEMM for CPUs with AVX512-VNNI (vpdpbusd: 64 int8 multiply-adds
-// per instruction), the core of QLinearConv (1x1 directly, others through
-// im2col) and QGemm/QLinearMatMul when weights are symmetric int8:
+// per instruction), the core of QLinearConv (1x1 directly, others as an
+// implicit GEMM on the padded input) and QGemm/QLinearMatMul when weights are symmetric int8:
 //   y[m, n] = clamp(round_half_even((sum_k (x[m,k] - x_zp) * w[n,k] + bias[n]) * mult[n]) + y_zp)
 // and, with a residual r (an Add fused into QLinearConv, fuse_qdq.cc), that
 // int8 y becomes requantize_sum(y - y_zp, c_mult, r - r_zp, r_mult, ...) (qkernel.h).
@@ -44,12 +44,18 @@ struct QGemmVnni {
   std::vector<int32_t> bias;              // [Np], zero-point corrections folded in
   std::vector<float> mult;                // [Np]
   int32_t y_zp = 0, lo = -128, hi = 127;
+  // Where row m of x holds its k-th group of 4 bytes (k < Kp/4): at
+  // x + m*lda + runs[k / run_groups] + 4 (k % run_groups). One run by
+  // default (a matrix); an implicit-GEMM convolution (qconv.cc) sets one run
+  // per kernel row, its offset in the input.
+  std::vector<int64_t> runs{0};
+  int64_t run_groups = Kp / 4;
 
   // w_nk: [N][K] int8 (symmetric). bias may be null. mult: one per output.
   QGemmVnni(const int8_t* w_nk, int64_t N, int64_t K, const int32_t* bias, const float* mult, int32_t x_zp,
             int32_t y_zp, int32_t lo, int32_t hi);
   // x: M rows of at least Kp bytes (stride lda; bytes K..Kp-1 are ignored:
-  // their weights are zero). y: M rows of N int8 (stride ldc).
+  // their weights are zero), as `runs` lays them out. y: M rows of N int8 (stride ldc).
   void run(const int8_t* x, int64_t lda, int64_t M, int8_t* y, int64_t ldc, pthreadpool_t pool,
            const QResidual& res = {}) const;
   // Float output: y[m, n] = float(sum_k (x[m,k] - x_zp) * w[n,k] + bias[n]) * mult[n] (y_zp, lo, hi unused).

@@ -29,6 +29,8 @@ int max_diff_i8(const Tensor& a, const Tensor& b) {
 struct ConvCase {
   int64_t n, h, w, cin, cout, k, stride, pad, group;
   bool per_channel;
+  int64_t dil = 1, pad_end = -1;  // dilation; bottom/right padding (-1: pad)
+  int64_t end() const { return pad_end < 0 ? pad : pad_end; }
 };
 
 // A residual operand (QLinearConv inputs 9-13): r, its scale and zero point,
@@ -54,7 +56,7 @@ std::vector<int32_t> ref_acc(const ConvCase& c, const Tensor& x, int xz, const T
           const int64_t gi = o / og;
           for (int64_t ky = 0; ky < c.k; ++ky)
             for (int64_t kx = 0; kx < c.k; ++kx) {
-              const int64_t iy = oy * c.stride - c.pad + ky, ix = ox * c.stride - c.pad + kx;
+              const int64_t iy = oy * c.stride - c.pad + ky * c.dil, ix = ox * c.stride - c.pad + kx * c.dil;
               if (iy < 0 || ix < 0 || iy >= c.h || ix >= c.w) continue;
               for (int64_t i = 0; i < ig; ++i) {
                 const int32_t xv = x.data_as<int8_t>()[((n * c.h + iy) * c.w + ix) * c.cin + gi * ig + i];
@@ -100,7 +102,8 @@ std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int 
   a.set("layout", std::string("NHWC"));
   a.set("kernel_shape", std::vector<int64_t>{c.k, c.k});
   a.set("strides", std::vector<int64_t>{c.stride, c.stride});
-  a.set("pads", std::vector<int64_t>{c.pad, c.pad, c.pad, c.pad});
+  a.set("pads", std::vector<int64_t>{c.pad, c.pad, c.end(), c.end()});
+  a.set("dilations", std::vector<int64_t>{c.dil, c.dil});
   a.set("group", c.group);
   if (!act.empty()) a.set("activation", act);
   Tensor wst = Tensor::from<float>({int64_t(ws.size())}, std::span<const float>(ws));
@@ -131,9 +134,16 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
       {1, 7, 5, 8, 16, 1, 1, 0, 1, false},    // pointwise, 16 outputs, 35 rows (a 3-row tile)
       {1, 30, 41, 16, 16, 1, 1, 0, 1, true},  // pointwise, 1230 rows: tasks of 8 row tiles at 2 threads, a partial last
       {2, 10, 9, 8, 12, 3, 2, 1, 1, true},    // 3x3 stride 2
-      {2, 13, 12, 3, 16, 3, 2, 1, 1, true},   // 3-channel stem (selfie): 9-byte im2col runs
-      {1, 17, 15, 3, 24, 5, 2, 2, 1, false},  // 5x5 3-channel stem (BlazeFace): 15-byte runs
-      {1, 9, 9, 20, 8, 3, 1, 1, 1, true},     // 60-byte runs (four 16-byte copies)
+      {2, 13, 12, 3, 16, 3, 2, 1, 1, true},   // 3-channel stem (selfie): 9-byte kernel rows in 12
+      {1, 17, 15, 3, 24, 5, 2, 2, 1, false},  // 5x5 3-channel stem (BlazeFace): 15-byte kernel rows in 16
+      {1, 9, 9, 20, 8, 3, 1, 1, 1, true},     // 60-byte kernel rows
+      {1, 14, 11, 3, 8, 3, 2, 1, 1, true},    // 3 -> 8 channels, odd width
+      {1, 16, 13, 3, 30, 5, 2, 1, 1, true, 1, 2},  // 3 -> 30 (a partial 16-block), SAME padding 1 / 2 as BlazeFace's stem
+      {2, 9, 7, 5, 16, 3, 1, 0, 1, false},    // 5 channels, no padding: 15-byte kernel rows read 1 byte past the input
+      {1, 9, 9, 42, 20, 1, 1, 0, 1, true},    // 1x1 with cin % 4 != 0 (BlazeFace's 42 channels): implicit GEMM
+      {1, 9, 10, 8, 16, 1, 2, 0, 1, true},    // 1x1 stride 2
+      {1, 12, 13, 6, 16, 3, 1, 2, 1, true, 2},  // dilation 2: one run per tap
+      {1, 70, 9, 3, 16, 3, 2, 1, 1, true},    // 35 output rows: several rows a thread
       {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise (16 channels: 4 outputs per vector)
       {1, 11, 13, 16, 16, 3, 2, 1, 16, true}, // depthwise stride 2, 7 outputs a row (a group of 3)
       {2, 9, 10, 12, 12, 3, 1, 1, 12, true},  // depthwise, 12 channels (masked quarters), 10 outputs a row
@@ -174,19 +184,21 @@ struct ConvOperands {
   int64_t oh, ow;
 };
 ConvOperands conv_operands(const ConvCase& c) {
+  const int64_t span = (c.k - 1) * c.dil + 1;
   ConvOperands p{rand_int<int8_t>({c.n, c.h, c.w, c.cin}, -128, 127), rand_int<int8_t>({c.cout, c.cin, c.k, c.k}, -127, 127),
-                 {}, {}, (c.h + 2 * c.pad - c.k) / c.stride + 1, (c.w + 2 * c.pad - c.k) / c.stride + 1};
+                 {}, {}, (c.h + c.pad + c.end() - span) / c.stride + 1, (c.w + c.pad + c.end() - span) / c.stride + 1};
   for (int64_t o = 0; o < c.cout; ++o) p.ws.push_back(0.002f + 0.001f * float(o % 7)), p.bias.push_back(int32_t(o * 37 - 300));
   return p;
 }
 
 // A residual (an Add fused by fuse_qdq, then relu; all channels or fewer) on the VNNI GEMM (1x1 direct, 3x3
-// through im2col, a partial 16-output block) and on the reference kernel
+// and a 5x5 stem as implicit GEMMs, a partial 16-output block) and on the reference kernel
 // (EF_DISABLE_VNNI=1: XNNPACK declines residuals): exact.
 TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
   for (const char* off : {"0", "1"}) {
     setenv("EF_DISABLE_VNNI", off, 1);
-    const ConvCase cases[] = {{1, 9, 11, 16, 40, 1, 1, 0, 1, true}, {2, 10, 9, 8, 12, 3, 2, 1, 1, true}};
+    const ConvCase cases[] = {{1, 9, 11, 16, 40, 1, 1, 0, 1, true}, {2, 10, 9, 8, 12, 3, 2, 1, 1, true},
+                              {1, 11, 10, 3, 24, 5, 2, 1, 1, true, 1, 2}};
     for (const auto& c : cases) {
       const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
       // The conv output (scale 0.4) saturates in places: its int8 clamp must stay.
@@ -204,12 +216,13 @@ TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
 
 // Without y_scale and y_zp the output is float: float(acc) * x_scale *
 // w_scale[o] (fuse_qdq: a conv writing a graph output, BlazeFace's heads).
-// On the VNNI GEMM (1x1 direct; 3x3 through im2col) and the reference
+// On the VNNI GEMM (1x1 direct; 3x3 implicit GEMMs) and the reference
 // kernel (EF_DISABLE_VNNI=1). Exact.
 TEST(QLinearConv, FloatOutputMatchesNaiveReferenceExactly) {
   for (const char* off : {"0", "1"}) {
     setenv("EF_DISABLE_VNNI", off, 1);
-    const ConvCase cases[] = {{1, 8, 8, 96, 6, 1, 1, 0, 1, true}, {1, 9, 7, 8, 20, 3, 2, 1, 1, true}};
+    const ConvCase cases[] = {{1, 8, 8, 96, 6, 1, 1, 0, 1, true}, {1, 9, 7, 8, 20, 3, 2, 1, 1, true},
+                              {1, 10, 9, 3, 16, 3, 2, 1, 1, true}};
     for (const auto& c : cases) {
       const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
       auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.f, 0)[0];
