@@ -136,7 +136,7 @@ struct KRuns {
 // Own VNNI GEMM: y[pixels, cout] = x[pixels, K] * w[cout, K]. A 1x1 conv
 // with stride 1, no padding and cin % 4 == 0 runs it on the activations as
 // they are; every other conv as an implicit GEMM: the input is copied into a
-// buffer with its padding (the zero point) around it, and each output row is
+// buffer with its padding (the zero point) around it, flipped to x + 128 on the way, and each output row is
 // one GEMM whose pixels start sw * cin bytes apart and whose K is the KRuns
 // read in place (a 3-channel 5x5 stem: 16 bytes a kernel row, K = 80 for 75;
 // no im2col buffer).
@@ -149,6 +149,7 @@ class QConvVnni : public Kernel {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
               g_.pr == 0 && g_.cin % 4 == 0;
     if (direct_) return;
+    gemm_.x_flipped = true;
     gemm_.run_groups = k.lenp / 4;
     gemm_.runs.clear();
     for (int64_t kh = 0; kh < g_.kh; ++kh)
@@ -156,7 +157,8 @@ class QConvVnni : public Kernel {
   }
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
-    if (!direct_) padded_.assign(size_t(g_.n * hp_ * row_ + 64), int8_t(x_zp_));  // 64: the last run's rounding up
+    // x ^ 0x80 (gemm_.x_flipped); 64: the last run's rounding up
+    if (!direct_) padded_.assign(size_t(g_.n * hp_ * row_ + 64), int8_t(x_zp_ ^ 0x80));
   }
   void run() override {
     const int8_t* x = in_[0].as<int8_t>();
@@ -170,8 +172,8 @@ class QConvVnni : public Kernel {
     const int64_t in_row = g.iw * g.cin;
     parallel_rows(pool_, g.n * g.ih, in_row, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
-        std::memcpy(padded_.data() + ((r / g.ih) * hp_ + g.pt + r % g.ih) * row_ + g.pl * g.cin, x + r * in_row,
-                    size_t(in_row));
+        copy_flipped(padded_.data() + ((r / g.ih) * hp_ + g.pt + r % g.ih) * row_ + g.pl * g.cin, x + r * in_row,
+                     in_row);
     });
     const QResidual res = residual();
     parallel_for(pool_, size_t(g.n * g.oh), [&](size_t i) {

@@ -19,6 +19,14 @@ bool vnni_available() {
   return cpu && !(off && *off && *off != '0');
 }
 
+__attribute__((target("avx512f,avx512bw"))) void copy_flipped(int8_t* dst, const int8_t* src, int64_t n) {
+  const __m512i flip = _mm512_set1_epi8(int8_t(0x80));
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), flip));
+  const __mmask64 tail = i < n ? ~0ull >> (64 - (n - i)) : 0;
+  _mm512_mask_storeu_epi8(dst + i, tail, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + i), flip));
+}
+
 QGemmVnni::QGemmVnni(const int8_t* w_nk, int64_t n, int64_t k, const int32_t* b, const float* m, int32_t x_zp,
                      int32_t yz, int32_t l, int32_t h)
     : K(k), Kp((k + 3) / 4 * 4), N(n), Np((n + 15) / 16 * 16), y_zp(yz), lo(l), hi(h) {
@@ -45,8 +53,8 @@ constexpr int kMR = 8;
 // MR rows x NV*16 outputs; x rows at x + r*lda; weights for NV consecutive
 // 16-output blocks; nvalid: outputs to store in the last vector; res.r (if
 // set) points at the residual of y's first element. Y: int8_t (requantized)
-// or float (acc * mult).
-template <int MR, int NV, class Y>
+// or float (acc * mult). Flipped: g.x_flipped.
+template <int MR, int NV, bool Flipped, class Y>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const QGemmVnni& g, const int8_t* x,
                                                                         int64_t lda, int64_t nb, Y* y,
                                                                         int64_t ldc, int nvalid,
@@ -67,16 +75,22 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
       for (int r = 0; r < MR; ++r) {
         int32_t a32;
         std::memcpy(&a32, xr + r * lda + 4 * k, 4);
-        const __m512i a = _mm512_xor_si512(_mm512_set1_epi32(a32), flip);
+        const __m512i a = Flipped ? _mm512_set1_epi32(a32) : _mm512_xor_si512(_mm512_set1_epi32(a32), flip);
         for (int v = 0; v < NV; ++v) acc[r][v] = dpbusd(acc[r][v], a, wv[v]);
       }
     }
   }
+  // The int8 store saturates to [-128, 127]: only an activation's tighter bound needs a min/max.
   const __m512i zp = _mm512_set1_epi32(g.y_zp), vlo = _mm512_set1_epi32(g.lo), vhi = _mm512_set1_epi32(g.hi);
+  const bool clamp_lo = g.lo > -128, clamp_hi = g.hi < 127;
+  // With a residual: the conv's int8 output minus its zero point, clamp(q + zp, -128, 127) - zp.
+  const __m512i clo = _mm512_set1_epi32(-128 - g.y_zp), chi = _mm512_set1_epi32(127 - g.y_zp);
   const __m512i rzp = _mm512_set1_epi32(res.zp), szp = _mm512_set1_epi32(res.y_zp);
   const __m512i slo = _mm512_set1_epi32(res.lo), shi = _mm512_set1_epi32(res.hi);
+  const bool sum_lo = res.lo > -128, sum_hi = res.hi < 127;
   const __m512 rm = _mm512_set1_ps(res.mult), cm = _mm512_set1_ps(res.c_mult);
   const __m128i rfill = _mm_set1_epi8(int8_t(res.zp));
+  const int8_t* const rbase = res.r;  // a local: the int8 stores may alias res
   __mmask16 rmask[NV];  // residual channels present
   for (int v = 0; v < NV; ++v) {
     const int64_t have = res.nr - (nb + v) * 16;
@@ -88,34 +102,48 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
     for (int r = 0; r < MR; ++r) {
       if constexpr (std::is_same_v<Y, float>) {
         _mm512_mask_storeu_ps(y + r * ldc + v * 16, mask, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));
-      } else {
-        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));  // round half to even
-        q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), vlo), vhi);
-        if (res.r) {  // requantize_sum
-          const __m512i rv = _mm512_cvtepi8_epi32(_mm_mask_loadu_epi8(rfill, mask & rmask[v], res.r + r * res.ldr + v * 16));
-          const __m512 c = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), cm);
-          q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(rv, rzp)), rm, c));
-          q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, szp), slo), shi);
-        }
-        _mm512_mask_cvtsepi32_storeu_epi8(y + r * ldc + v * 16, mask, q);
+        continue;
       }
+      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));  // round half to even
+      if (rbase) {  // requantize_sum
+        const int8_t* rp = rbase + r * res.ldr + v * 16;
+        const __m128i r8 = (mask & rmask[v]) == 0xFFFF ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(rp))
+                                                       : _mm_mask_loadu_epi8(rfill, mask & rmask[v], rp);
+        const __m512 c = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_min_epi32(_mm512_max_epi32(q, clo), chi)), cm);
+        q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(r8), rzp)), rm, c));
+        q = _mm512_add_epi32(q, szp);
+        if (sum_lo) q = _mm512_max_epi32(q, slo);
+        if (sum_hi) q = _mm512_min_epi32(q, shi);
+      } else {
+        q = _mm512_add_epi32(q, zp);
+        if (clamp_lo) q = _mm512_max_epi32(q, vlo);
+        if (clamp_hi) q = _mm512_min_epi32(q, vhi);
+      }
+      _mm512_mask_cvtsepi32_storeu_epi8(y + r * ldc + v * 16, mask, q);
     }
+  }
+}
+
+template <int NV, bool Flipped, class Y>
+void tile_rows(int rows, const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, Y* y, int64_t ldc,
+               int nvalid, const QResidual& res) {
+  switch (rows) {
+    case 8: return tile<8, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 7: return tile<7, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 6: return tile<6, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 5: return tile<5, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 4: return tile<4, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 3: return tile<3, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 2: return tile<2, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
+    default: return tile<1, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
   }
 }
 
 template <int NV, class Y>
 void tile_rows(int rows, const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, Y* y, int64_t ldc,
                int nvalid, const QResidual& res) {
-  switch (rows) {
-    case 8: return tile<8, NV>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 7: return tile<7, NV>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 6: return tile<6, NV>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 5: return tile<5, NV>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 4: return tile<4, NV>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 3: return tile<3, NV>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 2: return tile<2, NV>(g, x, lda, nb, y, ldc, nvalid, res);
-    default: return tile<1, NV>(g, x, lda, nb, y, ldc, nvalid, res);
-  }
+  if (g.x_flipped) tile_rows<NV, true>(rows, g, x, lda, nb, y, ldc, nvalid, res);
+  else tile_rows<NV, false>(rows, g, x, lda, nb, y, ldc, nvalid, res);
 }
 
 template <class Y>

@@ -38,6 +38,9 @@ struct QResidual {
   int32_t y_zp = 0, lo = -128, hi = 127;  // the sum's
 };
 
+// dst[i] = src[i] ^ 0x80 (x + 128 as unsigned bytes), i < n.
+void copy_flipped(int8_t* dst, const int8_t* src, int64_t n);
+
 struct QGemmVnni {
   int64_t K = 0, Kp = 0, N = 0, Np = 0;  // Kp: K rounded up to 4, Np: N to 16
   std::vector<int8_t> w;                  // [Np/16][Kp/4][16][4]
@@ -50,6 +53,9 @@ struct QGemmVnni {
   // per kernel row, its offset in the input.
   std::vector<int64_t> runs{0};
   int64_t run_groups = Kp / 4;
+  // x holds x ^ 0x80 (x + 128: the unsigned bytes vpdpbusd reads), as the
+  // implicit-GEMM convolution's padded copy does: no flip in the inner loop.
+  bool x_flipped = false;
 
   // w_nk: [N][K] int8 (symmetric). bias may be null. mult: one per output.
   QGemmVnni(const int8_t* w_nk, int64_t N, int64_t K, const int32_t* bias, const float* mult, int32_t x_zp,
