@@ -180,11 +180,18 @@ void infer_conv_transpose(Graph& g, Node& n) {
     if (b.shape != Shape{m})
       throw Error("bias '" + b.name + "' has shape " + shape_str(b.shape) + ", expected [" + std::to_string(m) + "]");
   }
+  // Inputs 3 and 4 (not ONNX; set by the fuse_dequantize_conv_transpose
+  // pass): the per-tensor scale and zero point of an int8 x, dequantized by
+  // the kernel; the output is float.
+  const bool int8_x = Graph::has_input(n, 3);
+  auto scalar = [&](size_t i) { return Graph::has_input(n, i) && numel(g.in(n, i).shape) == 1; };
+  if (int8_x && (x.dtype != DType::i8 || !scalar(3) || !scalar(4)))
+    throw Error("int8 input '" + x.name + "' needs a scalar scale (input 3) and zero point (input 4)");
   n.attrs.set("pads", pads);
   n.attrs.set("output_padding", opad);
   n.attrs.erase("auto_pad");
   n.attrs.erase("output_shape");
-  set_output(g, n, 0, x.dtype, out);
+  set_output(g, n, 0, int8_x ? DType::f32 : x.dtype, out);
 }
 
 }  // namespace

@@ -35,6 +35,11 @@ int fuse_pad_conv(Graph& g, OptimizeReport& report, const std::vector<std::strin
 // the Conv runs on the own GEMM (same conditions and caller as
 // fuse_channel_pad_add; not with --precision fp16).
 int fuse_conv_add(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
+// DequantizeLinear(int8, per-tensor) -> ConvTranspose run by the direct
+// kernel -> one ConvTranspose reading the int8 value (inputs 3, 4: scale and
+// zero point). Run by the session after optimize() (not for delta execution,
+// not for export).
+int fuse_dequantize_conv_transpose(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
 // Nodes whose outputs are not used by anything reaching a graph output.
 int eliminate_dead(Graph& g, OptimizeReport& report);
 

@@ -7,27 +7,14 @@
 #include <string>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/conv_transpose.h"
 #include "runtime/kernels/parallel.h"
 #include "runtime/kernels/nchw_adapter.h"
 #include "runtime/kernels/xnn_util.h"
 
 namespace ef {
-namespace {
 
-struct DeconvGeom {
-  int64_t n = 1, ih = 1, iw = 1, cin = 1, oh = 1, ow = 1, cout = 1;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
-  int64_t pt = 0, pl = 0, pb = 0, pr = 0, adj_h = 0, adj_w = 0;
-  int64_t group = 1;
-};
-
-bool is_nhwc(const Node& n) { return n.attrs.s("layout", "") == "NHWC"; }
-
-DeconvGeom deconv_geom(const KernelContext& c) {
-  const Node& node = c.node;
-  const Shape& x = c.input(0).shape;
-  const Shape& w = c.input(1).shape;
-  const Shape& y = c.output(0).shape;
+DeconvGeom deconv_geom(const Node& node, const Shape& x, const Shape& w, const Shape& y) {
   DeconvGeom g;
   auto st = node.attrs.ints("strides", {});
   auto dl = node.attrs.ints("dilations", {});
@@ -51,6 +38,19 @@ DeconvGeom deconv_geom(const KernelContext& c) {
   g.adj_h = g.oh - (g.sh * (g.ih - 1) + (g.kh - 1) * g.dh + 1 - g.pt - g.pb);
   g.adj_w = g.ow - (g.sw * (g.iw - 1) + (g.kw - 1) * g.dw + 1 - g.pl - g.pr);
   return g;
+}
+
+bool deconv_is_blockwise(const DeconvGeom& g) {
+  return g.group == 1 && g.kh == g.sh && g.kw == g.sw && g.dh == 1 && g.dw == 1 && g.adj_h == 0 && g.adj_w == 0 &&
+         g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0;
+}
+
+namespace {
+
+bool is_nhwc(const Node& n) { return n.attrs.s("layout", "") == "NHWC"; }
+
+DeconvGeom deconv_geom(const KernelContext& c) {
+  return ef::deconv_geom(c.node, c.input(0).shape, c.input(1).shape, c.output(0).shape);
 }
 
 class DeconvXnn : public Kernel {
@@ -158,9 +158,7 @@ std::unique_ptr<Kernel> make_deconv_1x1(const KernelContext& c) {
   const Tensor* b = c.const_input(2);
   if (Graph::has_input(c.node, 2) && (!b || b->dtype() != DType::f32)) return nullptr;
   const DeconvGeom g = deconv_geom(c);
-  if (g.group != 1 || g.kh != g.sh || g.kw != g.sw || g.dh != 1 || g.dw != 1 || g.adj_h != 0 || g.adj_w != 0 ||
-      g.pt < 0 || g.pl < 0 || g.pb < 0 || g.pr < 0 || !xnn_available())
-    return nullptr;
+  if (!deconv_is_blockwise(g) || !xnn_available()) return nullptr;
   const int64_t KH = g.kh, KW = g.kw, O = g.cout, I = g.cin, M = KH * KW * O;
   std::vector<float> packed(size_t(M * I)), bias(size_t(M), 0.f);
   const float* src = w->data_as<float>();  // [I][O][KH][KW]

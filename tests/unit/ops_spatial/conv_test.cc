@@ -542,37 +542,46 @@ TEST(ConvTranspose, RandomConfigurationsMatchReference) {
     int threads = iter % 2 ? 2 : 1;
     auto r = run_op("ConvTranspose", {rt("x", to_nhwc(x)), cst("w", w), cst("b", b)}, a, threads);
     EXPECT_TRUE(close(to_nchw(r.y), want));
-    if (p.oph < p.sh && p.opw < p.sw) EXPECT_TRUE(r.impl == "xnnpack" || r.impl == "xnn-1x1+d2s") << r.impl;
+    if (p.oph < p.sh && p.opw < p.sw)
+      EXPECT_TRUE(r.impl == "xnnpack" || r.impl == "xnn-1x1+d2s" || r.impl == "avx512-direct") << r.impl;
     auto r2 = run_op("ConvTranspose", {rt("x", to_nhwc(x)), rt("w", w), cst("b", b)}, a, threads);
     EXPECT_EQ(r2.impl, "ref");
     EXPECT_TRUE(close(to_nchw(r2.y), want));
   }
 }
 
-// Kernel = stride (MediaPipe's segmentation heads): a 1x1 conv to KH*KW*M
-// channels and a depth-to-space scatter, pads cropping the border.
-TEST(ConvTranspose, KernelEqualToStrideRunsAsOneByOneConv) {
+// Kernel = stride (MediaPipe's segmentation heads): with at most 16 outputs
+// per input pixel the direct AVX-512 kernel (16 pixels per vector, rows of
+// more than 16 pixels, odd channel counts, a padded border cropped, 1 and 2
+// threads), else a 1x1 conv to KH*KW*M channels and a depth-to-space scatter.
+TEST(ConvTranspose, KernelEqualToStrideRunsDirectOrAsOneByOneConv) {
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl");
   int iter = 0;
   for (int64_t k : {2, 3})
-    for (int64_t m : {1, 5})
-      for (int64_t pad : {0, 1}) {
-        DeconvP p;
-        p.c = 16, p.m = m, p.h = 9, p.w = 11, p.kh = p.kw = p.sh = p.sw = k;
-        p.pt = p.pl = pad, p.pb = 0, p.pr = pad;
-        Tensor x = random_tensor({p.n, p.c, p.h, p.w}, 800 + iter);
-        Tensor w = random_tensor({p.c, p.m, k, k}, 900 + iter);
-        Tensor b = random_tensor({p.m}, 1000 + iter);
-        Attrs a = nhwc_attrs();
-        a.set("strides", std::vector<int64_t>{k, k});
-        a.set("pads", std::vector<int64_t>{p.pt, p.pl, p.pb, p.pr});
-        a.set("activation", std::string("sigmoid"));
-        Tensor want = deconv_ref(x, w, &b, p);
-        for (int64_t i = 0; i < want.numel(); ++i) want.data_as<float>()[i] = 1.f / (1.f + std::exp(-want.data_as<float>()[i]));
-        SCOPED_TRACE("k " + std::to_string(k) + " m " + std::to_string(m) + " pad " + std::to_string(pad));
-        auto r = run_op("ConvTranspose", {rt("x", to_nhwc(x)), cst("w", w), cst("b", b)}, a, 1 + iter++ % 2);
-        EXPECT_EQ(r.impl, "xnn-1x1+d2s");
-        EXPECT_TRUE(close(to_nchw(r.y), want));
-      }
+    for (int64_t m : {1, 2, 5})
+      for (int64_t c : {3, 16, 21})
+        for (int64_t pad : {0, 1}) {
+          DeconvP p;
+          p.n = 1 + iter % 2, p.c = c, p.m = m, p.h = 5, p.w = iter % 3 ? 19 : 11, p.kh = p.kw = p.sh = p.sw = k;
+          p.pt = p.pl = pad, p.pb = 0, p.pr = pad;
+          Tensor x = random_tensor({p.n, p.c, p.h, p.w}, 800 + iter);
+          Tensor w = random_tensor({p.c, p.m, k, k}, 900 + iter);
+          Tensor b = random_tensor({p.m}, 1000 + iter);
+          Attrs a = nhwc_attrs();
+          a.set("strides", std::vector<int64_t>{k, k});
+          a.set("pads", std::vector<int64_t>{p.pt, p.pl, p.pb, p.pr});
+          const bool sigmoid = iter % 4 != 3;
+          if (sigmoid) a.set("activation", std::string("sigmoid"));
+          Tensor want = deconv_ref(x, w, &b, p);
+          if (sigmoid)
+            for (int64_t i = 0; i < want.numel(); ++i) want.data_as<float>()[i] = 1.f / (1.f + std::exp(-want.data_as<float>()[i]));
+          SCOPED_TRACE("k " + std::to_string(k) + " m " + std::to_string(m) + " c " + std::to_string(c) + " pad " +
+                       std::to_string(pad));
+          auto r = run_op("ConvTranspose", {rt("x", to_nhwc(x)), cst("w", w), cst("b", b)}, a, 1 + iter++ % 2);
+          EXPECT_EQ(r.impl, avx512 && k * k * m <= 16 ? "avx512-direct" : "xnn-1x1+d2s");
+          EXPECT_TRUE(close(to_nchw(r.y), want));
+        }
 }
 
 TEST(ConvTranspose, NchwGraph) {
