@@ -71,7 +71,10 @@ Session::Session(const Model& model, CompileOptions options) : impl_(std::make_u
   // has no residual input), not with fp16 weights (another kernel).
   if (s.opts.optimize && !s.opts.delta.enabled && s.opts.precision != Precision::fp16)
     fuse_conv_add(s.g, s.report, s.opts.keep_values);
-  if (s.opts.optimize && !s.opts.delta.enabled) fuse_dequantize_conv_transpose(s.g, s.report, s.opts.keep_values);
+  if (s.opts.optimize && !s.opts.delta.enabled) {
+    fuse_dequantize_conv_transpose(s.g, s.report, s.opts.keep_values);
+    fuse_qmul_add(s.g, s.report, s.opts.keep_values);
+  }
   // Delta execution keeps float32 weights (its gates read them).
   if (fp16) weights_to_fp16(s.g, s.report);
   widen_float16_weights(s.g, fp16, s.report);

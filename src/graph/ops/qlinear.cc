@@ -14,6 +14,10 @@
 //   QGemm         a, a_scale, a_zp, b, b_scale, b_zp[, C int32][, y_scale, y_zp]: float output
 //                 (acc + C) * a_scale * b_scale[n] without y_scale and y_zp
 //   QLinearAdd / QLinearMul   a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
+//                 QLinearMul [, r, r_scale, r_zp, sum_scale, sum_zp]: edgeflow's fusion
+//                 of a following QLinearAdd (fuse_qmul_add.cc), as QLinearConv's: the
+//                 output is QLinearAdd(product at y_scale/y_zp, r) at sum_scale/sum_zp
+//                 (attribute residual_first = 1: QLinearAdd(r, product)), then the activation
 //   QLinearGlobalAveragePool / QLinearSigmoid / QLinearHardSwish / QLinearHardSigmoid / QLinearLeakyRelu
 //                 x, x_scale, x_zp, y_scale, y_zp
 //   QLinearConcat y_scale, y_zp, then (x, x_scale, x_zp) per input
@@ -135,7 +139,13 @@ void qbinary(Graph& g, Node& n) {
   need(n, 7);
   activation(g, n, 0, "input A");
   activation(g, n, 3, "input B");
-  with_float_inputs(g, n, n.op == "QLinearAdd" ? "Add" : "Mul", {n.inputs[0], n.inputs[3]}, out_type(g, n, 6, 7));
+  const DType t = out_type(g, n, 6, 7);
+  with_float_inputs(g, n, n.op == "QLinearAdd" ? "Add" : "Mul", {n.inputs[0], n.inputs[3]}, t);
+  if (n.op == "QLinearMul" && Graph::has_input(n, 8)) {
+    if (activation(g, n, 8, "residual") != t) throw Error("residual and product must have the same type");
+    if (g.in(n, 8).shape != g.out(n, 0).shape) throw Error("residual must have the output's shape");
+    if (out_type(g, n, 11, 12) != t) throw Error("sum and product must have the same type");
+  }
 }
 
 void qunary(Graph& g, Node& n) {

@@ -40,6 +40,10 @@ int fuse_conv_add(Graph& g, OptimizeReport& report, const std::vector<std::strin
 // zero point). Run by the session after optimize() (not for delta execution,
 // not for export).
 int fuse_dequantize_conv_transpose(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
+// QLinearAdd(QLinearMul(a, b), r) -> QLinearMul with the residual r as
+// inputs 8-12 (see fuse_qmul_add.cc); run by the session after optimize()
+// (not for delta execution, not for export).
+int fuse_qmul_add(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
 // Nodes whose outputs are not used by anything reaching a graph output.
 int eliminate_dead(Graph& g, OptimizeReport& report);
 
