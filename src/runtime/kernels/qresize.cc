@@ -67,45 +67,73 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline __m51
   return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
 }
 
+// 16 int16 at p + i (lanes of m) and at p + j (lanes of m), in the two halves.
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline __m512i load_pair(const int16_t* p, int64_t i,
+                                                                                            int64_t j, __mmask16 m) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi16(m, p + i)), _mm256_maskz_loadu_epi16(m, p + j), 1);
+}
+
 // Weights in quarters: y = floor(s / 16 + 1/2), s the sum of the (4 - w)
-// and w products (16 x the interpolation), in int16 lanes.
+// and w products (16 x the interpolation), in int16 lanes. Per output row
+// the two input rows are first blended along whole rows (32 values a
+// vector, whatever the channel count), then each pair of output pixels
+// blends two columns of that row in one vector (16 channels a half): the
+// same integer sum in another order, so the same result.
 class QResizeQuarters : public Kernel {
  public:
+  static constexpr int64_t kTasks = 8;  // row blocks, each with its own blended row
   QResizeQuarters(ResizeTables t, std::vector<int16_t> wx, std::vector<int16_t> wy, pthreadpool_t pool)
       : t_(std::move(t)), wx_(std::move(wx)), wy_(std::move(wy)), pool_(pool) {}
+  void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    Kernel::setup(in, out);
+    rows_ = out[0].shape[0] * t_.oh;
+    tasks_ = std::min(rows_, kTasks);
+    blend_.assign(size_t(tasks_ * t_.iw * t_.c + 32), 0);  // + 32: the last masked vector may read beyond
+  }
   void run() override {
-    const int8_t* x = in_[0].as<const int8_t>();
-    int8_t* y = out_[0].as<int8_t>();
-    parallel_for(pool_, size_t(out_[0].shape[0] * t_.oh), [&](size_t r) { row(x, y, int64_t(r)); });
+    parallel_for(pool_, size_t(tasks_), [&](size_t k) {
+      int16_t* b = blend_.data() + int64_t(k) * t_.iw * t_.c;
+      for (int64_t r = rows_ * int64_t(k) / tasks_; r < rows_ * int64_t(k + 1) / tasks_; ++r) row(r, b);
+    });
   }
   const char* impl() const override { return "avx512-int8"; }
 
  private:
-  __attribute__((target("avx512f,avx512bw,avx512vl"))) void row(const int8_t* x, int8_t* y, int64_t r) const {
+  __attribute__((target("avx512f,avx512bw,avx512vl"))) void row(int64_t r, int16_t* b) const {
     const ResizeTables& t = t_;
-    const int64_t C = t.c, n = r / t.oh, oy = r % t.oh;
-    const int8_t* img = x + n * t.ih * t.iw * C;
-    const int8_t* r0 = img + t.y0[size_t(oy)] * t.iw * C;
-    const int8_t* r1 = img + t.y1[size_t(oy)] * t.iw * C;
+    const int64_t C = t.c, n = r / t.oh, oy = r % t.oh, len = t.iw * C;
+    const int8_t* img = in_[0].as<const int8_t>() + n * t.ih * t.iw * C;
+    const int8_t* r0 = img + t.y0[size_t(oy)] * len;
+    const int8_t* r1 = img + t.y1[size_t(oy)] * len;
     const __m512i wy1 = _mm512_set1_epi16(wy_[size_t(oy)]), wy0 = _mm512_set1_epi16(int16_t(4 - wy_[size_t(oy)]));
+    for (int64_t i = 0; i < len; i += 32) {  // b = 4 x the vertical blend
+      const __mmask32 m = len - i >= 32 ? ~__mmask32(0) : (__mmask32(1) << (len - i)) - 1;
+      _mm512_mask_storeu_epi16(b + i, m, _mm512_add_epi16(_mm512_mullo_epi16(load32(r0 + i, m), wy0),
+                                                          _mm512_mullo_epi16(load32(r1 + i, m), wy1)));
+    }
     const __m512i half = _mm512_set1_epi16(8);
-    int8_t* yr = y + r * t.ow * C;
-    for (int64_t ox = 0; ox < t.ow; ++ox) {
-      const int64_t a = t.x0[size_t(ox)] * C, b = t.x1[size_t(ox)] * C;
-      const __m512i wx1 = _mm512_set1_epi16(wx_[size_t(ox)]), wx0 = _mm512_set1_epi16(int16_t(4 - wx_[size_t(ox)]));
-      for (int64_t c = 0; c < C; c += 32) {
-        const __mmask32 m = C - c >= 32 ? ~__mmask32(0) : (__mmask32(1) << (C - c)) - 1;
-        const __m512i top = _mm512_add_epi16(_mm512_mullo_epi16(load32(r0 + a + c, m), wx0), _mm512_mullo_epi16(load32(r0 + b + c, m), wx1));
-        const __m512i bot = _mm512_add_epi16(_mm512_mullo_epi16(load32(r1 + a + c, m), wx0), _mm512_mullo_epi16(load32(r1 + b + c, m), wx1));
-        const __m512i s = _mm512_add_epi16(_mm512_mullo_epi16(top, wy0), _mm512_mullo_epi16(bot, wy1));  // 16 x the value
-        const __m512i q = _mm512_srai_epi16(_mm512_add_epi16(s, half), 4);
-        _mm256_mask_storeu_epi8(yr + ox * C + c, m, _mm512_cvtepi16_epi8(q));
+    int8_t* yr = out_[0].as<int8_t>() + r * t.ow * C;
+    for (int64_t ox = 0; ox < t.ow; ox += 2) {  // pixels ox and ox + 1 (if any) in the two halves
+      const int64_t o2 = std::min(ox + 1, t.ow - 1);
+      const int64_t a0 = t.x0[size_t(ox)] * C, a1 = t.x1[size_t(ox)] * C, b0 = t.x0[size_t(o2)] * C, b1 = t.x1[size_t(o2)] * C;
+      const __m512i w0 = _mm512_inserti64x4(_mm512_set1_epi16(int16_t(4 - wx_[size_t(ox)])),
+                                            _mm256_set1_epi16(int16_t(4 - wx_[size_t(o2)])), 1);
+      const __m512i w1 = _mm512_inserti64x4(_mm512_set1_epi16(wx_[size_t(ox)]), _mm256_set1_epi16(wx_[size_t(o2)]), 1);
+      for (int64_t c = 0; c < C; c += 16) {
+        const __mmask16 m = C - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (C - c)) - 1);
+        const __m512i s = _mm512_add_epi16(_mm512_mullo_epi16(load_pair(b + c, a0, b0, m), w0),
+                                           _mm512_mullo_epi16(load_pair(b + c, a1, b1, m), w1));
+        const __m256i q = _mm512_cvtepi16_epi8(_mm512_srai_epi16(_mm512_add_epi16(s, half), 4));
+        _mm_mask_storeu_epi8(yr + ox * C + c, m, _mm256_castsi256_si128(q));
+        if (ox + 1 < t.ow) _mm_mask_storeu_epi8(yr + (ox + 1) * C + c, m, _mm256_extracti128_si256(q, 1));
       }
     }
   }
   ResizeTables t_;
   std::vector<int16_t> wx_, wy_;  // weights of the second index, in quarters
   pthreadpool_t pool_;
+  int64_t rows_ = 0, tasks_ = 1;
+  std::vector<int16_t> blend_;  // [task][IW * C]: the current output row's vertical blend
 };
 
 // The table's weights times 4, if all are whole numbers.

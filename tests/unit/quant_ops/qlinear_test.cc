@@ -329,8 +329,11 @@ TEST(ResizeInt8, MatchesFloatKernelRounded) {
                              __builtin_cpu_supports("avx512vl");
   const Case quarters_linear = avx512 ? Case{"linear", 2.f, "avx512-int8", 0, true} : Case{"linear", 2.f, "xnnpack", 1};
   const Case quarters_nearest = avx512 ? Case{"nearest", 2.f, "avx512-int8", 0} : Case{"nearest", 2.f, "ref-int8", 0};
-  for (const Shape& shape : {Shape{1, 5, 6, 19}, Shape{2, 4, 7, 40}})  // channels: a partial 32-lane block, and 32 + 8
-  for (const Case& c : {quarters_linear, Case{"linear", 1.5f, "ref-int8", 0}, quarters_nearest}) {
+  // Scale 1 (all weights 0): an odd output width, the last pixel alone in its vector.
+  const Case quarters_identity = avx512 ? Case{"linear", 1.f, "avx512-int8", 0, true} : Case{"linear", 1.f, "xnnpack", 1};
+  // channels: a partial 16-lane half, 16 (two pixels a vector), 32 + 8; the batch of 2 on 2 threads
+  for (const Shape& shape : {Shape{1, 5, 7, 19}, Shape{1, 3, 5, 16}, Shape{2, 4, 7, 40}})
+  for (const Case& c : {quarters_linear, Case{"linear", 1.5f, "ref-int8", 0}, quarters_nearest, quarters_identity}) {
     Tensor x = rand_int<int8_t>(shape, -128, 127);
     Tensor xf(DType::f32, x.shape());
     for (int64_t i = 0; i < x.numel(); ++i) xf.data_as<float>()[i] = float(x.data_as<int8_t>()[i]);
@@ -342,7 +345,7 @@ TEST(ResizeInt8, MatchesFloatKernelRounded) {
     const Tensor scales = Tensor::from<float>({4}, std::span<const float>(sc));
     std::vector<Tensor> feeds;
     Session s(Model::from_graph(one_node("Resize", {In::rt(x), In::none(), In::k(scales)}, 1, a, &feeds)),
-              CompileOptions{.profile = true});
+              CompileOptions{.threads = shape[0], .profile = true});
     const Tensor y = s.run(feeds)[0].clone();
     const Tensor r = run_op("Resize", {In::rt(xf), In::none(), In::k(scales)}, a)[0];
     ASSERT_EQ(y.shape(), r.shape());
