@@ -50,15 +50,47 @@ namespace {
 
 constexpr int kMR = 8;
 
+#define EF_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+// The int8 epilogue: requantization, and with a residual QLinearAdd's sum
+// (requantize_sum, qkernel.h), on 16 int32 accumulators.
+struct Requant {
+  EF_AVX512 Requant(const QGemmVnni& g, const QResidual& res)
+      : zp(_mm512_set1_epi32(g.y_zp)), lo(_mm512_set1_epi32(g.lo)), hi(_mm512_set1_epi32(g.hi)),
+        clo(_mm512_set1_epi32(-128 - g.y_zp)), chi(_mm512_set1_epi32(127 - g.y_zp)),
+        rzp(_mm512_set1_epi32(res.zp)), szp(_mm512_set1_epi32(res.y_zp)), slo(_mm512_set1_epi32(res.lo)),
+        shi(_mm512_set1_epi32(res.hi)), rm(_mm512_set1_ps(res.mult)), cm(_mm512_set1_ps(res.c_mult)),
+        clamp_lo(g.lo > -128), clamp_hi(g.hi < 127), sum_lo(res.lo > -128), sum_hi(res.hi < 127) {}
+  // r8: the residual's 16 int8 (with_res). The int8 store saturates to
+  // [-128, 127]: only an activation's tighter bound needs a min/max.
+  EF_AVX512 __attribute__((always_inline)) __m512i operator()(__m512i acc, __m512 m, bool with_res, __m128i r8) const {
+    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), m));  // round half to even
+    if (!with_res) {
+      q = _mm512_add_epi32(q, zp);
+      if (clamp_lo) q = _mm512_max_epi32(q, lo);
+      if (clamp_hi) q = _mm512_min_epi32(q, hi);
+      return q;
+    }
+    // The conv's int8 output minus its zero point: clamp(q + zp, -128, 127) - zp.
+    const __m512 c = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_min_epi32(_mm512_max_epi32(q, clo), chi)), cm);
+    q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(r8), rzp)), rm, c));
+    q = _mm512_add_epi32(q, szp);
+    if (sum_lo) q = _mm512_max_epi32(q, slo);
+    if (sum_hi) q = _mm512_min_epi32(q, shi);
+    return q;
+  }
+  __m512i zp, lo, hi, clo, chi, rzp, szp, slo, shi;
+  __m512 rm, cm;
+  bool clamp_lo, clamp_hi, sum_lo, sum_hi;
+};
+
 // MR rows x NV*16 outputs; x rows at x + r*lda; weights for NV consecutive
 // 16-output blocks; nvalid: outputs to store in the last vector; res.r (if
 // set) points at the residual of y's first element. Y: int8_t (requantized)
 // or float (acc * mult). Flipped: g.x_flipped.
 template <int MR, int NV, bool Flipped, class Y>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const QGemmVnni& g, const int8_t* x,
-                                                                        int64_t lda, int64_t nb, Y* y,
-                                                                        int64_t ldc, int nvalid,
-                                                                        const QResidual& res) {
+EF_AVX512 void tile(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, Y* y, int64_t ldc, int nvalid,
+                    const QResidual& res) {
   __m512i acc[MR][NV];
   for (int v = 0; v < NV; ++v) {
     const __m512i b = _mm512_loadu_si512(g.bias.data() + (nb + v) * 16);
@@ -80,17 +112,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
       }
     }
   }
-  // The int8 store saturates to [-128, 127]: only an activation's tighter bound needs a min/max.
-  const __m512i zp = _mm512_set1_epi32(g.y_zp), vlo = _mm512_set1_epi32(g.lo), vhi = _mm512_set1_epi32(g.hi);
-  const bool clamp_lo = g.lo > -128, clamp_hi = g.hi < 127;
-  // With a residual: the conv's int8 output minus its zero point, clamp(q + zp, -128, 127) - zp.
-  const __m512i clo = _mm512_set1_epi32(-128 - g.y_zp), chi = _mm512_set1_epi32(127 - g.y_zp);
-  const __m512i rzp = _mm512_set1_epi32(res.zp), szp = _mm512_set1_epi32(res.y_zp);
-  const __m512i slo = _mm512_set1_epi32(res.lo), shi = _mm512_set1_epi32(res.hi);
-  const bool sum_lo = res.lo > -128, sum_hi = res.hi < 127;
-  const __m512 rm = _mm512_set1_ps(res.mult), cm = _mm512_set1_ps(res.c_mult);
+  const Requant requant(g, res);
   const __m128i rfill = _mm_set1_epi8(int8_t(res.zp));
-  const int8_t* const rbase = res.r;  // a local: the int8 stores may alias res
+  const int8_t* const rbase = res.r;  // locals: the int8 stores may alias res
+  const int64_t ldr = res.ldr;
   __mmask16 rmask[NV];  // residual channels present
   for (int v = 0; v < NV; ++v) {
     const int64_t have = res.nr - (nb + v) * 16;
@@ -98,28 +123,34 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const 
   }
   for (int v = 0; v < NV; ++v) {
     const __m512 m = _mm512_loadu_ps(g.mult.data() + (nb + v) * 16);
-    const __mmask16 mask = v == NV - 1 ? __mmask16((1u << nvalid) - 1) : __mmask16(0xFFFF);
-    for (int r = 0; r < MR; ++r) {
-      if constexpr (std::is_same_v<Y, float>) {
+    const __mmask16 mask = v == NV - 1 ? __mmask16((1u << nvalid) - 1) : __mmask16(0xFFFF), rm = mask & rmask[v];
+    int r = 0;
+    if constexpr (std::is_same_v<Y, float>) {
+      for (; r < MR; ++r)
         _mm512_mask_storeu_ps(y + r * ldc + v * 16, mask, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));
-        continue;
+      continue;
+    }
+    if (v == NV - 1 && nvalid <= 8) {  // two rows' outputs in one vector (24 channels: 3 epilogues for 4)
+      const __m512 m2 = _mm512_shuffle_f32x4(m, m, 0x44);
+      for (; r + 1 < MR; r += 2) {
+        const __m512i a2 = _mm512_inserti64x4(acc[r][v], _mm512_castsi512_si256(acc[r + 1][v]), 1);
+        __m128i r8 = rfill;
+        if (rbase) {  // row r + 1's 8 bytes as bytes 8..15 (a load from 8 before them; masked off)
+          r8 = _mm_mask_loadu_epi8(rfill, rm, rbase + r * ldr + v * 16);
+          r8 = _mm_mask_loadu_epi8(r8, __mmask16(rm << 8), rbase + (r + 1) * ldr + v * 16 - 8);
+        }
+        const __m128i b = _mm512_cvtsepi32_epi8(requant(a2, m2, rbase, r8));
+        _mm_mask_storeu_epi8(y + r * ldc + v * 16, mask, b);
+        _mm_mask_storeu_epi8(y + (r + 1) * ldc + v * 16 - 8, __mmask16(mask << 8), b);
       }
-      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m));  // round half to even
-      if (rbase) {  // requantize_sum
-        const int8_t* rp = rbase + r * res.ldr + v * 16;
-        const __m128i r8 = (mask & rmask[v]) == 0xFFFF ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(rp))
-                                                       : _mm_mask_loadu_epi8(rfill, mask & rmask[v], rp);
-        const __m512 c = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_min_epi32(_mm512_max_epi32(q, clo), chi)), cm);
-        q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(r8), rzp)), rm, c));
-        q = _mm512_add_epi32(q, szp);
-        if (sum_lo) q = _mm512_max_epi32(q, slo);
-        if (sum_hi) q = _mm512_min_epi32(q, shi);
-      } else {
-        q = _mm512_add_epi32(q, zp);
-        if (clamp_lo) q = _mm512_max_epi32(q, vlo);
-        if (clamp_hi) q = _mm512_min_epi32(q, vhi);
+    }
+    for (; r < MR; ++r) {
+      __m128i r8 = rfill;
+      if (rbase) {
+        const int8_t* rp = rbase + r * ldr + v * 16;
+        r8 = rm == 0xFFFF ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(rp)) : _mm_mask_loadu_epi8(rfill, rm, rp);
       }
-      _mm512_mask_cvtsepi32_storeu_epi8(y + r * ldc + v * 16, mask, q);
+      _mm512_mask_cvtsepi32_storeu_epi8(y + r * ldc + v * 16, mask, requant(acc[r][v], m, rbase, r8));
     }
   }
 }
