@@ -26,7 +26,8 @@
 //      QLinearAdd would (the Add's pass over memory is saved); after step 4
 //      an r that is a channel Pad with r's zero point (BlazeFace) is
 //      replaced by the Pad's input, whose missing channels the kernel reads
-//      as r_zp;
+//      as r_zp, and an r that is a 2x2 stride-2 MaxPool by the MaxPool's
+//      input, whose windows the kernel maxes;
 //   4. drops Q(DQ(q)) pairs with equal parameters;
 //   5. folds DequantizeLinear of constants that are left (weights of ops
 //      that stay float) into float32 constants.
@@ -87,7 +88,10 @@ class Fuser {
         if (!g_.nodes[i].dead && g_.nodes[i].op == "QLinearAdd") fuse_residual(int(i));
     cancel_pairs();
     for (size_t i = 0; i < g_.nodes.size(); ++i)
-      if (!g_.nodes[i].dead && g_.nodes[i].op == "QLinearConv" && Graph::has_input(g_.nodes[i], 9)) fold_residual_pad(int(i));
+      if (!g_.nodes[i].dead && g_.nodes[i].op == "QLinearConv" && Graph::has_input(g_.nodes[i], 9)) {
+        fold_residual_pad(int(i));
+        fold_residual_maxpool(int(i));
+      }
     fold_const_dequantize();
     g_.topo_sort();
     g_.compact();
@@ -548,10 +552,38 @@ class Fuser {
   // goes (dead-node elimination).
   void fold_residual_pad(int i) {
     Node& n = g_.nodes[i];
+    const int pad = producer(n.inputs[9], "Pad");
     const int x = channel_pad_source(n.inputs[9], *g_.values[n.inputs[11]].data.data_as<int8_t>(), i);
     if (x < 0) return;
     log(r_, "fuse_qdq: " + g_.describe(n) + " reads its residual's channel Pad away");
-    g_.nodes[i].inputs[9] = x;
+    n.inputs[9] = x;
+    g_.nodes[pad].dead = true;  // read by n alone
+    ++changes_;
+  }
+
+  // 4c. A residual that is a 2x2 stride-2 MaxPool without padding, read by
+  // the conv alone (BlazeFace's stride-2 blocks, after 4b), is replaced by
+  // the MaxPool's input: the kernel takes the max of each 2x2 window
+  // (attribute residual_pool = 2), and the MaxPool goes.
+  void fold_residual_maxpool(int i) {
+    Node& n = g_.nodes[i];
+    const int v = n.inputs[9], p = producer(v, "MaxPool");
+    if (p < 0 || is_graph_output(g_, v) || !read_only_by(v, i) || n.attrs.has("residual_pool")) return;
+    const Node& mp = g_.nodes[p];
+    const Shape &xs = g_.values[mp.inputs[0]].shape, &ys = g_.values[v].shape;
+    auto all = [&](const char* k, int64_t want) {
+      for (int64_t a : mp.attrs.ints(k, {})) if (a != want) return false;
+      return true;
+    };
+    if (mp.attrs.s("layout", "") != "NHWC" || (mp.outputs.size() > 1 && mp.outputs[1] >= 0) || xs.size() != 4 ||
+        ys.size() != 4 || mp.attrs.ints("kernel_shape", {}) != std::vector<int64_t>{2, 2} ||
+        mp.attrs.ints("strides", {}) != std::vector<int64_t>{2, 2} || !all("pads", 0) || !all("dilations", 1) ||
+        xs[0] != ys[0] || xs[1] / 2 != ys[1] || xs[2] / 2 != ys[2] || xs[3] != ys[3])
+      return;
+    log(r_, "fuse_qdq: " + g_.describe(n) + " reads its residual's 2x2 MaxPool away");
+    n.inputs[9] = mp.inputs[0];
+    n.attrs.set("residual_pool", int64_t(2));
+    g_.nodes[p].dead = true;
     ++changes_;
   }
 

@@ -54,6 +54,7 @@ bool read_qconv_spec(const KernelContext& c, QConvSpec& s) {
   int32_t *lo = &s.lo, *hi = &s.hi;
   if (Graph::has_input(n, 9)) {
     s.residual = true;
+    s.residual_pool = n.attrs.i("residual_pool", 1) == 2;
     s.r = qscalar(c, 10, c.input(9).dtype, "residual");
     s.sum = act_y = qscalar(c, 12, s.yt, "sum");
     lo = &s.sum_lo, hi = &s.sum_hi;
@@ -143,7 +144,7 @@ struct KRuns {
 class QConvVnni : public Kernel {
  public:
   QConvVnni(const QConvSpec& s, const std::vector<int8_t>& w, const KRuns& k)
-      : g_(s.g), x_zp_(s.x.zp), residual_(s.residual),
+      : g_(s.g), x_zp_(s.x.zp), residual_(s.residual), pooled_(s.residual_pool),
         res_{nullptr, 0, 0, s.r.zp, s.r.scale / s.sum.scale, s.y.scale / s.sum.scale, s.sum.zp, s.sum_lo, s.sum_hi},
         gemm_(w.data(), s.g.cout, k.K(s.g), s.bias.data(), s.mult.data(), s.x.zp, s.y.zp, s.lo, s.hi) {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
@@ -159,52 +160,64 @@ class QConvVnni : public Kernel {
     Kernel::setup(in, out);
     // x ^ 0x80 (gemm_.x_flipped); 64: the last run's rounding up
     if (!direct_) padded_.assign(size_t(g_.n * hp_ * row_ + 64), int8_t(x_zp_ ^ 0x80));
+    if (pooled_) pooled_res_.resize(size_t(g_.n * g_.oh * g_.ow * in[9].shape.back()));
   }
   void run() override {
     const int8_t* x = in_[0].as<int8_t>();
-    if (direct_) {
+    if (direct_ && !pooled_) {
       const int64_t M = g_.n * g_.oh * g_.ow;
       if (out_[0].dtype == DType::f32) gemm_.run(x, g_.cin, M, out_[0].as<float>(), g_.cout, pool_);
       else gemm_.run(x, g_.cin, M, out_[0].as<int8_t>(), g_.cout, pool_, residual());
       return;
     }
     const QConvGeom g = g_;
-    const int64_t in_row = g.iw * g.cin;
-    parallel_rows(pool_, g.n * g.ih, in_row, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        copy_flipped(padded_.data() + ((r / g.ih) * hp_ + g.pt + r % g.ih) * row_ + g.pl * g.cin, x + r * in_row,
-                     in_row);
-    });
+    if (!direct_) {
+      const int64_t in_row = g.iw * g.cin;
+      parallel_rows(pool_, g.n * g.ih, in_row, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          copy_flipped(padded_.data() + ((r / g.ih) * hp_ + g.pt + r % g.ih) * row_ + g.pl * g.cin, x + r * in_row,
+                       in_row);
+      });
+    }
+    // One GEMM an output row: of the padded input's rows, or (a pooled residual) of x's pixels.
     const QResidual res = residual();
+    const int64_t lda = direct_ ? g.cin : g.sw * g.cin;
     parallel_for(pool_, size_t(g.n * g.oh), [&](size_t i) {
       const int64_t n = int64_t(i) / g.oh, oy = int64_t(i) % g.oh, at = int64_t(i) * g.ow;
-      const int8_t* a = padded_.data() + (n * hp_ + oy * g.sh) * row_;
-      if (out_[0].dtype == DType::f32)
-        return gemm_.run(a, g.sw * g.cin, g.ow, out_[0].as<float>() + at * g.cout, g.cout, nullptr);
+      const int8_t* a = direct_ ? x + at * g.cin : padded_.data() + (n * hp_ + oy * g.sh) * row_;
+      if (out_[0].dtype == DType::f32) return gemm_.run(a, lda, g.ow, out_[0].as<float>() + at * g.cout, g.cout, nullptr);
       QResidual r = res;
       if (r.r) r.r += at * r.ldr;
-      gemm_.run(a, g.sw * g.cin, g.ow, out_[0].as<int8_t>() + at * g.cout, g.cout, nullptr, r);
+      if (pooled_) {  // this row's 2x2 max of input 9, into pooled_res_ (in cache for the GEMM)
+        const Shape& rs = in_[9].shape;
+        max_pool_2x2_row(pooled_res_.data() + at * r.ldr, in_[9].as<int8_t>() + (n * rs[1] + 2 * oy) * rs[2] * rs[3],
+                         rs[2] * rs[3], g.ow, rs[3]);
+      }
+      gemm_.run(a, lda, g.ow, out_[0].as<int8_t>() + at * g.cout, g.cout, nullptr, r);
     });
   }
   const char* impl() const override { return direct_ ? "vnni-1x1" : "vnni-implicit"; }
   pthreadpool_t pool_ = nullptr;
 
  private:
+  // The residual operand (pooled: the 2x2 max of input 9 that run() writes row by row).
   QResidual residual() const {
     QResidual res = res_;
-    if (residual_) res.r = in_[9].as<int8_t>(), res.ldr = res.nr = in_[9].shape.back();
+    if (!residual_) return res;
+    res.ldr = res.nr = in_[9].shape.back();
+    res.r = pooled_ ? pooled_res_.data() : in_[9].as<int8_t>();
     return res;
   }
   QConvGeom g_;
   int32_t x_zp_;
-  bool residual_;
+  bool residual_, pooled_;
   QResidual res_;
   QGemmVnni gemm_;
   bool direct_ = false;
   // The padded input: hp_ rows of row_ bytes an image, covering every tap.
   int64_t hp_ = std::max(g_.pt + g_.ih, (g_.oh - 1) * g_.sh + (g_.kh - 1) * g_.dh + 1);
   int64_t row_ = std::max(g_.pl + g_.iw, (g_.ow - 1) * g_.sw + (g_.kw - 1) * g_.dw + 1) * g_.cin;
-  std::vector<int8_t> padded_;
+  std::vector<int8_t> padded_, pooled_res_;
 };
 
 std::unique_ptr<Kernel> make_qconv_vnni(const KernelContext& c) {
@@ -284,7 +297,7 @@ class QConvRef : public Kernel {
           }
           int32_t v = requantize(acc[size_t(o)], s_.mult[size_t(o)], s_.y.zp, s_.lo, s_.hi);
           if (res) {
-            const int32_t r = o < rc ? int32_t(res[at / O * rc + o]) : s_.r.zp;
+            const int32_t r = o >= rc ? s_.r.zp : s_.residual_pool ? pooled(res, n, oy, ox, o) : int32_t(res[at / O * rc + o]);
             v = requantize_sum(v - s_.y.zp, cmult, r - s_.r.zp, rmult, s_.sum.zp, s_.sum_lo, s_.sum_hi);
           }
           y[at + o] = Y(v);
@@ -294,6 +307,14 @@ class QConvRef : public Kernel {
   }
 
  private:
+  // The 2x2 stride-2 max of residual channel o under output pixel (oy, ox).
+  template <class R>
+  int32_t pooled(const R* res, int64_t n, int64_t oy, int64_t ox, int64_t o) const {
+    const Shape& rs = in_[9].shape;
+    int32_t m = res[((n * rs[1] + 2 * oy) * rs[2] + 2 * ox) * rs[3] + o];
+    for (int64_t d : {int64_t(1), rs[2], rs[2] + 1}) m = std::max<int32_t>(m, res[((n * rs[1] + 2 * oy) * rs[2] + 2 * ox + d) * rs[3] + o]);
+    return m;
+  }
   QConvSpec s_;
   pthreadpool_t pool_;
   std::vector<int16_t> w_;

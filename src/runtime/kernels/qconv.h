@@ -28,6 +28,7 @@ struct QConvSpec {
   // range) and r are added as QLinearAdd does (requantize_sum, qkernel.h);
   // the fused activation clamps the sum (sum_lo, sum_hi).
   bool residual = false;
+  bool residual_pool = false;  // r is the 2x2 stride-2 max of input 9 (a MaxPool folded by fuse_qdq)
   QScalar r, sum;
   int32_t sum_lo = -128, sum_hi = 127;
 };

@@ -27,6 +27,18 @@ __attribute__((target("avx512f,avx512bw"))) void copy_flipped(int8_t* dst, const
   _mm512_mask_storeu_epi8(dst + i, tail, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + i), flip));
 }
 
+__attribute__((target("avx512f,avx512bw"))) void max_pool_2x2_row(int8_t* dst, const int8_t* src, int64_t src_row,
+                                                                  int64_t ow, int64_t c) {
+  for (int64_t ox = 0; ox < ow; ++ox, dst += c, src += 2 * c)
+    for (int64_t ch = 0; ch < c; ch += 64) {
+      const __mmask64 m = c - ch >= 64 ? ~0ull : ~0ull >> (64 - (c - ch));
+      const int8_t* p = src + ch;
+      const __m512i a = _mm512_max_epi8(_mm512_maskz_loadu_epi8(m, p), _mm512_maskz_loadu_epi8(m, p + c));
+      const __m512i b = _mm512_max_epi8(_mm512_maskz_loadu_epi8(m, p + src_row), _mm512_maskz_loadu_epi8(m, p + src_row + c));
+      _mm512_mask_storeu_epi8(dst + ch, m, _mm512_max_epi8(a, b));
+    }
+}
+
 QGemmVnni::QGemmVnni(const int8_t* w_nk, int64_t n, int64_t k, const int32_t* b, const float* m, int32_t x_zp,
                      int32_t yz, int32_t l, int32_t h)
     : K(k), Kp((k + 3) / 4 * 4), N(n), Np((n + 15) / 16 * 16), y_zp(yz), lo(l), hi(h) {

@@ -41,6 +41,10 @@ struct QResidual {
 // dst[i] = src[i] ^ 0x80 (x + 128 as unsigned bytes), i < n.
 void copy_flipped(int8_t* dst, const int8_t* src, int64_t n);
 
+// A row of a 2x2 stride-2 max pool (NHWC, c channels): dst[ox, ch] = the max
+// of src[2 ox, ch], src[2 ox + 1, ch] and the same src_row bytes further on, ox < ow.
+void max_pool_2x2_row(int8_t* dst, const int8_t* src, int64_t src_row, int64_t ow, int64_t c);
+
 struct QGemmVnni {
   int64_t K = 0, Kp = 0, N = 0, Np = 0;  // Kp: K rounded up to 4, Np: N to 16
   std::vector<int8_t> w;                  // [Np/16][Kp/4][16][4]

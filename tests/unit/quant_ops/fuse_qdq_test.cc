@@ -45,6 +45,21 @@ struct QdqBuilder {
                 a);
   }
   int bias(int64_t count) { return g.add_const("b" + std::to_string(n++), rand_f32({count}, -0.5f, 0.5f)); }
+  // 2x2 stride-2 MaxPool (NHWC: as the layout pass leaves it).
+  int maxpool2(int x, bool nhwc) {
+    Attrs mp;
+    if (nhwc) mp.set("layout", std::string("NHWC"));
+    mp.set("kernel_shape", std::vector<int64_t>{2, 2});
+    mp.set("strides", std::vector<int64_t>{2, 2});
+    return node("MaxPool", {x}, mp);
+  }
+  // Pad of a 4-D x with `extra` zero channels at the end of axis `axis` (1: NCHW, 3: NHWC).
+  int channel_pad(int x, int64_t axis, int64_t extra) {
+    Tensor pads(DType::i64, {8});
+    std::fill(pads.data_as<int64_t>(), pads.data_as<int64_t>() + 8, 0);
+    pads.data_as<int64_t>()[4 + axis] = extra;
+    return node("Pad", {x, g.add_const("pads" + std::to_string(n++), pads)});
+  }
 };
 
 // The graph compiled twice: unfused (optimize = false, the reference) and
@@ -113,14 +128,8 @@ TEST(FuseQdq, MaxPoolPadAndHardSwishRunInInt8) {
   int x = b.g.add_value("x", DType::f32, {1, 6, 8, 8}, true);
   b.g.inputs = {x};
   int x0 = b.qdq(x, 0.03f, 120);
-  Attrs mp;
-  mp.set("kernel_shape", std::vector<int64_t>{2, 2});
-  mp.set("strides", std::vector<int64_t>{2, 2});
-  int pooled = b.qdq(b.node("MaxPool", {x0}, mp), 0.03f, 120);
-  Tensor pads(DType::i64, {8});
-  const int64_t pv[8] = {0, 0, 0, 0, 0, 4, 0, 0};  // 6 -> 10 channels
-  std::copy(pv, pv + 8, pads.data_as<int64_t>());
-  int padded = b.qdq(b.node("Pad", {pooled, b.g.add_const("pads", pads)}), 0.03f, 120);
+  int pooled = b.qdq(b.maxpool2(x0, false), 0.03f, 120);
+  int padded = b.qdq(b.channel_pad(pooled, 1, 4), 0.03f, 120);  // 6 -> 10 channels
   Attrs hs;
   hs.set("alpha", 1.f / 6.f);
   hs.set("beta", 0.5f);
@@ -153,10 +162,7 @@ TEST(FuseQdq, ResidualChannelPadIsReadAway) {
   int x = b.g.add_value("x", DType::f32, {1, 5, 7, 6}, true);
   b.g.inputs = {x};
   int x0 = b.qdq(x, 0.03f, 120);
-  Tensor pads(DType::i64, {8});
-  const int64_t pv[8] = {0, 0, 0, 0, 0, 0, 0, 4};  // 6 -> 10 channels
-  std::copy(pv, pv + 8, pads.data_as<int64_t>());
-  int padded = b.qdq(b.node("Pad", {x0, b.g.add_const("pads", pads)}), 0.03f, 120);
+  int padded = b.qdq(b.channel_pad(x0, 3, 4), 0.03f, 120);  // 6 -> 10 channels
   Attrs nhwc;
   nhwc.set("layout", std::string("NHWC"));
   int c = b.qdq(b.node("Conv", {x0, b.weights({10, 6, 1, 1}, 10), b.bias(10)}, nhwc), 0.04f, 128);
@@ -169,6 +175,39 @@ TEST(FuseQdq, ResidualChannelPadIsReadAway) {
     Tensor in = rand_f32({1, 5, 7, 6}, -3.f, 4.f);
     Tensor r = ref.run({in})[0].clone();
     Tensor f = fused.run({in})[0];
+    for (int64_t i = 0; i < r.numel(); ++i)
+      EXPECT_LE(std::fabs(r.data_as<float>()[i] - f.data_as<float>()[i]), 2 * 0.05f + 1e-6f) << i;
+  }
+}
+
+// BlazeFace's stride-2 block: Add(conv stride 2 (x), Pad(MaxPool 2x2 (x))).
+// On VNNI CPUs the Add folds into the conv, and the Pad and the MaxPool go:
+// the conv maxes x's 2x2 windows as its residual. Within 2 output steps of
+// the QDQ definition, as the first test (odd sizes: QLinearConv.
+// PooledResidualMatchesNaiveReferenceExactly).
+TEST(FuseQdq, ResidualMaxPoolAndChannelPadAreReadAway) {
+  QdqBuilder b;  // NHWC as a TFLite import has it
+  int x = b.g.add_value("x", DType::f32, {1, 8, 10, 6}, true);
+  b.g.inputs = {x};
+  int x0 = b.qdq(x, 0.03f, 120);
+  int pooled = b.qdq(b.maxpool2(x0, true), 0.03f, 120);
+  int padded = b.qdq(b.channel_pad(pooled, 3, 4), 0.03f, 120);  // 6 -> 10 channels
+  Attrs conv;
+  conv.set("layout", std::string("NHWC"));
+  conv.set("strides", std::vector<int64_t>{2, 2});
+  int c = b.qdq(b.node("Conv", {x0, b.weights({10, 6, 1, 1}, 10), b.bias(10)}, conv), 0.04f, 128);
+  int y = b.qdq(b.node("Add", {c, padded}), 0.05f, 110);
+  b.g.outputs = {y};
+  auto [ref, fused, ops] = compile(b.g);
+  EXPECT_EQ(ops["MaxPool"], vnni_available() ? 0 : 1);
+  EXPECT_EQ(ops["Pad"], vnni_available() ? 0 : 1);
+  for (const Node& n : fused.graph().nodes)
+    if (n.op == "QLinearConv") EXPECT_EQ(n.attrs.i("residual_pool", 1), vnni_available() ? 2 : 1);
+  for (int trial = 0; trial < 3; ++trial) {
+    Tensor in = rand_f32({1, 8, 10, 6}, -3.f, 4.f);
+    Tensor r = ref.run({in})[0].clone();
+    Tensor f = fused.run({in})[0];
+    ASSERT_EQ(r.shape(), f.shape());
     for (int64_t i = 0; i < r.numel(); ++i)
       EXPECT_LE(std::fabs(r.data_as<float>()[i] - f.data_as<float>()[i]), 2 * 0.05f + 1e-6f) << i;
   }

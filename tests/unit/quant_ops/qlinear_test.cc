@@ -41,7 +41,24 @@ struct Residual {
   int zp = 0;
   float sum_scale = 0.f;
   int sum_zp = 0;
+  bool pooled = false;  // r is the input of a folded 2x2 stride-2 MaxPool (attribute residual_pool = 2)
 };
+
+// The 2x2 stride-2 max pool of an NHWC int8 tensor (floor: an odd last row or column is dropped).
+Tensor max_pool_2x2(const Tensor& r) {
+  Tensor y(DType::i8, {r.dim(0), r.dim(1) / 2, r.dim(2) / 2, r.dim(3)});
+  for (int64_t n = 0; n < y.dim(0); ++n)
+    for (int64_t oy = 0; oy < y.dim(1); ++oy)
+      for (int64_t ox = 0; ox < y.dim(2); ++ox)
+        for (int64_t c = 0; c < y.dim(3); ++c) {
+          int8_t m = -128;
+          for (int64_t dy = 0; dy < 2; ++dy)
+            for (int64_t dx = 0; dx < 2; ++dx)
+              m = std::max(m, r.data_as<int8_t>()[((n * r.dim(1) + 2 * oy + dy) * r.dim(2) + 2 * ox + dx) * r.dim(3) + c]);
+          y.data_as<int8_t>()[((n * y.dim(1) + oy) * y.dim(2) + ox) * y.dim(3) + c] = m;
+        }
+  return y;
+}
 
 // Naive NHWC int32 accumulators of a QLinearConv: bias + sum (x - x_zp) * w.
 std::vector<int32_t> ref_acc(const ConvCase& c, const Tensor& x, int xz, const Tensor& w, const std::vector<int32_t>& bias,
@@ -106,6 +123,7 @@ std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int 
   a.set("dilations", std::vector<int64_t>{c.dil, c.dil});
   a.set("group", c.group);
   if (!act.empty()) a.set("activation", act);
+  if (res && res->pooled) a.set("residual_pool", int64_t(2));
   Tensor wst = Tensor::from<float>({int64_t(ws.size())}, std::span<const float>(ws));
   Tensor wz(DType::i8, {int64_t(ws.size())});
   std::vector<In> ins = {In::rt(x), In::k(scalar_f32(xs)), In::k(i8({int8_t(xz)})), In::k(w),
@@ -209,6 +227,31 @@ TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
         Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, 4, 127, &res);  // relu: the sum's Q(0)
         EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " residual channels " << rc << " EF_DISABLE_VNNI=" << off;
       }
+    }
+  }
+  unsetenv("EF_DISABLE_VNNI");
+}
+
+// A residual read through a folded 2x2 stride-2 MaxPool (BlazeFace's
+// stride-2 blocks: MaxPool, channel Pad, Add): the kernel maxes each window
+// of input 9 (even and odd sizes; all channels or fewer) as the naive pool
+// then the residual reference. On the VNNI GEMM (1x1 and a 3x3 stride-2
+// conv) and the reference kernel (EF_DISABLE_VNNI=1). Exact.
+TEST(QLinearConv, PooledResidualMatchesNaiveReferenceExactly) {
+  for (const char* off : {"0", "1"}) {
+    setenv("EF_DISABLE_VNNI", off, 1);
+    const ConvCase cases[] = {{1, 6, 7, 28, 32, 1, 1, 0, 1, true}, {2, 9, 8, 8, 24, 3, 2, 1, 1, true}};
+    for (const auto& c : cases) {
+      const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
+      for (const int64_t rc : {c.cout, c.cout - 4})
+        for (const int64_t odd : {0, 1}) {
+          const Residual big{rand_int<int8_t>({c.n, 2 * oh + odd, 2 * ow + odd, rc}, -128, 127), 0.3f, -7, 0.5f, 4, true};
+          const Residual pooled{max_pool_2x2(big.r), 0.3f, -7, 0.5f, 4};
+          auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &big)[0];
+          Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, 4, 127, &pooled);
+          EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " residual channels " << rc << " odd " << odd
+                                          << " EF_DISABLE_VNNI=" << off;
+        }
     }
   }
   unsetenv("EF_DISABLE_VNNI");
@@ -454,6 +497,27 @@ TEST(QLinearConv, BadInputsAreNamed) {
                                     In::k(scalar_f32(1)), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
                     a);
   EXPECT_NE(e.find("must be int8 or uint8"), std::string::npos) << e;
+  // a residual (inputs 9-13) whose shape does not fit, plain and pooled, and a pool other than 2
+  const Tensor xs = rand_int<int8_t>({1, 4, 4, 3}, -128, 127), w1 = rand_int<int8_t>({5, 3, 1, 1}, -127, 127);
+  Attrs one;
+  one.set("layout", std::string("NHWC"));
+  one.set("kernel_shape", std::vector<int64_t>{1, 1});
+  auto with_residual = [&](const Tensor& r, int64_t pool) {
+    Attrs b = one;
+    if (pool) b.set("residual_pool", pool);
+    return compile_error("QLinearConv", {In::rt(xs), In::k(scalar_f32(1)), In::k(i8({0})), In::k(w1), In::k(scalar_f32(1)),
+                                         In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0})), In::none(), In::rt(r),
+                                         In::k(scalar_f32(1)), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
+                         b);
+  };
+  EXPECT_EQ(with_residual(rand_int<int8_t>({1, 4, 4, 5}, -128, 127), 0), "");
+  EXPECT_EQ(with_residual(rand_int<int8_t>({1, 9, 8, 5}, -128, 127), 2), "");
+  e = with_residual(rand_int<int8_t>({1, 4, 5, 5}, -128, 127), 0);
+  EXPECT_NE(e.find("residual must have the output's shape"), std::string::npos) << e;
+  e = with_residual(rand_int<int8_t>({1, 4, 4, 5}, -128, 127), 2);
+  EXPECT_NE(e.find("twice the output's height and width"), std::string::npos) << e;
+  e = with_residual(rand_int<int8_t>({1, 8, 8, 5}, -128, 127), 3);
+  EXPECT_NE(e.find("residual_pool must be 2"), std::string::npos) << e;
 }
 
 }  // namespace
