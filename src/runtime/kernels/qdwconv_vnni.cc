@@ -7,6 +7,7 @@
 // output: kw * ceil(kh/4) * 4 vpdpbusd, then the requantization of
 // qgemm_vnni.h (round_half_even(acc * mult[c]) + y_zp, clamped), results
 // packed back to channel order. Exactly the integer reference's results.
+// At most 16 channels: QDwConv16 below (one int32 lane per channel).
 // (XNNPACK's 2022 qc8 depthwise kernels, which this replaces on VNNI CPUs,
 // ran at about half the speed of its f32 ones here.)
 
@@ -17,6 +18,7 @@
 #include <algorithm>
 
 #include "runtime/kernels/qconv.h"
+#include "runtime/kernels/parallel.h"
 #include "runtime/kernels/qgemm_vnni.h"
 
 namespace ef {
@@ -184,6 +186,133 @@ void QDwConvVnni::run() {
       this, rows, blocks, 0);
 }
 
+// At most 16 channels (the selfie models' 128x128 layers): the 4-tap byte
+// interleave above fills a quarter of each vector there. Here one int32 lane
+// per channel: an input pixel's 16 channels sign-extended to int32 are, as
+// int16 pairs, (x, sign) and each weight vector holds (w, 0), so vpdpwssd
+// adds x * w: one instruction per tap for 16 channels, no interleaving
+// (each column is loaded once per row of taps and reused by KW outputs), 8
+// outputs at once to hide its latency. The zero point is in the bias
+// (padding reads x_zp), as above; the same sums and requantization, so the
+// same results.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) inline __m512i dpwssd(__m512i acc, __m512i a,
+                                                                                   const __m512i& b) {
+  asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "m"(b));  // as qgemm_vnni.h's dpbusd: no copies of acc
+  return acc;
+}
+
+
+// What dw16_outputs reads: the interleaved columns, weights, bias and requantization.
+struct DwOut {
+  const __m512i* cols;  // [column][kh]
+  int64_t sw, kh, kw;
+  const __m512i* wr;   // weights in registers (KH, KW known) ...
+  const int32_t* wm;   // ... or in memory
+  __m512i bias;
+  __m512 mult, flo, fhi;
+  __m512i yzp, lo, hi;
+  __mmask16 cm;
+  int8_t* y;  // output pixel 0 of the chunk
+  int64_t c;  // channels (output pixel stride)
+};
+
+// M outputs from o on, their accumulators in registers.
+template <int KH_, int KW_, int M>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) inline void dw16_outputs(const DwOut& d,
+                                                                                                        int64_t o) {
+  const int64_t KH = KH_ ? KH_ : d.kh, KW = KW_ ? KW_ : d.kw;
+  __m512i acc[M];
+  for (int j = 0; j < M; ++j) acc[j] = d.bias;
+  for (int64_t t = 0; t < KH; ++t)
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      const __m512i wv = KW_ && KH_ ? d.wr[t * KW + kw] : _mm512_loadu_si512(d.wm + (t * KW + kw) * 16);
+      for (int j = 0; j < M; ++j) acc[j] = dpwssd(acc[j], wv, d.cols[((o + j) * d.sw + kw) * KH + t]);
+    }
+  for (int j = 0; j < M; ++j) {
+    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), d.mult), d.flo), d.fhi);
+    const __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(v), d.yzp), d.lo), d.hi);
+    _mm_mask_storeu_epi8(d.y + (o + j) * d.c, d.cm, _mm512_cvtepi32_epi8(q));
+  }
+}
+
+class QDwConv16 : public Kernel {
+ public:
+  explicit QDwConv16(const QConvSpec& s) : g_(s.g), x_zp_(s.x.zp), y_zp_(s.y.zp), lo_(s.lo), hi_(s.hi) {
+    const int64_t C = g_.cin, KH = g_.kh, KW = g_.kw;
+    w_.assign(size_t(KH * KW * 16), 0);
+    bias_.assign(16, 0);
+    mult_.assign(16, 0.f);
+    const int8_t* w = s.weights->data_as<int8_t>();  // [C][1][KH][KW]
+    for (int64_t c = 0; c < C; ++c) {
+      int32_t sum = 0;
+      for (int64_t k = 0; k < KH * KW; ++k) {
+        w_[size_t(k * 16 + c)] = int32_t(uint16_t(int16_t(w[c * KH * KW + k])));  // (w, 0)
+        sum += w[c * KH * KW + k];
+      }
+      bias_[size_t(c)] = s.bias[size_t(c)] - x_zp_ * sum;
+      mult_[size_t(c)] = s.mult[size_t(c)];
+    }
+    if (KH == 3 && KW == 3) row_ = &QDwConv16::row<3, 3>;
+    else if (KH == 5 && KW == 5) row_ = &QDwConv16::row<5, 5>;
+    else row_ = &QDwConv16::row<0, 0>;
+  }
+  void run() override {
+    parallel_for(pool_, size_t(g_.n * g_.oh), [&](size_t r) { (this->*row_)(int64_t(r)); });
+  }
+  const char* impl() const override { return "vnni-dw16"; }
+  pthreadpool_t pool_ = nullptr;
+
+ private:
+  template <int KH, int KW>
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void row(int64_t r) const;
+  void (QDwConv16::*row_)(int64_t) const = nullptr;
+  QConvGeom g_;
+  int32_t x_zp_, y_zp_, lo_, hi_;
+  std::vector<int32_t> w_;  // [kh][kw][channel]: (w, 0) as int16 pairs
+  std::vector<int32_t> bias_;
+  std::vector<float> mult_;
+};
+
+// Output row r (n * oh + oy); KH, KW: the kernel's size (0: at run time).
+template <int KH_, int KW_>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConv16::row(int64_t r) const {
+  const QConvGeom& g = g_;
+  const int64_t KH = KH_ ? KH_ : g.kh, KW = KW_ ? KW_ : g.kw, C = g.cin;
+  const int64_t n = r / g.oh, oy = r % g.oh;
+  const __mmask16 cm = __mmask16((1u << C) - 1);
+  const int8_t* rows[kMaxK];  // nullptr: outside the image (reads as x_zp)
+  for (int64_t t = 0; t < KH; ++t) {
+    const int64_t iy = oy * g.sh - g.pt + t;
+    rows[t] = iy >= 0 && iy < g.ih ? in_[0].as<int8_t>() + (n * g.ih + iy) * g.iw * C : nullptr;
+  }
+  constexpr int kRegs = KW_ && KH_ ? KW_ * KH_ : 1;
+  __m512i wr[kRegs];
+  if constexpr (KW_ && KH_)
+    for (int i = 0; i < kRegs; ++i) wr[i] = _mm512_loadu_si512(w_.data() + i * 16);
+  const __m512i zp = _mm512_set1_epi32(x_zp_);
+  const __m512i bias = _mm512_loadu_si512(bias_.data());
+  const __m512 mult = _mm512_loadu_ps(mult_.data());
+  const __m512 flo = _mm512_set1_ps(float(lo_ - y_zp_ - 1)), fhi = _mm512_set1_ps(float(hi_ - y_zp_ + 1));
+  const __m512i yzp = _mm512_set1_epi32(y_zp_), vlo = _mm512_set1_epi32(lo_), vhi = _mm512_set1_epi32(hi_);
+  int8_t* y = out_[0].as<int8_t>() + (n * g.oh + oy) * g.ow * C;
+  constexpr int64_t kCols = 72;  // columns held at once
+  const int64_t chunk = std::max<int64_t>(1, (kCols - KW) / g.sw + 1);
+  alignas(64) __m512i cols[kCols * kMaxK];  // [column][kh]
+  for (int64_t ox0 = 0; ox0 < g.ow; ox0 += chunk) {
+    const int64_t cnt = std::min(chunk, g.ow - ox0), ix0 = ox0 * g.sw - g.pl, ncols = (cnt - 1) * g.sw + KW;
+    for (int64_t i = 0; i < ncols; ++i) {
+      const int64_t ix = ix0 + i;
+      const bool inside = ix >= 0 && ix < g.iw;
+      for (int64_t t = 0; t < KH; ++t)
+        cols[i * KH + t] = inside && rows[t] ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(cm, rows[t] + ix * C)) : zp;
+    }
+    const DwOut out{cols, g.sw, KH, KW, wr, w_.data(), bias, mult, flo, fhi, yzp, vlo, vhi, cm, y + ox0 * C, C};
+    int64_t o = 0;
+    for (; o + 8 <= cnt; o += 8) dw16_outputs<KH_, KW_, 8>(out, o);
+    for (; o < cnt; ++o) dw16_outputs<KH_, KW_, 1>(out, o);
+  }
+}
+
 std::unique_ptr<Kernel> make_qdwconv_vnni(const KernelContext& c) {
   QConvSpec s;
   if (!read_qconv_spec(c, s) || !vnni_available() || s.residual) return nullptr;
@@ -193,6 +322,11 @@ std::unique_ptr<Kernel> make_qdwconv_vnni(const KernelContext& c) {
   if (s.xt != DType::i8 || s.wt != DType::i8 || s.yt != DType::i8) return nullptr;
   for (int32_t z : s.w.zero_point)
     if (z != 0) return nullptr;
+  if (g.cin <= 16) {
+    auto k = std::make_unique<QDwConv16>(s);
+    k->pool_ = c.pool;
+    return k;
+  }
   auto k = std::make_unique<QDwConvVnni>(s);
   k->pool_ = c.pool;
   return k;

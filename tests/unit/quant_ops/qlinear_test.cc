@@ -162,7 +162,9 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
       {1, 9, 10, 8, 16, 1, 2, 0, 1, true},    // 1x1 stride 2
       {1, 12, 13, 6, 16, 3, 1, 2, 1, true, 2},  // dilation 2: one run per tap
       {1, 70, 9, 3, 16, 3, 2, 1, 1, true},    // 35 output rows: several rows a thread
-      {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise (16 channels: 4 outputs per vector)
+      {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise (16 channels: one int32 lane each, 8 outputs at once)
+      {1, 5, 150, 16, 16, 3, 1, 1, 16, true}, // depthwise 16 channels, 150 outputs a row: 3 column chunks, a partial group
+      {2, 7, 9, 13, 13, 5, 1, 2, 13, false},  // depthwise 5x5, 13 channels, per-tensor weights
       {1, 11, 13, 16, 16, 3, 2, 1, 16, true}, // depthwise stride 2, 7 outputs a row (a group of 3)
       {2, 9, 10, 12, 12, 3, 1, 1, 12, true},  // depthwise, 12 channels (masked quarters), 10 outputs a row
       {2, 11, 9, 24, 24, 3, 2, 1, 24, true},  // depthwise stride 2, 24 channels (a partial 16-block)
