@@ -96,13 +96,12 @@ struct Requant {
   bool clamp_lo, clamp_hi, sum_lo, sum_hi;
 };
 
-// MR rows x NV*16 outputs; x rows at x + r*lda; weights for NV consecutive
-// 16-output blocks; nvalid: outputs to store in the last vector; res.r (if
-// set) points at the residual of y's first element. Y: int8_t (requantized)
-// or float (acc * mult). Flipped: g.x_flipped.
+// One tile of tiles() below.
 template <int MR, int NV, bool Flipped, class Y>
-EF_AVX512 void tile(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, Y* y, int64_t ldc, int nvalid,
-                    const QResidual& res) {
+EF_AVX512 __attribute__((always_inline)) inline void tile(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb,
+                                                          Y* y, int64_t ldc, int nvalid, const Requant& requant,
+                                                          __m128i rfill, const int8_t* rbase, int64_t ldr,
+                                                          const __mmask16* rmask) {
   __m512i acc[MR][NV];
   for (int v = 0; v < NV; ++v) {
     const __m512i b = _mm512_loadu_si512(g.bias.data() + (nb + v) * 16);
@@ -123,15 +122,6 @@ EF_AVX512 void tile(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb
         for (int v = 0; v < NV; ++v) acc[r][v] = dpbusd(acc[r][v], a, wv[v]);
       }
     }
-  }
-  const Requant requant(g, res);
-  const __m128i rfill = _mm_set1_epi8(int8_t(res.zp));
-  const int8_t* const rbase = res.r;  // locals: the int8 stores may alias res
-  const int64_t ldr = res.ldr;
-  __mmask16 rmask[NV];  // residual channels present
-  for (int v = 0; v < NV; ++v) {
-    const int64_t have = res.nr - (nb + v) * 16;
-    rmask[v] = have >= 16 ? __mmask16(0xFFFF) : have <= 0 ? __mmask16(0) : __mmask16((1u << have) - 1);
   }
   for (int v = 0; v < NV; ++v) {
     const __m512 m = _mm512_loadu_ps(g.mult.data() + (nb + v) * 16);
@@ -167,27 +157,59 @@ EF_AVX512 void tile(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb
   }
 }
 
+// `count` tiles of MR rows x NV*16 outputs, one below the other; x rows at
+// x + r*lda; weights for NV consecutive 16-output blocks; nvalid: outputs to
+// store in the last vector; res.r (if set) points at the residual of y's
+// first element. Y: int8_t (requantized) or float (acc * mult). Flipped:
+// g.x_flipped. The epilogue's constants are set up once for all the tiles.
+template <int MR, int NV, bool Flipped, class Y>
+EF_AVX512 void tiles(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, Y* y, int64_t ldc, int nvalid,
+                     const QResidual& res, int64_t count) {
+  const Requant requant(g, res);
+  const __m128i rfill = _mm_set1_epi8(int8_t(res.zp));
+  const int8_t* rbase = res.r;  // locals: the int8 stores may alias res
+  const int64_t ldr = res.ldr;
+  __mmask16 rmask[NV];  // residual channels present
+  for (int v = 0; v < NV; ++v) {
+    const int64_t have = res.nr - (nb + v) * 16;
+    rmask[v] = have >= 16 ? __mmask16(0xFFFF) : have <= 0 ? __mmask16(0) : __mmask16((1u << have) - 1);
+  }
+  for (int64_t t = 0; t < count; ++t, x += MR * lda, y += MR * ldc, rbase += rbase ? MR * ldr : 0)
+    tile<MR, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, requant, rfill, rbase, ldr, rmask);
+}
+
+// count tiles of `rows` rows (rows < kMR: one).
 template <int NV, bool Flipped, class Y>
 void tile_rows(int rows, const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, Y* y, int64_t ldc,
-               int nvalid, const QResidual& res) {
+               int nvalid, const QResidual& res, int64_t count) {
   switch (rows) {
-    case 8: return tile<8, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 7: return tile<7, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 6: return tile<6, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 5: return tile<5, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 4: return tile<4, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 3: return tile<3, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
-    case 2: return tile<2, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
-    default: return tile<1, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res);
+    case 8: return tiles<8, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res, count);
+    case 7: return tiles<7, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res, 1);
+    case 6: return tiles<6, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res, 1);
+    case 5: return tiles<5, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res, 1);
+    case 4: return tiles<4, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res, 1);
+    case 3: return tiles<3, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res, 1);
+    case 2: return tiles<2, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res, 1);
+    default: return tiles<1, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, res, 1);
   }
 }
 
 template <int NV, class Y>
 void tile_rows(int rows, const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, Y* y, int64_t ldc,
-               int nvalid, const QResidual& res) {
-  if (g.x_flipped) tile_rows<NV, true>(rows, g, x, lda, nb, y, ldc, nvalid, res);
-  else tile_rows<NV, false>(rows, g, x, lda, nb, y, ldc, nvalid, res);
+               int nvalid, const QResidual& res, int64_t count) {
+  if (g.x_flipped) tile_rows<NV, true>(rows, g, x, lda, nb, y, ldc, nvalid, res, count);
+  else tile_rows<NV, false>(rows, g, x, lda, nb, y, ldc, nvalid, res, count);
 }
+
+// Column blocks of up to 3 vectors (48 outputs), as few as possible and
+// even: each block broadcasts (and flips) every x group once, so fewer
+// blocks mean fewer broadcasts (N = 36: 3 vectors, not 2 + 1; 64: 2 + 2).
+struct Blocks {
+  explicit Blocks(int64_t N) : vecs((N + 15) / 16), count((vecs + 2) / 3), base(vecs / count), rem(vecs % count) {}
+  int64_t first(int64_t b) const { return b * base + std::min(b, rem); }  // its first 16-output vector
+  int64_t vectors(int64_t b) const { return base + (b < rem); }
+  int64_t vecs, count, base, rem;
+};
 
 template <class Y>
 struct Job {
@@ -197,46 +219,53 @@ struct Job {
   Y* y;
   int64_t ldc;
   QResidual res;
+  Blocks blocks;
   size_t mt, tiles;  // row tiles, and per task
 };
 
-// One row tile: kMR rows x 32 outputs (or the remaining 16).
+// Row tiles [t0, t1) of column block ni: the full ones in one call, then a partial last.
 template <class Y>
-void tile_task(const Job<Y>& j, size_t mi, size_t ni) {
+void tile_task(const Job<Y>& j, size_t t0, size_t t1, size_t ni) {
   const QGemmVnni& g = *j.g;
-  const int64_t m0 = int64_t(mi) * kMR, rows = std::min<int64_t>(kMR, j.M - m0);
-  const int64_t nb = int64_t(ni) * 2;  // first 16-block
+  const int64_t nb = j.blocks.first(int64_t(ni)), nv = j.blocks.vectors(int64_t(ni));  // first 16-block, and count
   const int64_t n0 = nb * 16;
-  const int64_t left = g.N - n0;
-  const int8_t* x = j.x + m0 * j.lda;
-  Y* y = j.y + m0 * j.ldc + n0;
-  QResidual res = j.res;
-  if (res.r) res.r += m0 * res.ldr + n0;
-  if (left > 16) tile_rows<2>(int(rows), g, x, j.lda, nb, y, j.ldc, int(std::min<int64_t>(16, left - 16)), res);
-  else tile_rows<1>(int(rows), g, x, j.lda, nb, y, j.ldc, int(left), res);
+  const int nvalid = int(std::min<int64_t>(16, g.N - n0 - (nv - 1) * 16));  // outputs of its last vector
+  for (int64_t m0 = int64_t(t0) * kMR, end = std::min(j.M, int64_t(t1) * kMR); m0 < end;) {
+    const int64_t rows = std::min<int64_t>(kMR, end - m0), count = rows < kMR ? 1 : (end - m0) / kMR;
+    QResidual res = j.res;
+    if (res.r) res.r += m0 * res.ldr + n0;
+    const int8_t* x = j.x + m0 * j.lda;
+    Y* y = j.y + m0 * j.ldc + n0;
+    if (nv == 3) tile_rows<3>(int(rows), g, x, j.lda, nb, y, j.ldc, nvalid, res, count);
+    else if (nv == 2) tile_rows<2>(int(rows), g, x, j.lda, nb, y, j.ldc, nvalid, res, count);
+    else tile_rows<1>(int(rows), g, x, j.lda, nb, y, j.ldc, nvalid, res, count);
+    m0 += rows * count;
+  }
 }
 
 // One task of the thread pool: j.tiles row tiles of column block ni.
 template <class Y>
 void task(void* ctx, size_t ci, size_t ni) {
   const Job<Y>& j = *static_cast<const Job<Y>*>(ctx);
-  for (size_t mi = ci * j.tiles, end = std::min(j.mt, mi + j.tiles); mi < end; ++mi) tile_task(j, mi, ni);
+  tile_task(j, ci * j.tiles, std::min(j.mt, (ci + 1) * j.tiles), ni);
 }
 
 template <class Y>
 void run_tasks(const QGemmVnni* g, const int8_t* x, int64_t lda, int64_t M, Y* y, int64_t ldc, pthreadpool_t pool,
                const QResidual& res) {
-  const size_t mt = size_t((M + kMR - 1) / kMR), nt = size_t((g->N + 31) / 32);
-  Job<Y> j{g, x, lda, M, y, ldc, res, mt, 1};
-  if (!pool) {
-    for (size_t a = 0; a < mt; ++a)
-      for (size_t b = 0; b < nt; ++b) tile_task(j, a, b);
+  const Blocks blocks(g->N);
+  const size_t mt = size_t((M + kMR - 1) / kMR), nt = size_t(blocks.count);
+  Job<Y> j{g, x, lda, M, y, ldc, res, blocks, mt, 1};
+  if (!pool) {  // 16 row tiles (their x rows stay in cache) for every column block, then the next 16
+    for (size_t a = 0; a < mt; a += 16)
+      for (size_t b = 0; b < nt; ++b) tile_task(j, a, std::min(mt, a + 16), b);
     return;
   }
   // Narrow layers (selfie's 16-channel 1x1 convs: ~100 cycles a tile) would
   // spend as long claiming tiles from the pool as computing them: a task
   // takes at least ~32K multiply-adds, leaving at least 4 tasks per thread.
-  const size_t per_tile = size_t(kMR * 32 * g->Kp), threads = pthreadpool_get_threads_count(pool);
+  const size_t per_tile = size_t(kMR * std::max<int64_t>(32, 16 * blocks.base) * g->Kp);
+  const size_t threads = pthreadpool_get_threads_count(pool);
   j.tiles = std::max<size_t>(1, std::min(32768 / per_tile, mt / (4 * threads)));
   pthreadpool_parallelize_2d(pool, task<Y>, &j, (mt + j.tiles - 1) / j.tiles, nt, 0);
 }

@@ -114,7 +114,7 @@ Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tens
 // ys = 0: no y_scale / y_zp (float output).
 std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tensor& w,
                               const std::vector<float>& ws, const std::vector<int32_t>& bias, float ys, int yz,
-                              const std::string& act = "", const Residual* res = nullptr) {
+                              const std::string& act = "", const Residual* res = nullptr, int threads = 2) {
   Attrs a;
   a.set("layout", std::string("NHWC"));
   a.set("kernel_shape", std::vector<int64_t>{c.k, c.k});
@@ -137,7 +137,7 @@ std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int 
     ins.push_back(In::k(scalar_f32(res->sum_scale)));
     ins.push_back(In::k(i8({int8_t(res->sum_zp)})));
   }
-  return run_op("QLinearConv", ins, a, 1, 2);
+  return run_op("QLinearConv", ins, a, 1, threads);
 }
 
 // Each case runs on every implementation this CPU has: the own VNNI GEMM
@@ -151,6 +151,8 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
       {1, 9, 11, 16, 32, 1, 1, 0, 1, true},   // pointwise, 32 outputs: rows stored 64 bytes at once, 99 rows
       {1, 7, 5, 8, 16, 1, 1, 0, 1, false},    // pointwise, 16 outputs, 35 rows (a 3-row tile)
       {1, 30, 41, 16, 16, 1, 1, 0, 1, true},  // pointwise, 1230 rows: tasks of 8 row tiles at 2 threads, a partial last
+      {1, 9, 11, 16, 72, 1, 1, 0, 1, true},   // pointwise, 72 outputs: column blocks of 3 and 2 vectors (8 in the last)
+      {1, 7, 9, 8, 42, 3, 1, 1, 1, false},    // 42 outputs: one block of 3 vectors (10 in the last)
       {2, 10, 9, 8, 12, 3, 2, 1, 1, true},    // 3x3 stride 2
       {2, 13, 12, 3, 16, 3, 2, 1, 1, true},   // 3-channel stem (selfie): 9-byte kernel rows in 12
       {1, 17, 15, 3, 24, 5, 2, 2, 1, false},  // 5x5 3-channel stem (BlazeFace): 15-byte kernel rows in 16
@@ -187,6 +189,7 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
     const int64_t oh = y.dim(1), ow = y.dim(2);
     Tensor r = ref_conv(c, x, xs, xz, w, ws, bias, ys, yz, oh, ow);
     EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " group=" << c.group;
+    EXPECT_EQ(max_diff_i8(run_qconv(c, x, xs, xz, w, ws, bias, ys, yz, "", nullptr, 1)[0], r), 0) << "1 thread";
     // Relu6 fused: clamp at Q(0) and Q(6).
     auto y6 = run_qconv(c, x, xs, xz, w, ws, bias, ys, yz, "relu6")[0];
     Tensor r6 = ref_conv(c, x, xs, xz, w, ws, bias, ys, yz, oh, ow, yz, int(std::nearbyint(6.f / ys)) + yz);
@@ -218,16 +221,20 @@ TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
   for (const char* off : {"0", "1"}) {
     setenv("EF_DISABLE_VNNI", off, 1);
     const ConvCase cases[] = {{1, 9, 11, 16, 40, 1, 1, 0, 1, true}, {2, 10, 9, 8, 12, 3, 2, 1, 1, true},
-                              {1, 11, 10, 3, 24, 5, 2, 1, 1, true, 1, 2}};
+                              {1, 11, 10, 3, 24, 5, 2, 1, 1, true, 1, 2},
+                              {1, 30, 41, 16, 24, 1, 1, 0, 1, true}};  // 1230 rows: runs of 8-row tiles in one call
     for (const auto& c : cases) {
       const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
       // The conv output (scale 0.4) saturates in places: its int8 clamp must stay.
       // And a residual of fewer channels (a channel Pad folded by fuse_qdq; 35 of 40: a partial 16-block).
       for (const int64_t rc : {c.cout, c.cout - 5}) {
         const Residual res{rand_int<int8_t>({c.n, oh, ow, rc}, -128, 127), 0.3f, -7, 0.5f, 4};
-        auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res)[0];
         Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, 4, 127, &res);  // relu: the sum's Q(0)
-        EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " residual channels " << rc << " EF_DISABLE_VNNI=" << off;
+        for (const int threads : {1, 2}) {
+          auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res, threads)[0];
+          EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " residual channels " << rc << " EF_DISABLE_VNNI=" << off
+                                          << " threads " << threads;
+        }
       }
     }
   }
