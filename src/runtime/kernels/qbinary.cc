@@ -89,12 +89,6 @@ std::unique_ptr<Kernel> make_qbin_xnn(const KernelContext& c) {
   return std::make_unique<QBinXnn>(XnnOp(op), s.mul, c.pool);
 }
 
-// 16 int8 at p (stride 1, lanes of m) or p[0] in every lane (stride 0), as int32.
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline __m512i load16(const int8_t* p, int64_t st,
-                                                                                         __mmask16 m) {
-  return st ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)) : _mm512_set1_epi32(*p);
-}
-
 // The own kernel's arithmetic (qkernel.h), one multiplier per operand instead of a division:
 //   Add: requantize_sum(b - b_zp, b_scale / y_scale, a - a_zp, a_scale / y_scale, ...)
 //   Mul: requantize((a - a_zp) * (b - b_zp), a_scale * b_scale / y_scale, ...)
@@ -119,33 +113,63 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline __m51
                           _mm512_set1_epi32(hi));
 }
 
+// 16 int8 at p (stride 1) or p[0] in every lane (stride 0), as int32; FULL: all 16 lanes (an
+// unmasked load the conversion reads from memory), else the lanes of m.
+template <bool FULL>
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline __m512i load16(const int8_t* p, int64_t st,
+                                                                                         __mmask16 m) {
+  if (!st) return _mm512_set1_epi32(*p);
+  return _mm512_cvtepi8_epi32(FULL ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(m, p));
+}
+
+// A row's constants (QBinSpec, QBinMults) in registers.
+struct QBinRegs {
+  __m512 ma, mb, mp, mr;
+  __m512i az, bz, yz, rz, sz, plo, phi;
+  __attribute__((target("avx512f"))) QBinRegs(const QBinSpec& s, const QBinMults& mu)
+      : ma(_mm512_set1_ps(mu.a)), mb(_mm512_set1_ps(mu.b)), mp(_mm512_set1_ps(mu.p)), mr(_mm512_set1_ps(mu.r)),
+        az(_mm512_set1_epi32(s.a.zp)), bz(_mm512_set1_epi32(s.b.zp)), yz(_mm512_set1_epi32(s.y.zp)),
+        rz(_mm512_set1_epi32(s.r.zp)), sz(_mm512_set1_epi32(s.sum.zp)), plo(_mm512_set1_epi32(-128 - s.y.zp)),
+        phi(_mm512_set1_epi32(127 - s.y.zp)) {}
+};
+
+// Outputs [i, i + 16) (FULL) or the lanes of m from i on. SAT: the output range is int8's
+// whole range and |v| < 2^31 (QBinAvx512::sat_): round(v) + zp is stored with the
+// conversion's int8 saturation, which is the clamp.
+template <bool MUL, bool RES, bool SAT, bool FULL>
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline void qbin_vec(
+    const int8_t* a, int64_t sa, const int8_t* b, int64_t sb, const int8_t* r, int8_t* y, int64_t i, __mmask16 m,
+    const QBinSpec& s, const QBinRegs& k) {
+  const __m512 fa = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16<FULL>(a + i * sa, sa, m), k.az));
+  const __m512 fb = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16<FULL>(b + i * sb, sb, m), k.bz));
+  // Mul: the integer product is exact in float (|.| <= 2^16).
+  __m512 v = MUL ? _mm512_mul_ps(_mm512_mul_ps(fa, fb), k.ma) : _mm512_fmadd_ps(fa, k.ma, _mm512_mul_ps(fb, k.mb));
+  if constexpr (RES) {  // the int8 product (whole range: the Mul has no activation), then QLinearAdd's sum
+    // round(v) + y_zp clamped to int8, minus y_zp: round(v) clamped to [-128 - y_zp, 127 - y_zp]
+    const __m512i p = SAT ? _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(v), k.plo), k.phi)
+                          : _mm512_sub_epi32(requantize16(v, s.y.zp, -128, 127), k.yz);
+    const __m512 fp = _mm512_cvtepi32_ps(p);
+    const __m512 fr = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16<FULL>(r + i, 1, m), k.rz));
+    v = s.r_first ? _mm512_fmadd_ps(fr, k.mr, _mm512_mul_ps(fp, k.mp)) : _mm512_fmadd_ps(fp, k.mp, _mm512_mul_ps(fr, k.mr));
+  }
+  if constexpr (SAT) {
+    const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), RES ? k.sz : k.yz);
+    if constexpr (FULL) _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtsepi32_epi8(q));
+    else _mm512_mask_cvtsepi32_storeu_epi8(y + i, m, q);
+  } else {
+    _mm_mask_storeu_epi8(y + i, m, _mm512_cvtepi32_epi8(requantize16(v, RES ? s.sum.zp : s.y.zp, s.lo, s.hi)));
+  }
+}
+
 // One row of len outputs; a and b advance by sa, sb (0 or 1) per output, r (RES) by 1.
-// SAT: the output range is int8's whole range and |v| < 2^31 (QBinAvx512::sat_): round(v) + zp
-// is stored with the conversion's int8 saturation, which is the clamp.
 template <bool MUL, bool RES, bool SAT>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void qbin_row(const int8_t* a, int64_t sa, const int8_t* b,
                                                                     int64_t sb, const int8_t* r, int8_t* y, int64_t len,
                                                                     const QBinSpec& s, QBinMults mu) {
-  const __m512 ma = _mm512_set1_ps(mu.a), mb = _mm512_set1_ps(mu.b), mp = _mm512_set1_ps(mu.p), mr = _mm512_set1_ps(mu.r);
-  const __m512i az = _mm512_set1_epi32(s.a.zp), bz = _mm512_set1_epi32(s.b.zp), yz = _mm512_set1_epi32(s.y.zp),
-                rz = _mm512_set1_epi32(s.r.zp), sz = _mm512_set1_epi32(s.sum.zp);
-  for (int64_t i = 0; i < len; i += 16) {
-    const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
-    const __m512 fa = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16(a + i * sa, sa, m), az));
-    const __m512 fb = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16(b + i * sb, sb, m), bz));
-    // Mul: the integer product is exact in float (|.| <= 2^16).
-    __m512 v = MUL ? _mm512_mul_ps(_mm512_mul_ps(fa, fb), ma) : _mm512_fmadd_ps(fa, ma, _mm512_mul_ps(fb, mb));
-    if constexpr (RES) {  // the int8 product (whole range: the Mul has no activation), then QLinearAdd's sum
-      const __m512 fp = _mm512_cvtepi32_ps(_mm512_sub_epi32(requantize16(v, s.y.zp, -128, 127), yz));
-      const __m512 fr = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16(r + i, 1, m), rz));
-      v = s.r_first ? _mm512_fmadd_ps(fr, mr, _mm512_mul_ps(fp, mp)) : _mm512_fmadd_ps(fp, mp, _mm512_mul_ps(fr, mr));
-    }
-    const int32_t zp = RES ? s.sum.zp : s.y.zp;
-    if constexpr (SAT)
-      _mm512_mask_cvtsepi32_storeu_epi8(y + i, m, _mm512_add_epi32(_mm512_cvtps_epi32(v), RES ? sz : yz));
-    else
-      _mm_mask_storeu_epi8(y + i, m, _mm512_cvtepi32_epi8(requantize16(v, zp, s.lo, s.hi)));
-  }
+  const QBinRegs k(s, mu);
+  int64_t i = 0;
+  for (; i + 16 <= len; i += 16) qbin_vec<MUL, RES, SAT, true>(a, sa, b, sb, r, y, i, 0xFFFF, s, k);
+  if (i < len) qbin_vec<MUL, RES, SAT, false>(a, sa, b, sb, r, y, i, __mmask16((1u << (len - i)) - 1), s, k);
 }
 
 // int8 QLinearAdd/Mul where the broadcast plan's innermost strides are 0 or
