@@ -217,16 +217,17 @@ struct DwOut {
 };
 
 // M outputs from o on, their accumulators in registers.
-template <int KH_, int KW_, int M>
+template <int KH_, int KW_, int SW_, int M>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) inline void dw16_outputs(const DwOut& d,
                                                                                                         int64_t o) {
-  const int64_t KH = KH_ ? KH_ : d.kh, KW = KW_ ? KW_ : d.kw;
+  const int64_t KH = KH_ ? KH_ : d.kh, KW = KW_ ? KW_ : d.kw, SW = SW_ ? SW_ : d.sw;
   __m512i acc[M];
   for (int j = 0; j < M; ++j) acc[j] = d.bias;
   for (int64_t t = 0; t < KH; ++t)
     for (int64_t kw = 0; kw < KW; ++kw) {
       const __m512i wv = KW_ && KH_ ? d.wr[t * KW + kw] : _mm512_loadu_si512(d.wm + (t * KW + kw) * 16);
-      for (int j = 0; j < M; ++j) acc[j] = dpwssd(acc[j], wv, d.cols[((o + j) * d.sw + kw) * KH + t]);
+      const __m512i* c = d.cols + (o * SW + kw) * KH + t;  // output o + j: c[j * SW * KH]
+      for (int j = 0; j < M; ++j) acc[j] = dpwssd(acc[j], wv, c[j * SW * KH]);
     }
   for (int j = 0; j < M; ++j) {
     const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), d.mult), d.flo), d.fhi);
@@ -252,9 +253,10 @@ class QDwConv16 : public Kernel {
       bias_[size_t(c)] = s.bias[size_t(c)] - x_zp_ * sum;
       mult_[size_t(c)] = s.mult[size_t(c)];
     }
-    if (KH == 3 && KW == 3) row_ = &QDwConv16::row<3, 3>;
-    else if (KH == 5 && KW == 5) row_ = &QDwConv16::row<5, 5>;
-    else row_ = &QDwConv16::row<0, 0>;
+    const int64_t SW = g_.sw;
+    if (KH == 3 && KW == 3) row_ = SW == 1 ? &QDwConv16::row<3, 3, 1> : SW == 2 ? &QDwConv16::row<3, 3, 2> : &QDwConv16::row<3, 3, 0>;
+    else if (KH == 5 && KW == 5) row_ = SW == 1 ? &QDwConv16::row<5, 5, 1> : SW == 2 ? &QDwConv16::row<5, 5, 2> : &QDwConv16::row<5, 5, 0>;
+    else row_ = &QDwConv16::row<0, 0, 0>;
   }
   void run() override {
     parallel_for(pool_, size_t(g_.n * g_.oh), [&](size_t r) { (this->*row_)(int64_t(r)); });
@@ -263,7 +265,7 @@ class QDwConv16 : public Kernel {
   pthreadpool_t pool_ = nullptr;
 
  private:
-  template <int KH, int KW>
+  template <int KH, int KW, int SW>
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void row(int64_t r) const;
   void (QDwConv16::*row_)(int64_t) const = nullptr;
   QConvGeom g_;
@@ -273,8 +275,8 @@ class QDwConv16 : public Kernel {
   std::vector<float> mult_;
 };
 
-// Output row r (n * oh + oy); KH, KW: the kernel's size (0: at run time).
-template <int KH_, int KW_>
+// Output row r (n * oh + oy); KH, KW, SW: the kernel's size and stride (0: at run time).
+template <int KH_, int KW_, int SW_>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConv16::row(int64_t r) const {
   const QConvGeom& g = g_;
   const int64_t KH = KH_ ? KH_ : g.kh, KW = KW_ ? KW_ : g.kw, C = g.cin;
@@ -308,8 +310,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConv16::
     }
     const DwOut out{cols, g.sw, KH, KW, wr, w_.data(), bias, mult, flo, fhi, yzp, vlo, vhi, cm, y + ox0 * C, C};
     int64_t o = 0;
-    for (; o + 8 <= cnt; o += 8) dw16_outputs<KH_, KW_, 8>(out, o);
-    for (; o < cnt; ++o) dw16_outputs<KH_, KW_, 1>(out, o);
+    for (; o + 8 <= cnt; o += 8) dw16_outputs<KH_, KW_, SW_, 8>(out, o);
+    for (; o < cnt; ++o) dw16_outputs<KH_, KW_, SW_, 1>(out, o);
   }
 }
 
