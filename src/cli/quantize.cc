@@ -1,14 +1,16 @@
 // edgeflow quantize MODEL --calib DIR_OR_VIDEO [--frames N] [--eval-frames M]
 //                  [--method minmax|percentile|mse] [--per-channel|--per-tensor]
 //                  [--keep-float first,last,LAYER...] [--correct none|bias|weights]
-//                  [image options] --out model.int8.onnx
+//                  [image options] [--save-frames DIR] --out model.int8.onnx
+//        edgeflow quantize MODEL --calib DIR_OR_VIDEO ... --evaluate model.int8.onnx
 //
 // Post-training static INT8 quantization (see src/quant/quantize.h): prepare
 // the float graph (BatchNorm folded, activations fused), calibrate on N real
 // frames, write a QDQ ONNX file, then measure it on M further frames: per-layer
 // SNR/cosine against float (QDQ simulated in float) and final-output
 // agreement with the written file run by edgeflow. Nothing is written unless
-// every step succeeds.
+// every step succeeds. --evaluate measures a given QDQ file (e.g. one
+// fine-tuned by train/qat) on the same held-out frames, with the same metrics.
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include "cli/commands.h"
 #include "cli/frames.h"
 #include "cli/util.h"
+#include "edgeflow/npy.h"
 #include "exporters/onnx/onnx_exporter.h"
 #include "quant/quantize.h"
 #include "quant/report.h"
@@ -29,7 +32,7 @@ namespace ef::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, calib, out, method = "minmax", correct = "none";
+  std::string model, calib, out, method = "minmax", correct = "none", evaluate, save_frames;
   int frames = 100, eval_frames = 20, threads = 1, worst = 5;
   double percentile = 99.99;
   bool per_channel = false, per_tensor = false, no_equalize = false;
@@ -114,9 +117,41 @@ void print_outputs(const std::vector<quant::OutputAgreement>& outputs) {
   }
 }
 
+// The frames as the model's input tensors, stacked along the batch axis:
+// [N, ...input shape without its batch of 1].
+Tensor stack_frames(const std::vector<cv::Mat>& set, const ImageOptions& image, const Value& in) {
+  Shape shape = in.shape;
+  shape[0] = int64_t(set.size());
+  Tensor all(DType::f32, shape), one(DType::f32, in.shape);
+  const int64_t n = one.numel();
+  for (size_t f = 0; f < set.size(); ++f) {
+    mat_to_tensor(set[f], image, in, one);
+    std::copy_n(one.data_as<float>(), n, all.data_as<float>() + int64_t(f) * n);
+  }
+  return all;
+}
+
+// --evaluate FILE: the final outputs of FILE run by edgeflow against the float model.
+int evaluate_file(const QuantizeArgs& a, const Graph& g, const std::vector<cv::Mat>& eval,
+                  const quant::FillFn& fill) {
+  Model written = Model::load(a.evaluate);
+  const Value& fin = g.values[g.inputs[0]];
+  const Graph& w = written.graph();
+  if (w.inputs.size() != 1 || w.values[w.inputs[0]].shape != fin.shape)
+    throw Error(a.evaluate + ": its input does not match " + a.model + " (" + shape_str(fin.shape) + ")");
+  Progress ep("evaluating");
+  quant::Report r = quant::evaluate(g, g, written, quant::Plan{}, eval.size(), fill, a.threads, std::ref(ep));
+  std::printf("final outputs (%s run by edgeflow vs float %s, %d held-out frame(s) of %s):\n", a.evaluate.c_str(),
+              a.model.c_str(), r.frames, a.calib.c_str());
+  print_outputs(r.outputs);
+  return 0;
+}
+
 int quantize(const QuantizeArgs& a) {
-  if (a.out.size() < 5 || a.out.substr(a.out.size() - 5) != ".onnx")
+  if (a.out.empty() == a.evaluate.empty()) throw Error("give either --out (quantize) or --evaluate FILE (report only)");
+  if (!a.out.empty() && (a.out.size() < 5 || a.out.substr(a.out.size() - 5) != ".onnx"))
     throw Error(a.out + ": output file must end in .onnx");
+  if (!a.evaluate.empty() && a.eval_frames == 0) throw Error("--evaluate needs --eval-frames > 0");
   if (a.per_channel && a.per_tensor) throw Error("--per-channel and --per-tensor exclude each other");
   if (a.frames < kMinFrames)
     throw Error("--frames " + std::to_string(a.frames) + ": calibration needs at least " +
@@ -168,9 +203,15 @@ int quantize(const QuantizeArgs& a) {
     const bool e = ne && (i + 1) * ne / (nc + ne) > i * ne / (nc + ne);
     (e ? eval : calib).push_back(frames[i]);
   }
-  auto filler = [&](const std::vector<cv::Mat>& set) {
+  auto filler = [&](const std::vector<cv::Mat>& set) -> quant::FillFn {
     return [&a, &set](size_t f, Session& s) { mat_to_tensor(set[f], a.image, s.input_info(0), s.input(0)); };
   };
+  if (!a.save_frames.empty()) {  // the model inputs, for train/qat
+    std::filesystem::create_directories(a.save_frames);
+    save_npy(a.save_frames + "/calib.npy", stack_frames(calib, a.image, in));
+    if (!eval.empty()) save_npy(a.save_frames + "/eval.npy", stack_frames(eval, a.image, in));
+  }
+  if (!a.evaluate.empty()) return evaluate_file(a, g, eval, filler(eval));
 
   Progress cp("calibrating");
   quant::Calibration cal = quant::calibrate(g, plan, calib.size(), filler(calib), o, a.threads, std::ref(cp));
@@ -246,7 +287,11 @@ void add_quantize(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("quantize", "Post-training static INT8 quantization to a QDQ ONNX file");
   cmd->add_option("model", a->model, "Float model (.onnx or .tflite)")->required();
   cmd->add_option("--calib", a->calib, "Calibration frames: a directory of images or a video file")->required();
-  cmd->add_option("--out", a->out, "Output .onnx file (QDQ)")->required();
+  cmd->add_option("--out", a->out, "Output .onnx file (QDQ)");
+  cmd->add_option("--evaluate", a->evaluate,
+                  "Report only: measure this QDQ file against the float model on the held-out frames");
+  cmd->add_option("--save-frames", a->save_frames,
+                  "Write the calibration and held-out model inputs to DIR/calib.npy and DIR/eval.npy");
   cmd->add_option("--frames", a->frames, "Calibration frames (default 100)");
   cmd->add_option("--eval-frames", a->eval_frames,
                   "Held-out frames for the error report (default 20; 0 = no report)");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace ef::quant {
 
@@ -135,7 +136,9 @@ Report evaluate(const Graph& fp, const Graph& qdq, const Model& int8, const Plan
     r.layers.push_back({n.name, n.op, {}});
   }
   Session fs(Model::from_graph(fp), fo);
-  Session qs(Model::from_graph(fold_constant_dequantize(qdq)), qo);
+  // Without layers (quantize --evaluate) only the final outputs are compared.
+  std::optional<Session> qs;
+  if (!names.empty()) qs.emplace(Model::from_graph(fold_constant_dequantize(qdq)), qo);
   Session is(int8, CompileOptions{.threads = threads});
   if (is.num_outputs() != fs.num_outputs())
     throw Error("quantize: the quantized model has " + std::to_string(is.num_outputs()) + " outputs, the float one " +
@@ -146,13 +149,15 @@ Report evaluate(const Graph& fp, const Graph& qdq, const Model& int8, const Plan
                          {}});
   for (size_t f = 0; f < frames; ++f) {
     fill(f, fs);
-    fill(f, qs);
     fill(f, is);
     fs.run();
-    qs.run();
     is.run();
+    if (qs) {
+      fill(f, *qs);
+      qs->run();
+    }
     for (size_t l = 0; l < names.size(); ++l) {
-      Tensor a = fs.value(names[l].first), b = qs.value(names[l].second);
+      Tensor a = fs.value(names[l].first), b = qs->value(names[l].second);
       if (a.shape() != b.shape())
         throw Error("quantize: layer '" + r.layers[l].name + "' output " + shape_str(a.shape()) + " vs simulated " +
                     shape_str(b.shape()));

@@ -51,7 +51,8 @@ std::string output_kind(const Shape& s);
 
 // Runs three sessions on `frames` frames: the float graph, the QDQ graph
 // simulated in float (fake quantization: per-layer errors) and `int8` (the
-// written file as the engine runs it: final outputs).
+// written file as the engine runs it: final outputs). With an empty plan
+// (no layers) the QDQ simulation is skipped: final outputs only.
 Report evaluate(const Graph& fp, const Graph& qdq, const Model& int8, const Plan& p, size_t frames,
                 const FillFn& fill, int threads = 1, const ProgressFn& progress = {});
 

@@ -169,6 +169,18 @@ if [ -f "$VIDEO" ] && [ -f "$SRC/data/messi5.jpg" ]; then
     bad "quantize output" "$(head -c 300 "$T/out")"
   fi
   expect_fail "quantize: already quantized model" "already quantized" "$Q" -- "$EF" quantize "$T/seg.int8.onnx" --calib "$VIDEO" "${QF[@]}"
+  # --evaluate: a given QDQ file on the same held-out frames (report only); --save-frames: the model inputs
+  expect_ok "quantize --evaluate" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --eval-frames 2 --evaluate "$T/seg.int8.onnx" --save-frames "$T/qframes"
+  if grep -q "final outputs" "$T/out" && [ -s "$T/qframes/calib.npy" ] && [ -s "$T/qframes/eval.npy" ]; then
+    ok "quantize --evaluate reported and --save-frames wrote calib.npy and eval.npy"
+  else
+    bad "quantize --evaluate output" "$(head -c 300 "$T/out")"
+  fi
+  expect_fail "quantize: --out and --evaluate" "either --out.*or --evaluate" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --evaluate "$T/seg.int8.onnx" "${QF[@]}"
+  expect_fail "quantize: --evaluate without eval frames" "--evaluate needs --eval-frames > 0" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --eval-frames 0 --evaluate "$T/seg.int8.onnx"
+  if [ -f "$MODELS/mobilenet_v2.onnx" ]; then
+    expect_fail "quantize: --evaluate with another model's file" "seg\.int8\.onnx: its input does not match" "$Q" -- "$EF" quantize "$MODELS/mobilenet_v2.onnx" --calib "$VIDEO" --frames 8 --eval-frames 2 --evaluate "$T/seg.int8.onnx"
+  fi
 else
   missing "$VIDEO for the quantize tests"
 fi
