@@ -16,16 +16,17 @@ struct MulAddCase {
   const char* act;  // "" or "relu"
 };
 
-Graph mul_add(const MulAddCase& c, bool keep_product) {
+// a, b, r of type t (zero points below shifted by 128 for uint8).
+Graph mul_add(const MulAddCase& c, bool keep_product, DType t = DType::i8) {
   Graph g;
   auto scale = [&](float v) { return g.add_const(g.unique_name("s"), scalar_f32(v)); };
-  auto zp = [&](int8_t v) {
-    Tensor t(DType::i8, {});
-    *t.data_as<int8_t>() = v;
-    return g.add_const(g.unique_name("z"), t);
+  auto zp = [&](int v) {
+    Tensor z(t, {});
+    if (t == DType::i8) *z.data_as<int8_t>() = int8_t(v);
+    else *z.data_as<uint8_t>() = uint8_t(v + 128);
+    return g.add_const(g.unique_name("z"), z);
   };
-  const int a = g.add_value("a", DType::i8, c.a, true), b = g.add_value("b", DType::i8, c.b, true),
-            r = g.add_value("r", DType::i8, c.a, true);
+  const int a = g.add_value("a", t, c.a, true), b = g.add_value("b", t, c.b, true), r = g.add_value("r", t, c.a, true);
   g.inputs = {a, b, r};
   const int p = g.add_value("p"), y = g.add_value("y");
   g.add_node("QLinearMul", "mul", {a, scale(0.05f), zp(3), b, scale(0.004f), zp(-128), scale(0.03f), zp(-5)}, {p});
@@ -81,6 +82,27 @@ TEST(QLinearMulAdd, ProductReadElsewhereIsNotFused) {
   const Ran kept = run(g, in, true, 1);
   EXPECT_EQ(kept.adds, 1);
   expect_equal<int8_t>(kept.y, run(g, in, false, 1).y, "kept vs unfused");
+}
+
+// uint8 runs on the reference kernels (the fusion pass takes int8 only): the
+// fused form written by hand equals the pair.
+TEST(QLinearMulAdd, ReferenceKernelFusedFormEqualsPair) {
+  for (bool r_first : {false, true}) {
+    const MulAddCase c{{1, 5, 6, 21}, {1, 1, 1, 21}, r_first, "relu"};
+    const std::vector<Tensor> in = {rand_int<uint8_t>(c.a, 0, 255), rand_int<uint8_t>(c.b, 0, 255),
+                                    rand_int<uint8_t>(c.a, 0, 255)};
+    const Graph pair = mul_add(c, false, DType::u8);
+    Graph fused = pair;
+    Node& mul = fused.nodes[0];
+    const Node& add = fused.nodes[1];
+    const size_t ri = r_first ? 0 : 3;
+    mul.inputs.insert(mul.inputs.end(), {add.inputs[ri], add.inputs[ri + 1], add.inputs[ri + 2], add.inputs[6], add.inputs[7]});
+    mul.outputs = add.outputs;
+    mul.attrs = add.attrs;
+    if (r_first) mul.attrs.set("residual_first", int64_t(1));
+    fused.nodes.pop_back();
+    expect_equal<uint8_t>(run(fused, in, false, 1).y, run(pair, in, false, 1).y, "hand-fused vs pair");
+  }
 }
 
 TEST(QLinearMulAdd, ResidualOfAnotherShapeIsNamed) {
