@@ -2,14 +2,15 @@
 // most 16 outputs per input pixel (KH * KW * Cout <= 16: the selfie models'
 // 2x2 / 2, 16 -> 1 mask layer), on AVX-512. Each input pixel's outputs are
 // a dot product of its Cin values with one weight column per output, so 16
-// pixels go through at once: their rows are loaded (int8 input dequantized
-// on the way, exactly as DequantizeLinear computes it: float(q - zp) * s),
-// transposed to one vector of 16 pixels per channel, and accumulated with
-// one FMA per (channel, output); the activation runs on the 16 x M tile,
-// which is transposed back and stored as each pixel's KH rows of KW * Cout
-// values. The int8 form (inputs 3, 4: x_scale, x_zp; fuse_dequantize_conv_-
-// transpose.cc) therefore gives bit for bit the float form's result on the
-// dequantized input.
+// pixels of a row go through at once: their rows are loaded (int8 input
+// dequantized on the way, exactly as DequantizeLinear computes it:
+// float(q - zp) * s), transposed to one vector of 16 pixels per channel, and
+// accumulated with one FMA per (channel, output). The activation runs on the
+// M x 16 tile; each output row then takes KW * Cout values per pixel: with
+// at most 2 the tile's rows interleaved, else the tile transposed back and
+// stored pixel by pixel (clipped at a padded border). The int8 form (inputs
+// 3, 4: x_scale, x_zp; fuse_dequantize_conv_transpose.cc) therefore gives
+// bit for bit the float form's result on the dequantized input.
 // GCC 12 flags the _mm512_undefined_* operand of the intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -143,8 +144,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void DeconvDirect<T>::block
   // Output row iy * KH + ky - pt takes, from pixel p, its outputs [ky * run, (ky + 1) * run) at
   // column (ix0 + p) * KW - pl: one stretch of np * run values, clipped at a padded border.
   const int64_t n = row / g.ih, iy = row % g.ih, O = g.cout, run = g.kw * O, x0 = ix0 * g.kw - g.pl;
-  float* y = out_[0].as<float>() + (n * g.oh * g.ow + x0) * O;
-  if (run <= 2 && x0 >= 0 && x0 + np * g.kw <= g.ow) {  // the stretch is run vectors of tile rows, interleaved
+  const bool inside = x0 >= 0 && x0 + np * g.kw <= g.ow;
+  auto out_row = [&](int64_t oy) { return out_[0].as<float>() + (n * g.oh + oy) * g.ow * O; };
+  if (run <= 2 && inside) {  // the stretch is run vectors of tile rows, interleaved
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
     const int64_t len = np * run;
@@ -153,7 +155,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void DeconvDirect<T>::block
     for (int64_t ky = 0; ky < g.kh; ++ky) {
       const int64_t oy = iy * g.kh + ky - g.pt;
       if (oy < 0 || oy >= g.oh) continue;
-      float* dst = y + oy * g.ow * O;
+      float* dst = out_row(oy) + x0 * O;
       const __m512 a = _mm512_load_ps(tile + ky * run * 16);
       if (run == 1) {
         _mm512_mask_storeu_ps(dst, m0, a);
@@ -167,23 +169,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void DeconvDirect<T>::block
   }
   for (int j = 0; j < 16; ++j) r[j] = j < MP ? _mm512_load_ps(tile + j * 16) : _mm512_setzero_ps();
   transpose16(r);  // r[p]: pixel p's outputs
-  const bool inside = x0 >= 0 && x0 + np * g.kw <= g.ow;
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   for (int64_t ky = 0; ky < g.kh; ++ky) {
     const int64_t oy = iy * g.kh + ky - g.pt;
     if (oy < 0 || oy >= g.oh) continue;
-    float* dst = y + oy * g.ow * O;
-    const __m512i shift = _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32(int(ky * run)));
+    float* yr = out_row(oy);
     for (int64_t p = 0; p < np; ++p) {
-      int64_t lo = 0, hi = run;
-      if (!inside) {  // columns [x0 + p KW, x0 + p KW + KW) cut to [0, OW)
-        const int64_t c = x0 + p * g.kw;
-        lo = std::max<int64_t>(0, -c) * O, hi = std::min(g.kw, g.ow - c) * O;
-        if (lo >= hi) continue;
-      }
-      // Lanes below lo (left of a padded border) are masked off, never written.
-      const __mmask16 m = __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
-      _mm512_mask_storeu_ps(dst + p * run, m, _mm512_permutexvar_ps(shift, r[p]));
+      // Columns [c, c + KW) cut to [0, OW): outputs [lo, hi) of the pixel's run, stored from column c + lo / O.
+      const int64_t c = x0 + p * g.kw, lo = std::max<int64_t>(0, -c) * O, hi = std::min(g.kw, g.ow - c) * O;
+      if (lo >= hi) continue;
+      const __m512i shift = _mm512_add_epi32(iota, _mm512_set1_epi32(int(ky * run + lo)));
+      _mm512_mask_storeu_ps(yr + c * O + lo, __mmask16((1u << (hi - lo)) - 1), _mm512_permutexvar_ps(shift, r[p]));
     }
   }
 }

@@ -179,7 +179,8 @@ class QBinAvx512 : public Kernel {
  public:
   QBinAvx512(QBinSpec s, pthreadpool_t pool) : s_(s), mu_(s), pool_(pool) {
     // The largest |v| the rows compute: operands (zero point removed) up to 255, products up to 255^2.
-    const float vmax = s.res ? 255.f * (mu_.p + mu_.r) : s.mul ? 65025.f * mu_.a : 255.f * (mu_.a + mu_.b);
+    const float product = 65025.f * mu_.a, sum = 255.f * (s.res ? mu_.p + mu_.r : mu_.a + mu_.b);
+    const float vmax = s.res ? std::max(product, sum) : s.mul ? product : sum;
     sat_ = s.lo == -128 && s.hi == 127 && vmax < 1e9f;
   }
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
