@@ -211,6 +211,7 @@ struct DwOut {
   __m512i bias;
   __m512 mult, flo, fhi;
   __m512i yzp, lo, hi;
+  __m512i yzp16, lo8, hi8;  // the same as int16 / int8 lanes, for 16 channels
   __mmask16 cm;
   int8_t* y;  // output pixel 0 of the chunk
   int64_t c;  // channels (output pixel stride)
@@ -229,6 +230,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) i
       const __m512i* c = d.cols + (o * SW + kw) * KH + t;  // output o + j: c[j * SW * KH]
       for (int j = 0; j < M; ++j) acc[j] = dpwssd(acc[j], wv, c[j * SW * KH]);
     }
+  if (M % 4 == 0 && d.c == 16) {  // 4 outputs (64 contiguous bytes) packed with saturation, then clamped
+    // After the two packs, 128-bit lane L holds channels 4L..4L+3 of outputs 0..3: dword 4L + j -> 4j + L.
+    const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    for (int j0 = 0; j0 < M; j0 += 4) {
+      __m512i q[4];
+      for (int j = 0; j < 4; ++j)
+        q[j] = _mm512_cvtps_epi32(
+            _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[j0 + j]), d.mult), d.flo), d.fhi));
+      const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), d.yzp16);
+      const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), d.yzp16);
+      const __m512i b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), d.lo8), d.hi8);
+      _mm512_storeu_si512(d.y + (o + j0) * 16, _mm512_permutexvar_epi32(order, b));
+    }
+    return;
+  }
   for (int j = 0; j < M; ++j) {
     const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), d.mult), d.flo), d.fhi);
     const __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(v), d.yzp), d.lo), d.hi);
@@ -296,6 +312,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConv16::
   const __m512 mult = _mm512_loadu_ps(mult_.data());
   const __m512 flo = _mm512_set1_ps(float(lo_ - y_zp_ - 1)), fhi = _mm512_set1_ps(float(hi_ - y_zp_ + 1));
   const __m512i yzp = _mm512_set1_epi32(y_zp_), vlo = _mm512_set1_epi32(lo_), vhi = _mm512_set1_epi32(hi_);
+  const __m512i yzp16 = _mm512_set1_epi16(short(y_zp_)), lo8 = _mm512_set1_epi8(char(lo_)), hi8 = _mm512_set1_epi8(char(hi_));
   int8_t* y = out_[0].as<int8_t>() + (n * g.oh + oy) * g.ow * C;
   constexpr int64_t kCols = 72;  // columns held at once
   const int64_t chunk = std::max<int64_t>(1, (kCols - KW) / g.sw + 1);
@@ -308,7 +325,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConv16::
       for (int64_t t = 0; t < KH; ++t)
         cols[i * KH + t] = inside && rows[t] ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(cm, rows[t] + ix * C)) : zp;
     }
-    const DwOut out{cols, g.sw, KH, KW, wr, w_.data(), bias, mult, flo, fhi, yzp, vlo, vhi, cm, y + ox0 * C, C};
+    const DwOut out{cols, g.sw, KH, KW, wr, w_.data(), bias, mult, flo, fhi, yzp, vlo, vhi, yzp16, lo8, hi8, cm, y + ox0 * C, C};
     int64_t o = 0;
     for (; o + 8 <= cnt; o += 8) dw16_outputs<KH_, KW_, SW_, 8>(out, o);
     for (; o < cnt; ++o) dw16_outputs<KH_, KW_, SW_, 1>(out, o);
