@@ -17,24 +17,23 @@ namespace ef {
 
 int fuse_dequantize_conv_transpose(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep) {
   g.relink();
-  auto scalar_const = [&](int v) { return v >= 0 && g.values[v].is_const() && g.values[v].data.numel() == 1; };
   int fused = 0;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (g.nodes[i].dead || g.nodes[i].op != "ConvTranspose" || Graph::has_input(g.nodes[i], 3)) continue;
-    const int xv = g.nodes[i].inputs.at(0), p = g.values[xv].producer;
+  for (Node& ct : g.nodes) {  // (add_const below adds a value, no node: the references stay valid)
+    if (ct.dead || ct.op != "ConvTranspose" || Graph::has_input(ct, 3)) continue;
+    const int xv = ct.inputs.at(0), p = g.values[xv].producer;
     if (p < 0 || g.nodes[p].dead || g.nodes[p].op != "DequantizeLinear") continue;
-    const Node& dq = g.nodes[p];
-    if (g.in(dq, 0).dtype != DType::i8 || !scalar_const(dq.inputs.at(1))) continue;
-    if (Graph::has_input(dq, 2) && !scalar_const(dq.inputs[2])) continue;
-    if (!passes::fusable_intermediate(g, xv, keep) || !deconv_direct_fits(g, g.nodes[i])) continue;
-    const int zp = Graph::has_input(dq, 2) ? dq.inputs[2] : g.add_const(g.unique_name(dq.name + "_zero_point"), Tensor(DType::i8, {}));
-    Node& ct = g.nodes[i];  // after add_const: no reference into g.nodes is held across it
+    Node& dq = g.nodes[p];
+    if (g.in(dq, 0).dtype != DType::i8 || !passes::scalar_const(g, dq.inputs.at(1))) continue;
+    if (Graph::has_input(dq, 2) && !passes::scalar_const(g, dq.inputs[2])) continue;
+    if (!passes::fusable_intermediate(g, xv, keep) || !deconv_direct_fits(g, ct)) continue;
+    const int zp = Graph::has_input(dq, 2) ? dq.inputs[2]
+                                           : g.add_const(g.unique_name(dq.name + "_zero_point"), Tensor(DType::i8, {}));
     ct.inputs.resize(5, -1);
     ct.inputs[0] = dq.inputs[0];
     ct.inputs[3] = dq.inputs[1];
     ct.inputs[4] = zp;
-    g.nodes[p].dead = true;
-    passes::log(report, "fuse_dequantize_conv_transpose: " + g.describe(g.nodes[p]) + " folded into " + g.describe(ct));
+    dq.dead = true;
+    passes::log(report, "fuse_dequantize_conv_transpose: " + g.describe(dq) + " folded into " + g.describe(ct));
     ++fused;
   }
   if (fused) g.compact();

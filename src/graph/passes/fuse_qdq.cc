@@ -121,7 +121,7 @@ class Fuser {
           }
     return u;
   }
-  bool scalar_const(int v) const { return v >= 0 && g_.values[v].is_const() && g_.values[v].data.numel() == 1; }
+  bool scalar_const(int v) const { return passes::scalar_const(g_, v); }
 
   // Zero point value of a Q/DQ node, made explicit (uint8 zero when omitted).
   int zp_of(const Node& n, DType t) {

@@ -20,9 +20,9 @@ namespace {
 // Constant scalar inputs i and j of nodes a and b hold the same bytes.
 bool same_const(const Graph& g, const Node& a, size_t i, const Node& b, size_t j) {
   if (!Graph::has_input(a, i) || !Graph::has_input(b, j)) return false;
+  if (!passes::scalar_const(g, a.inputs[i]) || !passes::scalar_const(g, b.inputs[j])) return false;
   const Value &x = g.in(a, i), &y = g.in(b, j);
-  return x.is_const() && y.is_const() && x.dtype == y.dtype && x.data.numel() == 1 && y.data.numel() == 1 &&
-         std::memcmp(x.data.data(), y.data.data(), x.data.nbytes()) == 0;
+  return x.dtype == y.dtype && std::memcmp(x.data.data(), y.data.data(), x.data.nbytes()) == 0;
 }
 
 }  // namespace

@@ -52,6 +52,11 @@ inline bool fusable_intermediate(const Graph& g, int v, const std::vector<std::s
          std::find(keep.begin(), keep.end(), g.values[v].name) == keep.end();
 }
 
+// Value v is a constant with one element (a per-tensor scale or zero point).
+inline bool scalar_const(const Graph& g, int v) {
+  return v >= 0 && g.values[v].is_const() && g.values[v].data.numel() == 1;
+}
+
 inline void log(OptimizeReport& r, std::string line) { r.log.push_back(std::move(line)); }
 
 }  // namespace ef::passes

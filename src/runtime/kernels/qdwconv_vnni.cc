@@ -201,8 +201,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) i
   return acc;
 }
 
-
-// What dw16_outputs reads: the interleaved columns, weights, bias and requantization.
+// What dw16_outputs reads: the widened columns, weights, bias and requantization.
 struct DwOut {
   const __m512i* cols;  // [column][kh]
   int64_t sw, kh, kw;
@@ -269,9 +268,8 @@ class QDwConv16 : public Kernel {
       bias_[size_t(c)] = s.bias[size_t(c)] - x_zp_ * sum;
       mult_[size_t(c)] = s.mult[size_t(c)];
     }
-    const int64_t SW = g_.sw;
-    if (KH == 3 && KW == 3) row_ = SW == 1 ? &QDwConv16::row<3, 3, 1> : SW == 2 ? &QDwConv16::row<3, 3, 2> : &QDwConv16::row<3, 3, 0>;
-    else if (KH == 5 && KW == 5) row_ = SW == 1 ? &QDwConv16::row<5, 5, 1> : SW == 2 ? &QDwConv16::row<5, 5, 2> : &QDwConv16::row<5, 5, 0>;
+    if (KH == 3 && KW == 3) row_ = by_stride<3, 3>(g_.sw);
+    else if (KH == 5 && KW == 5) row_ = by_stride<5, 5>(g_.sw);
     else row_ = &QDwConv16::row<0, 0, 0>;
   }
   void run() override {
@@ -283,7 +281,12 @@ class QDwConv16 : public Kernel {
  private:
   template <int KH, int KW, int SW>
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void row(int64_t r) const;
-  void (QDwConv16::*row_)(int64_t) const = nullptr;
+  using Row = void (QDwConv16::*)(int64_t) const;
+  template <int KH, int KW>
+  static Row by_stride(int64_t sw) {
+    return sw == 1 ? &QDwConv16::row<KH, KW, 1> : sw == 2 ? &QDwConv16::row<KH, KW, 2> : &QDwConv16::row<KH, KW, 0>;
+  }
+  Row row_ = nullptr;
   QConvGeom g_;
   int32_t x_zp_, y_zp_, lo_, hi_;
   std::vector<int32_t> w_;  // [kh][kw][channel]: (w, 0) as int16 pairs
