@@ -95,12 +95,14 @@ void qconv(Graph& g, Node& n) {
     // folded MaxPool, fuse_qdq): the residual is the 2x2 stride-2 max of input 9.
     const Shape &rs = g.in(n, 9).shape, &ys = g.out(n, 0).shape;
     const int64_t pool = n.attrs.i("residual_pool", 1);
-    if (pool != 1 && (pool != 2 || ys.size() != 4)) throw Error("residual_pool must be 2 (a 2x2 stride-2 MaxPool) on a 4-D conv");
+    if (pool != 1 && (pool != 2 || ys.size() != 4))
+      throw Error("residual_pool must be 2 (a 2x2 stride-2 MaxPool) on a 4-D conv");
     bool ok = rs.size() == ys.size() && rs.back() <= ys.back();
     for (size_t d = 0; ok && d + 1 < ys.size(); ++d)
       ok = pool == 2 && (d == 1 || d == 2) ? rs[d] / 2 == ys[d] : rs[d] == ys[d];
-    if (!ok) throw Error(pool == 2 ? "residual must have twice the output's height and width (floor), and at most its channels"
-                                   : "residual must have the output's shape (or fewer channels)");
+    if (!ok)
+      throw Error(pool == 2 ? "residual must have twice the output's height and width (floor), and at most its channels"
+                            : "residual must have the output's shape (or fewer channels)");
     if (out_type(g, n, 12, 13) != t) throw Error("sum and conv output must have the same type");
   }
 }

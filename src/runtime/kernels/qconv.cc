@@ -137,10 +137,12 @@ struct KRuns {
 // Own VNNI GEMM: y[pixels, cout] = x[pixels, K] * w[cout, K]. A 1x1 conv
 // with stride 1, no padding and cin % 4 == 0 runs it on the activations as
 // they are; every other conv as an implicit GEMM: the input is copied into a
-// buffer with its padding (the zero point) around it, flipped to x + 128 on the way, and each output row is
-// one GEMM whose pixels start sw * cin bytes apart and whose K is the KRuns
-// read in place (a 3-channel 5x5 stem: 16 bytes a kernel row, K = 80 for 75;
-// no im2col buffer).
+// buffer with its padding (the zero point) around it, flipped to x + 128 on
+// the way, and each output row is one GEMM whose pixels start sw * cin bytes
+// apart and whose K is the KRuns read in place (a 3-channel 5x5 stem: 16
+// bytes a kernel row, K = 80 for 75; no im2col buffer). A residual read
+// through a folded MaxPool (residual_pool) takes the per-row path too, each
+// row's windows maxed right before its GEMM.
 class QConvVnni : public Kernel {
  public:
   QConvVnni(const QConvSpec& s, const std::vector<int8_t>& w, const KRuns& k)
@@ -185,7 +187,8 @@ class QConvVnni : public Kernel {
     parallel_for(pool_, size_t(g.n * g.oh), [&](size_t i) {
       const int64_t n = int64_t(i) / g.oh, oy = int64_t(i) % g.oh, at = int64_t(i) * g.ow;
       const int8_t* a = direct_ ? x + at * g.cin : padded_.data() + (n * hp_ + oy * g.sh) * row_;
-      if (out_[0].dtype == DType::f32) return gemm_.run(a, lda, g.ow, out_[0].as<float>() + at * g.cout, g.cout, nullptr);
+      if (out_[0].dtype == DType::f32)
+        return gemm_.run(a, lda, g.ow, out_[0].as<float>() + at * g.cout, g.cout, nullptr);
       QResidual r = res;
       if (r.r) r.r += at * r.ldr;
       if (pooled_) {  // this row's 2x2 max of input 9, into pooled_res_ (in cache for the GEMM)
@@ -297,7 +300,9 @@ class QConvRef : public Kernel {
           }
           int32_t v = requantize(acc[size_t(o)], s_.mult[size_t(o)], s_.y.zp, s_.lo, s_.hi);
           if (res) {
-            const int32_t r = o >= rc ? s_.r.zp : s_.residual_pool ? pooled(res, n, oy, ox, o) : int32_t(res[at / O * rc + o]);
+            const int32_t r = o >= rc             ? s_.r.zp
+                              : s_.residual_pool ? pooled(res, n, oy, ox, o)
+                                                 : int32_t(res[at / O * rc + o]);
             v = requantize_sum(v - s_.y.zp, cmult, r - s_.r.zp, rmult, s_.sum.zp, s_.sum_lo, s_.sum_hi);
           }
           y[at + o] = Y(v);
@@ -311,9 +316,9 @@ class QConvRef : public Kernel {
   template <class R>
   int32_t pooled(const R* res, int64_t n, int64_t oy, int64_t ox, int64_t o) const {
     const Shape& rs = in_[9].shape;
-    int32_t m = res[((n * rs[1] + 2 * oy) * rs[2] + 2 * ox) * rs[3] + o];
-    for (int64_t d : {int64_t(1), rs[2], rs[2] + 1}) m = std::max<int32_t>(m, res[((n * rs[1] + 2 * oy) * rs[2] + 2 * ox + d) * rs[3] + o]);
-    return m;
+    const R* p = res + ((n * rs[1] + 2 * oy) * rs[2] + 2 * ox) * rs[3] + o;
+    const int64_t dx = rs[3], dy = rs[2] * rs[3];
+    return std::max(std::max<int32_t>(p[0], p[dx]), std::max<int32_t>(p[dy], p[dy + dx]));
   }
   QConvSpec s_;
   pthreadpool_t pool_;

@@ -34,7 +34,8 @@ __attribute__((target("avx512f,avx512bw"))) void max_pool_2x2_row(int8_t* dst, c
       const __mmask64 m = c - ch >= 64 ? ~0ull : ~0ull >> (64 - (c - ch));
       const int8_t* p = src + ch;
       const __m512i a = _mm512_max_epi8(_mm512_maskz_loadu_epi8(m, p), _mm512_maskz_loadu_epi8(m, p + c));
-      const __m512i b = _mm512_max_epi8(_mm512_maskz_loadu_epi8(m, p + src_row), _mm512_maskz_loadu_epi8(m, p + src_row + c));
+      const __m512i b =
+          _mm512_max_epi8(_mm512_maskz_loadu_epi8(m, p + src_row), _mm512_maskz_loadu_epi8(m, p + src_row + c));
       _mm512_mask_storeu_epi8(dst + ch, m, _mm512_max_epi8(a, b));
     }
 }
