@@ -133,12 +133,10 @@ struct QBinRegs {
         phi(_mm512_set1_epi32(127 - s.y.zp)) {}
 };
 
-// Outputs [i, i + 16) (FULL) or the lanes of m from i on. SAT: the output range is int8's
-// whole range and |v| < 2^31 (QBinAvx512::sat_): round(v) + zp is stored with the
-// conversion's int8 saturation, which is the clamp.
+// The value round(.) requantizes for outputs [i, i + 16) (FULL) or the lanes of m from i on.
 template <bool MUL, bool RES, bool SAT, bool FULL>
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline void qbin_vec(
-    const int8_t* a, int64_t sa, const int8_t* b, int64_t sb, const int8_t* r, int8_t* y, int64_t i, __mmask16 m,
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline __m512 qbin_value(
+    const int8_t* a, int64_t sa, const int8_t* b, int64_t sb, const int8_t* r, int64_t i, __mmask16 m,
     const QBinSpec& s, const QBinRegs& k) {
   const __m512 fa = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16<FULL>(a + i * sa, sa, m), k.az));
   const __m512 fb = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16<FULL>(b + i * sb, sb, m), k.bz));
@@ -152,6 +150,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline void 
     const __m512 fr = _mm512_cvtepi32_ps(_mm512_sub_epi32(load16<FULL>(r + i, 1, m), k.rz));
     v = s.r_first ? _mm512_fmadd_ps(fr, k.mr, _mm512_mul_ps(fp, k.mp)) : _mm512_fmadd_ps(fp, k.mp, _mm512_mul_ps(fr, k.mr));
   }
+  return v;
+}
+
+// Outputs [i, i + 16) (FULL) or the lanes of m from i on. SAT: the output range is int8's
+// whole range and |v| < 2^31 (QBinAvx512::sat_): round(v) + zp is stored with the
+// conversion's int8 saturation, which is the clamp.
+template <bool MUL, bool RES, bool SAT, bool FULL>
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline void qbin_vec(
+    const int8_t* a, int64_t sa, const int8_t* b, int64_t sb, const int8_t* r, int8_t* y, int64_t i, __mmask16 m,
+    const QBinSpec& s, const QBinRegs& k) {
+  const __m512 v = qbin_value<MUL, RES, SAT, FULL>(a, sa, b, sb, r, i, m, s, k);
   if constexpr (SAT) {
     const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), RES ? k.sz : k.yz);
     if constexpr (FULL) _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtsepi32_epi8(q));
@@ -161,13 +170,28 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline void 
   }
 }
 
-// One row of len outputs; a and b advance by sa, sb (0 or 1) per output, r (RES) by 1.
+// One row of len outputs; a and b advance by sa, sb (0 or 1) per output, r (RES) by 1. With
+// SAT, 64 outputs at a time are packed with saturation (int32 -> int16, + zp, -> int8: the
+// same as + zp then int32 -> int8, as |zp| <= 128) into one store.
 template <bool MUL, bool RES, bool SAT>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void qbin_row(const int8_t* a, int64_t sa, const int8_t* b,
                                                                     int64_t sb, const int8_t* r, int8_t* y, int64_t len,
                                                                     const QBinSpec& s, QBinMults mu) {
   const QBinRegs k(s, mu);
   int64_t i = 0;
+  if constexpr (SAT) {
+    const __m512i zp16 = _mm512_set1_epi16(short(RES ? s.sum.zp : s.y.zp));
+    // After the packs, 128-bit lane L holds values 4L..4L+3 of vectors 0..3: dword 4L + j -> 4j + L.
+    const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    for (; i + 64 <= len; i += 64) {
+      __m512i q[4];
+      for (int j = 0; j < 4; ++j)
+        q[j] = _mm512_cvtps_epi32(qbin_value<MUL, RES, SAT, true>(a, sa, b, sb, r, i + 16 * j, 0xFFFF, s, k));
+      const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp16);
+      const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp16);
+      _mm512_storeu_si512(y + i, _mm512_permutexvar_epi32(order, _mm512_packs_epi16(p01, p23)));
+    }
+  }
   for (; i + 16 <= len; i += 16) qbin_vec<MUL, RES, SAT, true>(a, sa, b, sb, r, y, i, 0xFFFF, s, k);
   if (i < len) qbin_vec<MUL, RES, SAT, false>(a, sa, b, sb, r, y, i, __mmask16((1u << (len - i)) - 1), s, k);
 }
