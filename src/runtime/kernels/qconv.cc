@@ -157,6 +157,7 @@ class QConvVnni : public Kernel {
     gemm_.runs.clear();
     for (int64_t kh = 0; kh < g_.kh; ++kh)
       for (int64_t j = 0; j < g_.kw / k.taps; ++j) gemm_.runs.push_back(kh * g_.dh * row_ + j * g_.dw * g_.cin);
+    gemm_.use_group_pairs();  // BlazeFace's 24-output stem
   }
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);

@@ -59,6 +59,20 @@ QGemmVnni::QGemmVnni(const int8_t* w_nk, int64_t n, int64_t k, const int32_t* b,
   }
 }
 
+void QGemmVnni::use_group_pairs() {
+  const int64_t K4 = Kp / 4;
+  if (N <= 16 || N > 24 || !x_flipped || run_groups % 2) return;
+  w8.assign(size_t(K4 / 2 * 3 * 64), 0);
+  bias8.assign(48, 0);
+  for (int64_t o = 0; o < N; ++o) {
+    const int64_t j = o / 8, c = o % 8;
+    bias8[size_t(j * 16 + 2 * c)] = bias[size_t(o)];
+    for (int64_t kg = 0; kg < K4; ++kg)
+      for (int64_t b = 0; b < 4; ++b)
+        w8[size_t(((kg / 2 * 3 + j) * 16 + 2 * c + kg % 2) * 4 + b)] = w[size_t(((o / 16) * K4 + kg) * 64 + (o % 16) * 4 + b)];
+  }
+}
+
 namespace {
 
 constexpr int kMR = 8;
@@ -97,33 +111,49 @@ struct Requant {
   bool clamp_lo, clamp_hi, sum_lo, sum_hi;
 };
 
-// One tile of tiles() below.
-template <int MR, int NV, bool Flipped, class Y>
-EF_AVX512 __attribute__((always_inline)) inline void tile(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb,
-                                                          Y* y, int64_t ldc, int nvalid, const Requant& requant,
-                                                          __m128i rfill, const int8_t* rbase, int64_t ldr,
-                                                          const __mmask16* rmask) {
-  __m512i acc[MR][NV];
-  for (int v = 0; v < NV; ++v) {
-    const __m512i b = _mm512_loadu_si512(g.bias.data() + (nb + v) * 16);
-    for (int r = 0; r < MR; ++r) acc[r][v] = b;
+// The 17-24 outputs of MR rows with g.w8 (QGemmVnni::use_group_pairs) into
+// acc[r][0] (outputs 0-15) and acc[r][1] (16-23 in lanes 0-7).
+template <int MR>
+EF_AVX512 __attribute__((always_inline)) inline void pair_tile(const QGemmVnni& g, const int8_t* x, int64_t lda,
+                                                               __m512i (&acc)[MR][2]) {
+  __m512i h[MR][3];
+  for (int j = 0; j < 3; ++j) {
+    const __m512i b = _mm512_loadu_si512(g.bias8.data() + j * 16);
+    for (int r = 0; r < MR; ++r) h[r][j] = b;
   }
-  const int64_t K4 = g.Kp / 4, G = g.run_groups;
-  const int8_t* wp = g.w.data() + nb * K4 * 64;
-  const __m512i flip = _mm512_set1_epi32(int32_t(0x80808080u));
+  const int8_t* wp = g.w8.data();
+  const int64_t S = g.run_groups / 2;
   for (const int64_t off : g.runs) {
     const int8_t* xr = x + off;
-    for (int64_t k = 0; k < G; ++k, wp += 64) {
-      __m512i wv[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_si512(wp + v * K4 * 64);
+    for (int64_t s = 0; s < S; ++s, wp += 3 * 64) {
+      const __m512i w0 = _mm512_loadu_si512(wp), w1 = _mm512_loadu_si512(wp + 64), w2 = _mm512_loadu_si512(wp + 128);
       for (int r = 0; r < MR; ++r) {
-        int32_t a32;
-        std::memcpy(&a32, xr + r * lda + 4 * k, 4);
-        const __m512i a = Flipped ? _mm512_set1_epi32(a32) : _mm512_xor_si512(_mm512_set1_epi32(a32), flip);
-        for (int v = 0; v < NV; ++v) acc[r][v] = dpbusd(acc[r][v], a, wv[v]);
+        int64_t a64;
+        std::memcpy(&a64, xr + r * lda + 8 * s, 8);
+        const __m512i a = _mm512_set1_epi64(a64);
+        h[r][0] = dpbusd(h[r][0], a, w0);
+        h[r][1] = dpbusd(h[r][1], a, w1);
+        h[r][2] = dpbusd(h[r][2], a, w2);
       }
     }
   }
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (int r = 0; r < MR; ++r) {
+    acc[r][0] = _mm512_add_epi32(_mm512_permutex2var_epi32(h[r][0], even, h[r][1]),
+                                 _mm512_permutex2var_epi32(h[r][0], odd, h[r][1]));
+    acc[r][1] = _mm512_add_epi32(_mm512_permutex2var_epi32(h[r][2], even, h[r][2]),
+                                 _mm512_permutex2var_epi32(h[r][2], odd, h[r][2]));
+  }
+}
+
+// The stores of a tile: requantized (or float) outputs of acc, as tile() and
+// tiles() describe.
+template <int MR, int NV, class Y>
+EF_AVX512 __attribute__((always_inline)) inline void epilogue(const QGemmVnni& g, __m512i (&acc)[MR][NV], int64_t nb,
+                                                              Y* y, int64_t ldc, int nvalid, const Requant& requant,
+                                                              __m128i rfill, const int8_t* rbase, int64_t ldr,
+                                                              const __mmask16* rmask) {
   for (int v = 0; v < NV; ++v) {
     const __m512 m = _mm512_loadu_ps(g.mult.data() + (nb + v) * 16);
     const __mmask16 mask = v == NV - 1 ? __mmask16((1u << nvalid) - 1) : __mmask16(0xFFFF), rm = mask & rmask[v];
@@ -156,6 +186,41 @@ EF_AVX512 __attribute__((always_inline)) inline void tile(const QGemmVnni& g, co
       _mm512_mask_cvtsepi32_storeu_epi8(y + r * ldc + v * 16, mask, requant(acc[r][v], m, rbase, r8));
     }
   }
+}
+
+// One tile of tiles() below.
+template <int MR, int NV, bool Flipped, class Y>
+EF_AVX512 __attribute__((always_inline)) inline void tile(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb,
+                                                          Y* y, int64_t ldc, int nvalid, const Requant& requant,
+                                                          __m128i rfill, const int8_t* rbase, int64_t ldr,
+                                                          const __mmask16* rmask) {
+  __m512i acc[MR][NV];
+  if constexpr (NV == 2 && Flipped)
+    if (!g.w8.empty()) {
+      pair_tile<MR>(g, x, lda, acc);
+      return epilogue<MR, NV>(g, acc, nb, y, ldc, nvalid, requant, rfill, rbase, ldr, rmask);
+    }
+  for (int v = 0; v < NV; ++v) {
+    const __m512i b = _mm512_loadu_si512(g.bias.data() + (nb + v) * 16);
+    for (int r = 0; r < MR; ++r) acc[r][v] = b;
+  }
+  const int64_t K4 = g.Kp / 4, G = g.run_groups;
+  const int8_t* wp = g.w.data() + nb * K4 * 64;
+  const __m512i flip = _mm512_set1_epi32(int32_t(0x80808080u));
+  for (const int64_t off : g.runs) {
+    const int8_t* xr = x + off;
+    for (int64_t k = 0; k < G; ++k, wp += 64) {
+      __m512i wv[NV];
+      for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_si512(wp + v * K4 * 64);
+      for (int r = 0; r < MR; ++r) {
+        int32_t a32;
+        std::memcpy(&a32, xr + r * lda + 4 * k, 4);
+        const __m512i a = Flipped ? _mm512_set1_epi32(a32) : _mm512_xor_si512(_mm512_set1_epi32(a32), flip);
+        for (int v = 0; v < NV; ++v) acc[r][v] = dpbusd(acc[r][v], a, wv[v]);
+      }
+    }
+  }
+  epilogue<MR, NV>(g, acc, nb, y, ldc, nvalid, requant, rfill, rbase, ldr, rmask);
 }
 
 // `count` tiles of MR rows x NV*16 outputs, one below the other; x rows at

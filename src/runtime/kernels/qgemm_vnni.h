@@ -60,6 +60,14 @@ struct QGemmVnni {
   // x holds x ^ 0x80 (x + 128: the unsigned bytes vpdpbusd reads), as the
   // implicit-GEMM convolution's padded copy does: no flip in the inner loop.
   bool x_flipped = false;
+  // 17-24 outputs with x_flipped and an even run_groups: the weights again as
+  // 3 vectors of 8 outputs x 2 groups of 4 ([K4/2][3][8][2][4]), read with a
+  // broadcast of 8 x bytes (two groups): 3 vpdpbusd per two groups instead
+  // of 4, each output's two lanes summed at the end. bias8: the bias in the
+  // first lane of each pair. Set by use_group_pairs().
+  std::vector<int8_t> w8;
+  std::vector<int32_t> bias8;
+  void use_group_pairs();
 
   // w_nk: [N][K] int8 (symmetric). bias may be null. mult: one per output.
   QGemmVnni(const int8_t* w_nk, int64_t N, int64_t K, const int32_t* bias, const float* mult, int32_t x_zp,

@@ -164,6 +164,8 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
       {1, 9, 10, 8, 16, 1, 2, 0, 1, true},    // 1x1 stride 2
       {1, 12, 13, 6, 16, 3, 1, 2, 1, true, 2},  // dilation 2: one run per tap
       {1, 70, 9, 3, 16, 3, 2, 1, 1, true},    // 35 output rows: several rows a thread
+      {1, 9, 8, 8, 20, 3, 1, 1, 1, true},     // 20 outputs, 24-byte kernel rows: 8 outputs x 2 groups a vector
+      {2, 7, 9, 8, 17, 3, 2, 1, 1, false},    // 17 outputs, the same
       {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise (16 channels: one int32 lane each, 8 outputs at once)
       {1, 5, 150, 16, 16, 3, 1, 1, 16, true}, // depthwise 16 channels, 150 outputs a row: 3 column chunks, a partial group
       {2, 7, 9, 13, 13, 5, 1, 2, 13, false},  // depthwise 5x5, 13 channels, per-tensor weights
