@@ -151,7 +151,10 @@ class QConvVnni : public Kernel {
         gemm_(w.data(), s.g.cout, k.K(s.g), s.bias.data(), s.mult.data(), s.x.zp, s.y.zp, s.lo, s.hi) {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
               g_.pr == 0 && g_.cin % 4 == 0;
-    if (direct_) return;
+    if (direct_) {
+      gemm_.use_group_pairs();
+      return;
+    }
     gemm_.x_flipped = true;
     gemm_.run_groups = k.lenp / 4;
     gemm_.runs.clear();

@@ -61,7 +61,7 @@ QGemmVnni::QGemmVnni(const int8_t* w_nk, int64_t n, int64_t k, const int32_t* b,
 
 void QGemmVnni::use_group_pairs() {
   const int64_t K4 = Kp / 4;
-  if (N <= 16 || N > 24 || !x_flipped || run_groups % 2) return;
+  if (N <= 16 || N > 24 || run_groups % 2) return;
   w8.assign(size_t(K4 / 2 * 3 * 64), 0);
   bias8.assign(48, 0);
   for (int64_t o = 0; o < N; ++o) {
@@ -113,7 +113,7 @@ struct Requant {
 
 // The 17-24 outputs of MR rows with g.w8 (QGemmVnni::use_group_pairs) into
 // acc[r][0] (outputs 0-15) and acc[r][1] (16-23 in lanes 0-7).
-template <int MR>
+template <int MR, bool Flipped>
 EF_AVX512 __attribute__((always_inline)) inline void pair_tile(const QGemmVnni& g, const int8_t* x, int64_t lda,
                                                                __m512i (&acc)[MR][2]) {
   __m512i h[MR][3];
@@ -123,6 +123,7 @@ EF_AVX512 __attribute__((always_inline)) inline void pair_tile(const QGemmVnni& 
   }
   const int8_t* wp = g.w8.data();
   const int64_t S = g.run_groups / 2;
+  const __m512i flip = _mm512_set1_epi32(int32_t(0x80808080u));
   for (const int64_t off : g.runs) {
     const int8_t* xr = x + off;
     for (int64_t s = 0; s < S; ++s, wp += 3 * 64) {
@@ -130,7 +131,7 @@ EF_AVX512 __attribute__((always_inline)) inline void pair_tile(const QGemmVnni& 
       for (int r = 0; r < MR; ++r) {
         int64_t a64;
         std::memcpy(&a64, xr + r * lda + 8 * s, 8);
-        const __m512i a = _mm512_set1_epi64(a64);
+        const __m512i a = Flipped ? _mm512_set1_epi64(a64) : _mm512_xor_si512(_mm512_set1_epi64(a64), flip);
         h[r][0] = dpbusd(h[r][0], a, w0);
         h[r][1] = dpbusd(h[r][1], a, w1);
         h[r][2] = dpbusd(h[r][2], a, w2);
@@ -195,9 +196,9 @@ EF_AVX512 __attribute__((always_inline)) inline void tile(const QGemmVnni& g, co
                                                           __m128i rfill, const int8_t* rbase, int64_t ldr,
                                                           const __mmask16* rmask) {
   __m512i acc[MR][NV];
-  if constexpr (NV == 2 && Flipped)
+  if constexpr (NV == 2)
     if (!g.w8.empty()) {
-      pair_tile<MR>(g, x, lda, acc);
+      pair_tile<MR, Flipped>(g, x, lda, acc);
       return epilogue<MR, NV>(g, acc, nb, y, ldc, nvalid, requant, rfill, rbase, ldr, rmask);
     }
   for (int v = 0; v < NV; ++v) {
