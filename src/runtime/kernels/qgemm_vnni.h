@@ -60,11 +60,13 @@ struct QGemmVnni {
   // x holds x ^ 0x80 (x + 128: the unsigned bytes vpdpbusd reads), as the
   // implicit-GEMM convolution's padded copy does: no flip in the inner loop.
   bool x_flipped = false;
-  // 17-24 outputs with x_flipped and an even run_groups: the weights again as
-  // 3 vectors of 8 outputs x 2 groups of 4 ([K4/2][3][8][2][4]), read with a
-  // broadcast of 8 x bytes (two groups): 3 vpdpbusd per two groups instead
-  // of 4, each output's two lanes summed at the end. bias8: the bias in the
-  // first lane of each pair. Set by use_group_pairs().
+  // 17-24 outputs (one column block of 2 vectors, the second half empty):
+  // the weights again as 3 vectors of 8 outputs x 2 groups of 4
+  // ([K4/2][3][8][2][4]), read against one broadcast of 8 x bytes (two
+  // groups): 3 vpdpbusd and 1 broadcast per two groups instead of 4 and 2,
+  // each output's two lanes summed at the end. bias8: the bias in the first
+  // lane of each pair. use_group_pairs() fills them when N is 17-24 and
+  // run_groups even (call it after setting runs); empty otherwise.
   std::vector<int8_t> w8;
   std::vector<int32_t> bias8;
   void use_group_pairs();
