@@ -151,16 +151,14 @@ class QConvVnni : public Kernel {
         gemm_(w.data(), s.g.cout, k.K(s.g), s.bias.data(), s.mult.data(), s.x.zp, s.y.zp, s.lo, s.hi) {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
               g_.pr == 0 && g_.cin % 4 == 0;
-    if (direct_) {
-      gemm_.use_group_pairs();
-      return;
+    if (!direct_) {
+      gemm_.x_flipped = true;
+      gemm_.run_groups = k.lenp / 4;
+      gemm_.runs.clear();
+      for (int64_t kh = 0; kh < g_.kh; ++kh)
+        for (int64_t j = 0; j < g_.kw / k.taps; ++j) gemm_.runs.push_back(kh * g_.dh * row_ + j * g_.dw * g_.cin);
     }
-    gemm_.x_flipped = true;
-    gemm_.run_groups = k.lenp / 4;
-    gemm_.runs.clear();
-    for (int64_t kh = 0; kh < g_.kh; ++kh)
-      for (int64_t j = 0; j < g_.kw / k.taps; ++j) gemm_.runs.push_back(kh * g_.dh * row_ + j * g_.dw * g_.cin);
-    gemm_.use_group_pairs();  // BlazeFace's 24-output stem
+    gemm_.use_group_pairs();  // 17-24 outputs: BlazeFace's stem and first 1x1 convs
   }
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
