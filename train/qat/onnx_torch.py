@@ -175,9 +175,10 @@ class OnnxGraph(torch.nn.Module):
                        for v in g.input if v.name not in self.consts]
         self.outputs = [(v.name, [d.dim_value for d in v.type.tensor_type.shape.dim]) for v in g.output]
         self.fixed = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in self.consts.items()
-                      if v.dtype.kind == "f" or v.dtype.kind in "iu"}
+                      if v.dtype.kind in "fiu"}
+        producer = {o: m for m in self.nodes for o in m.output}
         # Trainable constants: DequantizeLinear of an int8 weight / int32 bias.
-        self.qparams = {}  # DQ output name -> (index in self.params, quantized initializer name, scale, axis, dtype)
+        self.qparams = {}  # DQ output -> (index in self.params, int8/int32 initializer name, scale, dtype)
         params = []
         for n in self.nodes:
             if n.op_type != "DequantizeLinear" or n.input[0] not in self.consts:
@@ -207,7 +208,7 @@ class OnnxGraph(torch.nn.Module):
         self.act_q = {}
         for n in self.nodes:
             if n.op_type == "DequantizeLinear" and n.input[0] not in self.consts:
-                q = next((m for m in self.nodes if n.input[0] in m.output), None)
+                q = producer.get(n.input[0])
                 if q is None or q.op_type != "QuantizeLinear" or list(q.input[1:]) != list(n.input[1:]):
                     raise ValueError(f"{path}: DequantizeLinear '{n.name}' must read a QuantizeLinear with the "
                                      "same scale and zero point (the QDQ format edgeflow quantize writes)")
@@ -233,7 +234,6 @@ class OnnxGraph(torch.nn.Module):
         self.log_scales = torch.nn.ParameterList(log_scales)
         # A bias's scale is s_x * s_w[c]: with learned scales it follows its layer's input scale.
         self.bias_input = {}  # bias DQ output -> (activation scale group, weight scale)
-        producer = {o: m for m in self.nodes for o in m.output}
         for n in self.nodes:
             if self.groups and n.op_type in ("Conv", "ConvTranspose", "Gemm") and len(n.input) > 2 \
                     and n.input[2] in self.qparams:

@@ -4,7 +4,7 @@ distilled from the float model:
 
   /usr/bin/python3 train/qat/qat.py FLOAT.onnx QDQ.onnx FRAMES.npy OUT.onnx
       [--images a.jpg,b.jpg] [--mean 0,0,0 --std 1,1,1] [--steps 300] [--batch 8]
-      [--lr 2e-5] [--seed 1] [--threads 2]
+      [--lr 2e-5] [--seed 1] [--threads 2] [--features W] [--learn-scales] [--val K]
 
 FLOAT.onnx: the float model (`edgeflow convert model.tflite FLOAT.onnx`);
 QDQ.onnx: its `edgeflow quantize` output; FRAMES.npy: training inputs in the
@@ -14,11 +14,14 @@ DIR/eval.npy); --images: further still images (RGB /255, then (x-mean)/std).
 Augmentation: flips, crops and brightness/contrast. The student is the QDQ
 graph with trainable float weights and biases, fake-quantized with the
 file's scales (onnx_torch.py); the teacher the float graph. Loss, per output
-(each divided by its value for the PTQ file on the first batch): mask
+(each divided by the PTQ file's on the first 32 training frames): mask
 probabilities (outputs in [0, 1]) and detection scores ([1, N, 1] logits,
-after the sigmoid) squared error; other outputs with an anchor axis next to
-the scores (box regressors) squared error weighted per anchor by the
-teacher's score. OUT.onnx: QDQ.onnx with the fine-tuned int8 weights and
+after the sigmoid) squared error; other outputs with an anchor axis next to the
+scores (box regressors) squared error weighted per anchor by the teacher's
+score. --features W adds W x the error of every int8 activation against
+the float one; --learn-scales learns the activation scales (LSQ); --val K
+keeps every K-th frame of FRAMES.npy out of training and reports the
+metrics on them before and after. OUT.onnx: QDQ.onnx with the fine-tuned int8 weights and
 int32 biases (same nodes, scales and names). Deterministic for a given
 --seed and --threads.
 """
@@ -150,12 +153,12 @@ def all_losses(teacher, student, kind, pairs, xb):
     return ls + [feature_loss(pairs, s_vals, t_vals)] if pairs else ls
 
 
-def fixed_losses(teacher, student, kind, pairs, pool, n=32, batch=8):
+def fixed_losses(teacher, student, kind, pairs, lay, pool, n=32, batch=8):
     """The loss terms on the first n training frames, unaugmented."""
     tot = None
     with torch.no_grad():
         for i in range(0, min(n, len(pool)), batch):
-            xb = LAYOUT.from_pixels(torch.cat(pool[i:i + batch]))
+            xb = lay.from_pixels(torch.cat(pool[i:i + batch]))
             ls = all_losses(teacher, student, kind, pairs, xb)
             tot = ls if tot is None else [u + v for u, v in zip(tot, ls)]
     return tot
@@ -204,8 +207,7 @@ def main():
     if len(teacher.inputs) != 1:
         sys.exit(f"{a.float_model}: train/qat needs a model with one image input")
     shape = teacher.inputs[0][1]
-    global LAYOUT
-    lay = LAYOUT = Layout(shape, a.mean, a.std)
+    lay = Layout(shape, a.mean, a.std)
     x = np.load(a.frames).astype(np.float32)
     if list(x.shape[1:]) != list(shape[1:]):
         sys.exit(f"{a.frames}: frames of shape {list(x.shape[1:])}, but the model input is {shape[1:]}")
@@ -220,16 +222,15 @@ def main():
     opt = torch.optim.Adam([{"params": student.params, "lr": a.lr},
                             {"params": student.log_scales, "lr": a.scale_lr}])
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + np.cos(np.pi * s / a.steps)))
-    kind, norm, log = None, None, []
+    with torch.no_grad():
+        kind = kinds(teacher, teacher(lay.from_pixels(torch.cat(pool[:8]))))
+    norm = [max(float(v), 1e-12) for v in fixed_losses(teacher, student, kind, pairs, lay, pool)]
+    if val is not None:
+        print(f"  validation ({len(val)} frames), PTQ: {validate(teacher, student, kind, val)}", flush=True)
+    log = []
     for step in range(a.steps):
         idx = torch.randint(len(pool), (a.batch,), generator=gen)
         xb = lay.from_pixels(torch.cat([augment(pool[int(i)], gen) for i in idx]))
-        if kind is None:
-            with torch.no_grad():
-                kind = kinds(teacher, teacher(xb))
-            norm = [max(float(v), 1e-12) for v in fixed_losses(teacher, student, kind, pairs, pool)]
-            if val is not None:
-                print(f"  validation ({len(val)} frames), PTQ: {validate(teacher, student, kind, val)}", flush=True)
         ls = all_losses(teacher, student, kind, pairs, xb)
         weights = [1.0] * len(kind) + ([a.features] if pairs else [])
         loss = sum(w * v / n for w, v, n in zip(weights, ls, norm)) / sum(weights)
@@ -239,7 +240,7 @@ def main():
         sched.step()
         log.append(float(loss))
         if (step + 1) % 50 == 0:
-            fl = fixed_losses(teacher, student, kind, pairs, pool)
+            fl = fixed_losses(teacher, student, kind, pairs, lay, pool)
             print(f"  step {step + 1:4d}  batch loss {np.mean(log[-50:]):.4f}  unaugmented training frames: "
                   + " ".join(f"{float(v) / n:.4f}" for v, n in zip(fl, norm))
                   + f" (PTQ = 1)  {time.time() - t0:6.1f} s", flush=True)
