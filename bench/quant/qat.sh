@@ -36,7 +36,7 @@ qat() {  # NAME METRIC [--mean a,b,c --std a,b,c]  (the image options, for qat.p
   done
   echo "load: $(uptime | sed 's/.*load average: //')" | tee -a "$log"
   # The issue's metric on the Megamind held-out frames: higher IoU mean / lower best-detection max wins.
-  local v
+  local v better
   v=$(grep -A3 "== .*Megamind" "$log" | sed -n "s/.*$metric \([0-9.]*\).*/\1/p" | head -2 | paste -sd' ')
   if [ "$metric" = "IoU mean" ]; then better=$(echo "$v" | awk '{print ($2 > $1)}'); else better=$(echo "$v" | awk '{print ($2 < $1)}'); fi
   if [ "$better" = 1 ]; then
