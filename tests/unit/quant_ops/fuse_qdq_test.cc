@@ -76,6 +76,19 @@ RefAndFused compile(const Graph& g) {
   return r;
 }
 
+// Runs both on 3 random inputs of `shape` (values in [lo, hi]); every output
+// of the fused graph within `tol` of the reference's (tol 0: equal).
+void expect_close(RefAndFused& run, const Shape& shape, float lo, float hi, float tol) {
+  for (int trial = 0; trial < 3; ++trial) {
+    Tensor in = rand_f32(shape, lo, hi);
+    Tensor r = run.ref.run({in})[0].clone();
+    Tensor f = run.fused.run({in})[0];
+    ASSERT_EQ(r.shape(), f.shape());
+    for (int64_t i = 0; i < r.numel(); ++i)
+      EXPECT_LE(std::fabs(r.data_as<float>()[i] - f.data_as<float>()[i]), tol) << i;
+  }
+}
+
 TEST(FuseQdq, FusedGraphMatchesTheQdqDefinition) {
   QdqBuilder b;
   int x = b.g.add_value("x", DType::f32, {1, 3, 10, 10}, true);
@@ -94,12 +107,15 @@ TEST(FuseQdq, FusedGraphMatchesTheQdqDefinition) {
   int y = b.qdq(b.node("Gemm", {flat, b.weights({5, 8}, 5), b.bias(5)}, gm), 0.01f, 128);
   b.g.outputs = {y};
 
-  auto [ref, fused, ops] = compile(b.g);
+  RefAndFused run = compile(b.g);
+  auto& [ref, fused, ops] = run;
   EXPECT_EQ(ops["QLinearConv"], 2);
   // With VNNI the Add is folded into the second conv (a residual, inputs 9-11).
   EXPECT_EQ(ops["QLinearAdd"], vnni_available() ? 0 : 1);
   for (const Node& n : fused.graph().nodes)
-    if (n.op == "QLinearConv") EXPECT_EQ(Graph::has_input(n, 9), vnni_available() && n.attrs.i("group", 1) == 1 && !n.attrs.has("activation")) << n.name;
+    if (n.op == "QLinearConv") {
+      EXPECT_EQ(Graph::has_input(n, 9), vnni_available() && n.attrs.i("group", 1) == 1 && !n.attrs.has("activation")) << n.name;
+    }
   EXPECT_EQ(ops["QLinearGlobalAveragePool"], 1);
   EXPECT_EQ(ops["QGemm"], 1);
   EXPECT_EQ(ops["Conv"] + ops["Add"] + ops["Gemm"] + ops["GlobalAveragePool"], 0);
@@ -109,13 +125,7 @@ TEST(FuseQdq, FusedGraphMatchesTheQdqDefinition) {
     if (n.op == "Transpose") {
       EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, DType::i8);
     }
-  for (int trial = 0; trial < 3; ++trial) {
-    Tensor in = rand_f32({1, 3, 10, 10}, -2.f, 2.f);
-    Tensor r = ref.run({in})[0].clone();
-    Tensor f = fused.run({in})[0];
-    for (int64_t i = 0; i < r.numel(); ++i)
-      EXPECT_LE(std::fabs(r.data_as<float>()[i] - f.data_as<float>()[i]), 2 * 0.01f + 1e-6f) << i;
-  }
+  expect_close(run, {1, 3, 10, 10}, -2.f, 2.f, 2 * 0.01f + 1e-6f);
 }
 
 // MaxPool and a channel Pad (BlazeFace's residual) between Q/DQ pairs with
@@ -136,21 +146,18 @@ TEST(FuseQdq, MaxPoolPadAndHardSwishRunInInt8) {
   int y = b.qdq(b.node("Mul", {padded, b.node("HardSigmoid", {padded}, hs)}), 0.02f, 100);
   b.g.outputs = {y};
 
-  auto [ref, fused, ops] = compile(b.g);
+  RefAndFused run = compile(b.g);
+  auto& [ref, fused, ops] = run;
   EXPECT_EQ(ops["QLinearHardSwish"], 1);
   EXPECT_EQ(ops["MaxPool"], 1);
   EXPECT_EQ(ops["Pad"], 1);
   EXPECT_EQ(ops["QuantizeLinear"], 1);    // the graph input only
   EXPECT_EQ(ops["DequantizeLinear"], 1);  // the graph output only
   for (const Node& n : fused.graph().nodes)
-    if (n.op == "MaxPool" || n.op == "Pad") EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, DType::i8) << n.op;
-  for (int trial = 0; trial < 3; ++trial) {
-    Tensor in = rand_f32({1, 6, 8, 8}, -3.f, 4.f);
-    Tensor r = ref.run({in})[0].clone();
-    Tensor f = fused.run({in})[0];
-    ASSERT_EQ(r.shape(), f.shape());
-    for (int64_t i = 0; i < r.numel(); ++i) EXPECT_EQ(r.data_as<float>()[i], f.data_as<float>()[i]) << i;
-  }
+    if (n.op == "MaxPool" || n.op == "Pad") {
+      EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, DType::i8) << n.op;
+    }
+  expect_close(run, {1, 6, 8, 8}, -3.f, 4.f, 0.f);
 }
 
 // BlazeFace's block: Add(conv(x), Pad(x) to more channels). On VNNI CPUs the
@@ -168,16 +175,11 @@ TEST(FuseQdq, ResidualChannelPadIsReadAway) {
   int c = b.qdq(b.node("Conv", {x0, b.weights({10, 6, 1, 1}, 10), b.bias(10)}, nhwc), 0.04f, 128);
   int y = b.qdq(b.node("Add", {c, padded}), 0.05f, 110);
   b.g.outputs = {y};
-  auto [ref, fused, ops] = compile(b.g);
+  RefAndFused run = compile(b.g);
+  auto& [ref, fused, ops] = run;
   EXPECT_EQ(ops["Pad"], vnni_available() ? 0 : 1);
   EXPECT_EQ(ops["QLinearAdd"], vnni_available() ? 0 : 1);
-  for (int trial = 0; trial < 3; ++trial) {
-    Tensor in = rand_f32({1, 5, 7, 6}, -3.f, 4.f);
-    Tensor r = ref.run({in})[0].clone();
-    Tensor f = fused.run({in})[0];
-    for (int64_t i = 0; i < r.numel(); ++i)
-      EXPECT_LE(std::fabs(r.data_as<float>()[i] - f.data_as<float>()[i]), 2 * 0.05f + 1e-6f) << i;
-  }
+  expect_close(run, {1, 5, 7, 6}, -3.f, 4.f, 2 * 0.05f + 1e-6f);
 }
 
 // BlazeFace's stride-2 block: Add(conv stride 2 (x), Pad(MaxPool 2x2 (x))).
@@ -198,19 +200,15 @@ TEST(FuseQdq, ResidualMaxPoolAndChannelPadAreReadAway) {
   int c = b.qdq(b.node("Conv", {x0, b.weights({10, 6, 1, 1}, 10), b.bias(10)}, conv), 0.04f, 128);
   int y = b.qdq(b.node("Add", {c, padded}), 0.05f, 110);
   b.g.outputs = {y};
-  auto [ref, fused, ops] = compile(b.g);
+  RefAndFused run = compile(b.g);
+  auto& [ref, fused, ops] = run;
   EXPECT_EQ(ops["MaxPool"], vnni_available() ? 0 : 1);
   EXPECT_EQ(ops["Pad"], vnni_available() ? 0 : 1);
   for (const Node& n : fused.graph().nodes)
-    if (n.op == "QLinearConv") EXPECT_EQ(n.attrs.i("residual_pool", 1), vnni_available() ? 2 : 1);
-  for (int trial = 0; trial < 3; ++trial) {
-    Tensor in = rand_f32({1, 8, 10, 6}, -3.f, 4.f);
-    Tensor r = ref.run({in})[0].clone();
-    Tensor f = fused.run({in})[0];
-    ASSERT_EQ(r.shape(), f.shape());
-    for (int64_t i = 0; i < r.numel(); ++i)
-      EXPECT_LE(std::fabs(r.data_as<float>()[i] - f.data_as<float>()[i]), 2 * 0.05f + 1e-6f) << i;
-  }
+    if (n.op == "QLinearConv") {
+      EXPECT_EQ(n.attrs.i("residual_pool", 1), vnni_available() ? 2 : 1);
+    }
+  expect_close(run, {1, 8, 10, 6}, -3.f, 4.f, 2 * 0.05f + 1e-6f);
 }
 
 // A bilinear Resize requantized with its input's parameters runs on int8
@@ -231,7 +229,9 @@ TEST(FuseQdq, ResizeWithTheInputsParametersRunsInInt8) {
     b.g.outputs = {b.qdq(b.node("Relu", {b.qdq(up, same ? 0.03f : 0.04f, 120)}), 0.03f, 120)};
     auto [ref, fused, ops] = compile(b.g);
     for (const Node& n : fused.graph().nodes)
-      if (n.op == "Resize") EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, same ? DType::i8 : DType::f32);
+      if (n.op == "Resize") {
+        EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, same ? DType::i8 : DType::f32);
+      }
     EXPECT_EQ(ops["QuantizeLinear"], same ? 2 : 3) << "same parameters: " << same;
     Tensor in = rand_f32({1, 5, 6, 7}, -3.f, 4.f);
     Tensor r = ref.run({in})[0].clone();
