@@ -7,7 +7,7 @@
 #include <string>
 
 #include "quant/quantize.h"
-#include "runtime/kernel.h"
+#include "graph/passes/passes.h"
 
 namespace ef::quant {
 
@@ -53,13 +53,8 @@ QuantizedWeights quantize_weights(const Graph& g, const Node& n, const Tensor& w
 }
 
 Graph fold_constant_dequantize(Graph q) {
-  for (Node& n : q.nodes) {
-    if (n.dead || n.op != "DequantizeLinear") continue;
-    if (!std::all_of(n.inputs.begin(), n.inputs.end(), [&](int v) { return v < 0 || q.values[v].is_const(); }))
-      continue;
-    q.values[n.outputs[0]].data = evaluate_node(q, n).at(0);
-    n.dead = true;
-  }
+  OptimizeReport unused;
+  fold_const_dequantize(q, unused);
   q.compact();
   q.relink();
   return q;

@@ -92,7 +92,7 @@ class Fuser {
         fold_residual_pad(int(i));
         fold_residual_maxpool(int(i));
       }
-    fold_const_dequantize();
+    changes_ += fold_const_dequantize(g_, r_);  // 5.
     g_.topo_sort();
     g_.compact();
     return changes_;
@@ -604,32 +604,31 @@ class Fuser {
     if (n) log(r_, "fuse_qdq: " + std::to_string(n) + " QuantizeLinear(DequantizeLinear(q)) pair(s) with equal parameters removed");
     changes_ += n;
   }
-
-  // 5. DequantizeLinear nodes whose inputs are all constants become constants.
-  void fold_const_dequantize() {
-    int n = 0;
-    for (Node& node : g_.nodes) {
-      if (node.dead || node.op != "DequantizeLinear") continue;
-      bool all_const = true;
-      for (int v : node.inputs)
-        if (v >= 0 && !g_.values[v].is_const()) all_const = false;
-      if (!all_const) continue;
-      node.dead = true;
-      if (unused(g_, node.outputs[0])) continue;  // weights of a fused op
-      const Value& x = g_.in(node, 0);
-      QuantParams p = const_qparams(g_, node, 1, 2, node.attrs.i("axis", 1), x.shape, x.dtype, g_.describe(node));
-      Value& y = g_.out(node, 0);
-      y.data = dequantize_tensor(x.data, p);
-      y.shape = y.data.shape();
-      y.dtype = DType::f32;
-      y.producer = -1;
-      ++n;
-    }
-    if (n) log(r_, "fuse_qdq: " + std::to_string(n) + " DequantizeLinear of constants folded to float32");
-    changes_ += n;
-  }
 };
 }  // namespace
+
+// 5. DequantizeLinear nodes whose inputs are all constants become float32
+// constants (those nobody reads, the weights of a fused op, just go).
+int fold_const_dequantize(Graph& g, OptimizeReport& r) {
+  int n = 0;
+  for (Node& node : g.nodes) {
+    if (node.dead || node.op != "DequantizeLinear") continue;
+    if (!std::all_of(node.inputs.begin(), node.inputs.end(), [&](int v) { return v < 0 || g.values[v].is_const(); }))
+      continue;
+    node.dead = true;
+    if (unused(g, node.outputs[0])) continue;
+    const Value& x = g.in(node, 0);
+    QuantParams p = const_qparams(g, node, 1, 2, node.attrs.i("axis", 1), x.shape, x.dtype, g.describe(node));
+    Value& y = g.out(node, 0);
+    y.data = dequantize_tensor(x.data, p);
+    y.shape = y.data.shape();
+    y.dtype = DType::f32;
+    y.producer = -1;
+    ++n;
+  }
+  if (n) log(r, "fuse_qdq: " + std::to_string(n) + " DequantizeLinear of constants folded to float32");
+  return n;
+}
 
 int fuse_qdq(Graph& g, OptimizeReport& r) { return Fuser(g, r).run(); }
 

@@ -20,6 +20,9 @@ int fuse_activation(Graph& g, OptimizeReport& report);
 // kernel fused into quantized operators (QLinearConv, QLinearMatMul,
 // QLinearAdd, ...); DequantizeLinear of constants left over folded.
 int fuse_qdq(Graph& g, OptimizeReport& report);
+// fuse_qdq's last step on its own: DequantizeLinear nodes of constants
+// become float32 constants (marked dead; the caller compacts).
+int fold_const_dequantize(Graph& g, OptimizeReport& report);
 // NCHW -> NHWC once at the graph edges: spatial ops get layout=NHWC, axis
 // attributes are remapped, constants permuted; transposes only where an op
 // needs the original order. Returns transposes inserted.
