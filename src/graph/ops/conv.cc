@@ -185,7 +185,9 @@ void infer_conv_transpose(Graph& g, Node& n) {
   // the kernel; the output is float.
   const bool int8_x = Graph::has_input(n, 3);
   auto scalar = [&](size_t i) { return Graph::has_input(n, i) && numel(g.in(n, i).shape) == 1; };
-  if (int8_x && (x.dtype != DType::i8 || !scalar(3) || !scalar(4)))
+  if (int8_x && x.dtype != DType::i8)
+    throw Error("input '" + x.name + "' is " + dtype_name(x.dtype) + ", but inputs 3-4 (its scale and zero point) need int8");
+  if (int8_x && (!scalar(3) || !scalar(4)))
     throw Error("int8 input '" + x.name + "' needs a scalar scale (input 3) and zero point (input 4)");
   n.attrs.set("pads", pads);
   n.attrs.set("output_padding", opad);

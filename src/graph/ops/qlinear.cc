@@ -99,7 +99,7 @@ void qconv(Graph& g, Node& n) {
       throw Error("residual_pool must be 2 (a 2x2 stride-2 MaxPool) on a 4-D conv");
     bool ok = rs.size() == ys.size() && rs.back() <= ys.back();
     for (size_t d = 0; ok && d + 1 < ys.size(); ++d)
-      ok = pool == 2 && (d == 1 || d == 2) ? rs[d] / 2 == ys[d] : rs[d] == ys[d];
+      ok = (pool == 2 && (d == 1 || d == 2)) ? rs[d] / 2 == ys[d] : rs[d] == ys[d];
     if (!ok)
       throw Error(pool == 2 ? "residual must have twice the output's height and width (floor), and at most its channels"
                             : "residual must have the output's shape (or fewer channels)");

@@ -45,8 +45,7 @@ int fuse_conv_add(Graph& g, OptimizeReport& report, const std::vector<std::strin
       merged.inputs.resize(4, -1);
       merged.inputs[3] = rv;
       merged.outputs = add.outputs;
-      for (const char* k : {"activation", "act_min", "act_max"})
-        if (add.attrs.has(k)) merged.attrs.set(k, add.attrs.all().at(k));
+      copy_activation(add, merged);
       conv.dead = true;
       add = std::move(merged);
       log(report, "fuse_conv_add: " + what);

@@ -534,9 +534,7 @@ class Fuser {
       merged.inputs.resize(9, -1);
       for (int k : {r, r + 1, r + 2, 6, 7}) merged.inputs.push_back(add.inputs[k]);  // residual, the Add's output parameters
       merged.outputs = add.outputs;
-      merged.attrs.erase("activation");
-      for (const char* k : {"activation", "act_min", "act_max"})
-        if (add.attrs.has(k)) merged.attrs.set(k, add.attrs.all().at(k));
+      copy_activation(add, merged);
       log(r_, "fuse_qdq: " + g_.describe(add) + " folded into " + g_.describe(conv) + " (residual)");
       g_.nodes[p].dead = true;
       g_.nodes[i] = std::move(merged);

@@ -48,8 +48,7 @@ int fuse_qmul_add(Graph& g, OptimizeReport& report, const std::vector<std::strin
       merged.inputs.resize(8, -1);
       merged.inputs.insert(merged.inputs.end(), {rv, add.inputs[ri + 1], add.inputs[ri + 2], add.inputs[6], add.inputs[7]});
       merged.outputs = add.outputs;
-      for (const char* k : {"activation", "act_min", "act_max"})
-        if (add.attrs.has(k)) merged.attrs.set(k, add.attrs.all().at(k));
+      passes::copy_activation(add, merged);
       if (side == 1) merged.attrs.set("residual_first", int64_t(1));
       g.nodes[m].dead = true;
       add = std::move(merged);

@@ -57,6 +57,15 @@ inline bool scalar_const(const Graph& g, int v) {
   return v >= 0 && g.values[v].is_const() && g.values[v].data.numel() == 1;
 }
 
+// `to` takes `from`'s fused activation (fuse_activation's attributes),
+// dropping its own: an op folded into its producer ends as that op did.
+inline void copy_activation(const Node& from, Node& to) {
+  for (const char* k : {"activation", "act_min", "act_max", "act_alpha"}) {
+    to.attrs.erase(k);
+    if (from.attrs.has(k)) to.attrs.set(k, from.attrs.all().at(k));
+  }
+}
+
 inline void log(OptimizeReport& r, std::string line) { r.log.push_back(std::move(line)); }
 
 }  // namespace ef::passes

@@ -315,7 +315,7 @@ class QBinRef : public Kernel {
           }
           const float fp = float(quantize_value(fa * fb, s.y.scale, s.y.zp, ylo, yhi) - s.y.zp) * s.y.scale;
           const float fr = float(int32_t(r[o + i]) - s.r.zp) * s.r.scale;
-          y[o + i] = Y(quantize_value(s.r_first ? fr + fp : fp + fr, s.sum.scale, s.sum.zp, s.lo, s.hi));
+          y[o + i] = Y(quantize_value(fp + fr, s.sum.scale, s.sum.zp, s.lo, s.hi));  // (float + commutes)
         }
       });
     });

@@ -81,13 +81,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline __m51
 // same integer sum in another order, so the same result.
 class QResizeQuarters : public Kernel {
  public:
-  static constexpr int64_t kTasks = 8;  // row blocks, each with its own blended row
   QResizeQuarters(ResizeTables t, std::vector<int16_t> wx, std::vector<int16_t> wy, pthreadpool_t pool)
       : t_(std::move(t)), wx_(std::move(wx)), wy_(std::move(wy)), pool_(pool) {}
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
     rows_ = out[0].shape[0] * t_.oh;
-    tasks_ = std::min(rows_, kTasks);
+    tasks_ = std::min<int64_t>(rows_, pool_ ? int64_t(pthreadpool_get_threads_count(pool_)) : 1);  // row blocks, one blended row each
     blend_.assign(size_t(tasks_ * t_.iw * t_.c + 32), 0);  // + 32: the last masked vector may read beyond
   }
   void run() override {

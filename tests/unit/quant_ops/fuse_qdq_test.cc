@@ -204,6 +204,7 @@ TEST(FuseQdq, ResidualMaxPoolAndChannelPadAreReadAway) {
   auto& [ref, fused, ops] = run;
   EXPECT_EQ(ops["MaxPool"], vnni_available() ? 0 : 1);
   EXPECT_EQ(ops["Pad"], vnni_available() ? 0 : 1);
+  EXPECT_EQ(ops["QLinearConv"], 1);
   for (const Node& n : fused.graph().nodes)
     if (n.op == "QLinearConv") {
       EXPECT_EQ(n.attrs.i("residual_pool", 1), vnni_available() ? 2 : 1);
@@ -228,6 +229,7 @@ TEST(FuseQdq, ResizeWithTheInputsParametersRunsInInt8) {
     int up = b.node("Resize", {b.qdq(x, 0.03f, 120), -1, scales}, ra);
     b.g.outputs = {b.qdq(b.node("Relu", {b.qdq(up, same ? 0.03f : 0.04f, 120)}), 0.03f, 120)};
     auto [ref, fused, ops] = compile(b.g);
+    ASSERT_EQ(ops["Resize"], 1);
     for (const Node& n : fused.graph().nodes)
       if (n.op == "Resize") {
         EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, same ? DType::i8 : DType::f32);
@@ -303,6 +305,7 @@ TEST(FuseQdq, PerAxisQuantizeStaysBelowTranspose) {
   int q = b.node("QuantizeLinear", {b.node("Transpose", {x}, perm), s}, axis);
   b.g.outputs = {b.node("DequantizeLinear", {q, s}, axis)};
   auto [ref, fused, ops] = compile(b.g);
+  EXPECT_EQ(ops["Transpose"], 1);
   for (const Node& n : fused.graph().nodes)
     if (n.op == "Transpose") {
       EXPECT_EQ(fused.graph().values[n.outputs[0]].dtype, DType::f32);

@@ -31,6 +31,8 @@ struct ConvCase {
   bool per_channel;
   int64_t dil = 1, pad_end = -1;  // dilation; bottom/right padding (-1: pad)
   int64_t end() const { return pad_end < 0 ? pad : pad_end; }
+  // Output height (or width) for an input extent of `in` (ONNX Conv's floor formula).
+  int64_t out(int64_t in) const { return (in + pad + end() - ((k - 1) * dil + 1)) / stride + 1; }
 };
 
 // A residual operand (QLinearConv inputs 9-13): r, its scale and zero point,
@@ -188,7 +190,8 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
     const float xs = 0.05f, ys = 0.4f;
     const int xz = 3, yz = -5;
     auto y = run_qconv(c, x, xs, xz, w, ws, bias, ys, yz)[0];
-    const int64_t oh = y.dim(1), ow = y.dim(2);
+    const int64_t oh = c.out(c.h), ow = c.out(c.w);
+    ASSERT_EQ(y.shape(), (Shape{c.n, oh, ow, c.cout})) << "k=" << c.k;
     Tensor r = ref_conv(c, x, xs, xz, w, ws, bias, ys, yz, oh, ow);
     EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " group=" << c.group;
     EXPECT_EQ(max_diff_i8(run_qconv(c, x, xs, xz, w, ws, bias, ys, yz, "", nullptr, 1)[0], r), 0) << "1 thread";
@@ -209,9 +212,8 @@ struct ConvOperands {
   int64_t oh, ow;
 };
 ConvOperands conv_operands(const ConvCase& c) {
-  const int64_t span = (c.k - 1) * c.dil + 1;
   ConvOperands p{rand_int<int8_t>({c.n, c.h, c.w, c.cin}, -128, 127), rand_int<int8_t>({c.cout, c.cin, c.k, c.k}, -127, 127),
-                 {}, {}, (c.h + c.pad + c.end() - span) / c.stride + 1, (c.w + c.pad + c.end() - span) / c.stride + 1};
+                 {}, {}, c.out(c.h), c.out(c.w)};
   for (int64_t o = 0; o < c.cout; ++o) p.ws.push_back(0.002f + 0.001f * float(o % 7)), p.bias.push_back(int32_t(o * 37 - 300));
   return p;
 }
