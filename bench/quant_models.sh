@@ -13,7 +13,6 @@ mkdir -p "$OUT"
 run() {  # NAME MODEL ARGS...
   local name=$1 model=$2; shift 2
   if [ ! -f "$model" ]; then echo "SKIPPED: $model not found (./x setup)"; return; fi
-  rm -f "$OUT/$name.ptq.int8.onnx"  # bench/quant/qat.sh keeps the PTQ file there
   "$EF" quantize "$model" "$@" --out "$OUT/$name.int8.onnx" | tee "$OUT/$name.log"
   echo "load: $(uptime | sed 's/.*load average: //')" | tee -a "$OUT/$name.log"
 }

@@ -4,7 +4,7 @@
 # learned CNN (.cache/models/doa_cnn_xspec.onnx, made by train/doa/train.sh).
 # usage: bench/audio/run.sh [build-dir] [rooms per cell, default 40] [first room seed, default 5000]
 # The held-out rooms are seeds 5000-19999 (training uses >= 100000, tuning 60000):
-# RESULTS.md pools three runs, seeds 5000, 7000 and 9000 (120 rooms per cell).
+# RESULTS.md's table is the mean of two runs, seeds 5000 and 7000 (80 rooms per cell).
 B=${1:-build}
 ROOMS=${2:-40}
 SEED=${3:-5000}

@@ -14,6 +14,7 @@
 // With t = [W_c; b_c] (float channel c), the refit u minimises
 // sum (u . x~_q - t . x~_f)^2:  (Sqq + lambda I)(u - t) = Sqd t.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -322,6 +323,7 @@ Corrected correct(const Graph& g, const Plan& p, const std::map<int, TensorStats
     }
     Session fs = cut_session(g, outs, keep_f, threads);
     Session qs = cut_session(q, outs, keep_q, threads);
+    std::vector<std::array<bool, 2>> nhwc;  // per layer, float and quantized input: from the first frame
     for (size_t fr = 0; fr < frames; ++fr) {
       fill(fr, fs);
       fill(fr, qs);
@@ -334,7 +336,8 @@ Corrected correct(const Graph& g, const Plan& p, const std::map<int, TensorStats
         if (xf.rank() != 4 || xq.rank() != 4 || xf.numel() != xq.numel())
           throw Error("quantize --correct: layer '" + g.nodes[f.node].name + "' input " + shape_str(xf.shape()) +
                       " in the float model, " + shape_str(xq.shape()) + " quantized");
-        f.add(xf, nhwc_value(xf, channels, fs, g, f.node), xq, nhwc_value(xq, channels, qs, g, f.node));
+        if (fr == 0) nhwc.push_back({nhwc_value(xf, channels, fs, g, f.node), nhwc_value(xq, channels, qs, g, f.node)});
+        f.add(xf, nhwc[l][0], xq, nhwc[l][1]);
       }
       if (progress) progress(++done, frames * levels.size());
     }

@@ -8,9 +8,9 @@ quantize` write (only the ops those use), for quantization-aware fine-tuning.
       way in (same scale, zero point 0, straight-through rounding);
       QuantizeLinear -> DequantizeLinear on activations is fake quantization
       with the file's per-tensor scale and zero point.
-  g.save_qdq(src, out)             the QDQ file src with the parameters
-      re-quantized (int8 weights, int32 biases; scales unchanged): same
-      nodes, same initializer names, shapes and types.
+  g.save_qdq(out)                  the QDQ file g was read from, with the
+      parameters re-quantized (int8 weights, int32 biases; scales unchanged):
+      same nodes, same initializer names, shapes and types.
 
 Any other op raises UnsupportedOp naming the node and the op.
 """
@@ -157,7 +157,7 @@ def _gemm(a, i):
 
 
 class OnnxGraph(torch.nn.Module):
-    def __init__(self, path, trainable=False, learn_scales=False):
+    def __init__(self, path, trainable=False):
         super().__init__()
         self.path = path
         model = onnx.load(path)
@@ -222,41 +222,9 @@ class OnnxGraph(torch.nn.Module):
                 raise ValueError(f"{path}: QuantizeLinear '{n.name}' needs a constant per-tensor scale")
             lo, hi = (-128, 127) if zp.dtype == np.int8 else (0, 255)
             self.act_q[n.output[0]] = (float(scale.flatten()[0]), int(zp.flatten()[0]), lo, hi)
-        # learn_scales: one log-scale per distinct (scale, zero point) of the activations, so that
-        # tensors that share parameters (data movement: MaxPool, Pad, Transpose, ...) keep sharing them.
-        self.groups, log_scales = {}, []
-        if trainable and learn_scales:
-            for out, (scale, zp, lo, hi) in self.act_q.items():
-                key = (scale, zp)
-                if key not in self.groups:
-                    self.groups[key] = len(log_scales)
-                    log_scales.append(torch.nn.Parameter(torch.tensor([np.log(scale)], dtype=torch.float32)))
-        self.log_scales = torch.nn.ParameterList(log_scales)
-        # A bias's scale is s_x * s_w[c]: with learned scales it follows its layer's input scale.
-        self.bias_input = {}  # bias DQ output -> (activation scale group, weight scale)
-        for n in self.nodes:
-            if self.groups and n.op_type in ("Conv", "ConvTranspose", "Gemm") and len(n.input) > 2 \
-                    and n.input[2] in self.qparams:
-                dq = producer.get(n.input[0])
-                if dq is None or dq.op_type != "DequantizeLinear":
-                    continue
-                xq = producer[dq.input[0]]
-                self.bias_input[n.input[2]] = (self.groups[self.act_q[xq.output[0]][:2]],
-                                               self.qparams[n.input[1]][2])
-
-    def act_scale(self, group):
-        return torch.exp(self.log_scales[group])
-
-    def qparam_scale(self, name):
-        """The scale of a quantized weight or bias (a bias follows its input's learned scale)."""
-        if name in self.bias_input:
-            group, s_w = self.bias_input[name]
-            return self.act_scale(group) * s_w.reshape(self.qparams[name][2].shape)
-        return self.qparams[name][2]
 
     def fake_quantized(self, name):
-        i, _, _, dtype = self.qparams[name]
-        s = self.qparam_scale(name)
+        i, _, s, dtype = self.qparams[name]
         if dtype == np.int8 and s.numel() > 1:  # per-channel weights: torch's fused op (STE inside)
             axis = max(range(s.dim()), key=lambda d: s.shape[d])
             return torch.fake_quantize_per_channel_affine(self.params[i], s.flatten(), torch.zeros(s.numel(), dtype=torch.int32),
@@ -278,12 +246,7 @@ class OnnxGraph(torch.nn.Module):
             a = attrs(n)
             if n.op_type == "QuantizeLinear":  # Q -> DQ as one fake quantization (checked in __init__)
                 scale, zp, lo, hi = self.act_q[n.output[0]]
-                if self.groups:  # LSQ: gradients reach the scale (grad factor 1/sqrt(numel * hi))
-                    y = torch._fake_quantize_learnable_per_tensor_affine(
-                        ins[0], self.act_scale(self.groups[(scale, zp)]), torch.tensor([float(zp)]), lo, hi,
-                        1.0 / float(np.sqrt(ins[0].numel() * hi)))
-                else:
-                    y = torch.fake_quantize_per_tensor_affine(ins[0], scale, zp, lo, hi)
+                y = torch.fake_quantize_per_tensor_affine(ins[0], scale, zp, lo, hi)
             elif n.op_type == "DequantizeLinear":
                 y = ins[0]
             else:
@@ -298,22 +261,12 @@ class OnnxGraph(torch.nn.Module):
         biases re-quantized from the (fine-tuned) parameters."""
         model = onnx.load(self.path)
         by_name = {t.name: t for t in model.graph.initializer}
-        dq_scale = {n.output[0]: n.input[1] for n in self.nodes if n.op_type == "DequantizeLinear"}
         with torch.no_grad():
-            for name, (i, init, _, dtype) in self.qparams.items():
-                s = self.qparam_scale(name).double()
+            for name, (i, init, s, dtype) in self.qparams.items():
+                s = s.double()
                 lo, hi = (-127, 127) if dtype == np.int8 else (-2 ** 31, 2 ** 31 - 1)
                 q = torch.clamp(torch.round(self.params[i].double() / s), lo, hi).numpy().astype(dtype)
                 by_name[init].CopyFrom(numpy_helper.from_array(q, init))
-                if name in self.bias_input:
-                    old = by_name[dq_scale[name]]
-                    by_name[old.name].CopyFrom(numpy_helper.from_array(
-                        s.float().numpy().reshape(numpy_helper.to_array(old).shape), old.name))
-            for n in self.nodes:  # learned activation scales: Q and DQ read the same initializer
-                if n.op_type == "QuantizeLinear" and self.groups:
-                    scale, zp = self.act_q[n.output[0]][:2]
-                    v = self.act_scale(self.groups[(scale, zp)]).float().numpy().reshape(())
-                    by_name[n.input[1]].CopyFrom(numpy_helper.from_array(v.astype(np.float32), n.input[1]))
         onnx.save(model, out)
 
 

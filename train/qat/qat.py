@@ -4,7 +4,7 @@ distilled from the float model:
 
   /usr/bin/python3 train/qat/qat.py FLOAT.onnx QDQ.onnx FRAMES.npy OUT.onnx
       [--images a.jpg,b.jpg] [--mean 0,0,0 --std 1,1,1] [--steps 300] [--batch 8]
-      [--lr 2e-5] [--seed 1] [--threads 2] [--features W] [--learn-scales] [--val K]
+      [--lr 2e-5] [--seed 1] [--threads 2] [--features W] [--val K]
 
 FLOAT.onnx: the float model (`edgeflow convert model.tflite FLOAT.onnx`);
 QDQ.onnx: its `edgeflow quantize` output; FRAMES.npy: training inputs in the
@@ -19,7 +19,7 @@ probabilities (outputs in [0, 1]) and detection scores ([1, N, 1] logits,
 after the sigmoid) squared error; other outputs with an anchor axis next to the
 scores (box regressors) squared error weighted per anchor by the teacher's
 score. --features W adds W x the error of every int8 activation against
-the float one; --learn-scales learns the activation scales (LSQ); --val K
+the float one; --val K
 keeps every K-th frame of FRAMES.npy out of training and reports the
 metrics on them before and after. OUT.onnx: QDQ.onnx with the fine-tuned int8 weights and
 int32 biases (same nodes, scales and names). Deterministic for a given
@@ -189,9 +189,6 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--features", type=float, default=0.0,
                     help="weight of the feature distillation term (every int8 activation against the float one)")
-    ap.add_argument("--learn-scales", action="store_true",
-                    help="also learn the activation scales (LSQ; the biases' scales follow)")
-    ap.add_argument("--scale-lr", type=float, default=1e-3, help="learning rate of the log activation scales")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--val", type=int, default=0,
@@ -202,7 +199,7 @@ def main():
     gen = torch.Generator().manual_seed(a.seed)
     t0 = time.time()
 
-    teacher, student = OnnxGraph(a.float_model), OnnxGraph(a.qdq_model, trainable=True, learn_scales=a.learn_scales)
+    teacher, student = OnnxGraph(a.float_model), OnnxGraph(a.qdq_model, trainable=True)
     check_pair(teacher, student)
     if len(teacher.inputs) != 1:
         sys.exit(f"{a.float_model}: train/qat needs a model with one image input")
@@ -219,8 +216,7 @@ def main():
           f"quantized tensor(s), {sum(p.numel() for p in student.params)} parameters", flush=True)
 
     pairs = feature_pairs(teacher, student) if a.features > 0 else []
-    opt = torch.optim.Adam([{"params": student.params, "lr": a.lr},
-                            {"params": student.log_scales, "lr": a.scale_lr}])
+    opt = torch.optim.Adam(student.params, lr=a.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + np.cos(np.pi * s / a.steps)))
     with torch.no_grad():
         kind = kinds(teacher, teacher(lay.from_pixels(torch.cat(pool[:8]))))
