@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "runtime/kernels/broadcast.h"
+#include "runtime/kernels/qgemm_vnni.h"
 #include "runtime/kernels/qkernel.h"
 #include "runtime/kernels/xnn_util.h"
 
@@ -181,15 +182,11 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void qbin_row(const int8_t*
   int64_t i = 0;
   if constexpr (SAT) {
     const __m512i zp16 = _mm512_set1_epi16(short(RES ? s.sum.zp : s.y.zp));
-    // After the packs, 128-bit lane L holds values 4L..4L+3 of vectors 0..3: dword 4L + j -> 4j + L.
-    const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
     for (; i + 64 <= len; i += 64) {
       __m512i q[4];
       for (int j = 0; j < 4; ++j)
         q[j] = _mm512_cvtps_epi32(qbin_value<MUL, RES, SAT, true>(a, sa, b, sb, r, i + 16 * j, 0xFFFF, s, k));
-      const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp16);
-      const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp16);
-      _mm512_storeu_si512(y + i, _mm512_permutexvar_epi32(order, _mm512_packs_epi16(p01, p23)));
+      _mm512_storeu_si512(y + i, pack4_in_order(pack4_i8(q, zp16)));
     }
   }
   for (; i + 16 <= len; i += 16) qbin_vec<MUL, RES, SAT, true>(a, sa, b, sb, r, y, i, 0xFFFF, s, k);

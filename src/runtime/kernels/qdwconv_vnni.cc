@@ -157,9 +157,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
         q[j] = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), _mm512_loadu_ps(mult + j * 16)));
       // Saturating packs keep channel order (each lane: 4 + 4 words, then 8 + 8 bytes); the
       // final clamp to [lo, hi] makes the int16 saturation of far-out values harmless.
-      const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), yzp);
-      const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), yzp);
-      const __m512i out = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), vlo), vhi);
+      const __m512i out = _mm512_min_epi8(_mm512_max_epi8(pack4_i8(q, yzp), vlo), vhi);
       if constexpr (PAIR) {
         _mm256_mask_storeu_epi8(y + (ox0 + o) * C, __mmask32(cmask), _mm512_castsi512_si256(out));
         if (o + 1 < cnt) _mm256_mask_storeu_epi8(y + (ox0 + o + 1) * C, __mmask32(cmask), _mm512_extracti64x4_epi64(out, 1));
@@ -230,17 +228,13 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) i
       for (int j = 0; j < M; ++j) acc[j] = dpwssd(acc[j], wv, c[j * SW * KH]);
     }
   if (M % 4 == 0 && d.c == 16) {  // 4 outputs (64 contiguous bytes) packed with saturation, then clamped
-    // After the two packs, 128-bit lane L holds channels 4L..4L+3 of outputs 0..3: dword 4L + j -> 4j + L.
-    const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
     for (int j0 = 0; j0 < M; j0 += 4) {
       __m512i q[4];
       for (int j = 0; j < 4; ++j)
         q[j] = _mm512_cvtps_epi32(
             _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[j0 + j]), d.mult), d.flo), d.fhi));
-      const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), d.yzp16);
-      const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), d.yzp16);
-      const __m512i b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), d.lo8), d.hi8);
-      _mm512_storeu_si512(d.y + (o + j0) * 16, _mm512_permutexvar_epi32(order, b));
+      const __m512i b = _mm512_min_epi8(_mm512_max_epi8(pack4_i8(q, d.yzp16), d.lo8), d.hi8);
+      _mm512_storeu_si512(d.y + (o + j0) * 16, pack4_in_order(b));  // 4 outputs' 16 channels each
     }
     return;
   }

@@ -28,6 +28,19 @@ __attribute__((target("avx512f,avx512vnni"), always_inline)) inline __m512i dpbu
   return acc;
 }
 
+// Four int32 vectors to 64 int8 with saturation, zp16 (int16 lanes) added
+// between the two packs. The packs interleave by 128-bit lane: lane L holds
+// values 4L..4L+3 of q[0], q[1], q[2], q[3] in turn; pack4_in_order moves
+// them back to q[0]'s 16, then q[1]'s, ... (dword 4L + j -> 4j + L).
+__attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i pack4_i8(const __m512i (&q)[4],
+                                                                                     __m512i zp16) {
+  return _mm512_packs_epi16(_mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp16),
+                            _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp16));
+}
+__attribute__((target("avx512f"), always_inline)) inline __m512i pack4_in_order(__m512i b) {
+  return _mm512_permutexvar_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), b);
+}
+
 // A residual operand of QGemmVnni::run: M rows of nr <= N int8, and the
 // parameters of the sum.
 struct QResidual {
