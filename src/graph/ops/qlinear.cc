@@ -9,7 +9,9 @@
 //                 [, r, r_scale, r_zp, sum_scale, sum_zp]: edgeflow's fusion of a
 //                 following QLinearAdd: the output is QLinearAdd(conv output
 //                 at y_scale/y_zp, r) at sum_scale/sum_zp, then the activation;
-//                 r may have fewer channels than the output (the rest read as r_zp)
+//                 r may have fewer channels than the output (the rest read as r_zp);
+//                 attribute residual_after_activation = 1: the activation clamps the
+//                 conv output before the sum instead (an Add after the conv's own relu)
 //   QLinearMatMul a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
 //   QGemm         a, a_scale, a_zp, b, b_scale, b_zp[, C int32][, y_scale, y_zp]: float output
 //                 (acc + C) * a_scale * b_scale[n] without y_scale and y_zp
@@ -89,6 +91,8 @@ void qconv(Graph& g, Node& n) {
     ins.push_back(n.inputs[8]);
   }
   with_float_inputs(g, n, "Conv", ins, t);
+  if (n.attrs.i("residual_after_activation", 0) && !Graph::has_input(n, 9))
+    throw Error("residual_after_activation needs a residual (inputs 9-13)");
   if (Graph::has_input(n, 9)) {
     if (activation(g, n, 9, "residual") != t) throw Error("residual and output must have the same type");
     // Fewer channels: the rest are r_zp (a folded Pad). residual_pool = 2 (a

@@ -20,10 +20,14 @@
 //      GlobalAveragePool (and AveragePool over the whole image), Sigmoid,
 //      HardSwish, HardSigmoid, LeakyRelu -> QLinear*;
 //      then a QLinearAdd of a QLinearConv's output (read by the Add alone;
-//      conv without activation, on the VNNI GEMM) and another int8 value r
-//      becomes that QLinearConv with r and the Add's output parameters as
-//      inputs 9-13: the GEMM's epilogue adds r to the int8 conv output as
-//      QLinearAdd would (the Add's pass over memory is saved); after step 4
+//      conv on the VNNI GEMM, or depthwise with <= 16 channels) and another
+//      int8 value r becomes that QLinearConv with r and the Add's output
+//      parameters as inputs 9-13: the kernel's epilogue adds r to the int8
+//      conv output as QLinearAdd would (the Add's pass over memory is
+//      saved). A conv with its own activation only under an Add without one
+//      that reads the conv as its second operand, Add(r, relu(conv)): then
+//      residual_after_activation = 1 and QLinearAdd's rounding is the
+//      kernel's exactly (the selfie models' depthwise blocks); after step 4
 //      an r that is a channel Pad with r's zero point (BlazeFace) is
 //      replaced by the Pad's input, whose missing channels the kernel reads
 //      as r_zp, and an r that is a 2x2 stride-2 MaxPool by the MaxPool's
@@ -41,6 +45,7 @@
 #include "graph/ops/quant_util.h"
 #include "graph/passes/pass_util.h"
 #include "graph/passes/passes.h"
+#include "runtime/kernels/qconv.h"
 #include "runtime/kernels/qgemm_vnni.h"
 
 namespace ef {
@@ -525,7 +530,9 @@ class Fuser {
       if (p < 0 || add.inputs[r] == cv) continue;  // Add(c, c): c would be gone
       const Node& conv = g_.nodes[p];
       const std::string act = conv.attrs.s("activation", "");
-      if ((!act.empty() && act != "none") || Graph::has_input(conv, 9) || conv.attrs.i("group", 1) != 1) continue;
+      const bool after = !act.empty() && act != "none";  // residual_after_activation
+      if (after && (side == 0 || add.attrs.has("activation"))) continue;
+      if (Graph::has_input(conv, 9) || (conv.attrs.i("group", 1) != 1 && !qdwconv_takes_residual(g_, conv))) continue;
       if (g_.values[conv.inputs[3]].dtype != DType::i8 || is_graph_output(g_, cv)) continue;
       if (!read_only_by(cv, i)) continue;
       const Value& rv = g_.values[add.inputs[r]];
@@ -534,7 +541,8 @@ class Fuser {
       merged.inputs.resize(9, -1);
       for (int k : {r, r + 1, r + 2, 6, 7}) merged.inputs.push_back(add.inputs[k]);  // residual, the Add's output parameters
       merged.outputs = add.outputs;
-      copy_activation(add, merged);
+      if (after) merged.attrs.set("residual_after_activation", int64_t(1));
+      else copy_activation(add, merged);
       log(r_, "fuse_qdq: " + g_.describe(add) + " folded into " + g_.describe(conv) + " (residual)");
       g_.nodes[p].dead = true;
       g_.nodes[i] = std::move(merged);
@@ -566,7 +574,9 @@ class Fuser {
   void fold_residual_maxpool(int i) {
     Node& n = g_.nodes[i];
     const int v = n.inputs[9], p = producer(v, "MaxPool");
-    if (p < 0 || is_graph_output(g_, v) || !read_only_by(v, i) || n.attrs.has("residual_pool")) return;
+    if (p < 0 || is_graph_output(g_, v) || !read_only_by(v, i) || n.attrs.has("residual_pool") ||
+        n.attrs.i("group", 1) != 1)  // the depthwise kernel takes no pooled residual
+      return;
     const Node& mp = g_.nodes[p];
     const Shape &xs = g_.values[mp.inputs[0]].shape, &ys = g_.values[v].shape;
     auto all = [&](const char* k, int64_t want) {

@@ -50,14 +50,16 @@ bool read_qconv_spec(const KernelContext& c, QConvSpec& s) {
     throw Error(c.graph.describe(n) + ": bias '" + c.input(8).name + "' must be a constant");
   }
   for (int64_t o = 0; o < g.cout; ++o) s.mult.push_back(s.x.scale * s.w.scale[s.w.scale.size() > 1 ? o : 0] / s.y.scale);
-  QScalar act_y = s.y;  // the activation clamps the output, or with a residual the sum
+  // The activation clamps the output, or with a residual the sum (unless
+  // residual_after_activation: then the conv's output, and the sum is not clamped).
+  QScalar act_y = s.y;
   int32_t *lo = &s.lo, *hi = &s.hi;
   if (Graph::has_input(n, 9)) {
     s.residual = true;
     s.residual_pool = n.attrs.i("residual_pool", 1) == 2;
     s.r = qscalar(c, 10, c.input(9).dtype, "residual");
-    s.sum = act_y = qscalar(c, 12, s.yt, "sum");
-    lo = &s.sum_lo, hi = &s.sum_hi;
+    s.sum = qscalar(c, 12, s.yt, "sum");
+    if (!n.attrs.i("residual_after_activation", 0)) act_y = s.sum, lo = &s.sum_lo, hi = &s.sum_hi;
     if (c.input(9).dtype != s.yt) throw Error(c.graph.describe(n) + ": residual and output types differ");
   }
   if (!float_out && !act_range(FusedActivation::from(n), act_y, s.yt, *lo, *hi))

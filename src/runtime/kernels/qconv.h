@@ -1,6 +1,7 @@
 // QLinearConv's operands as its kernels read them (qconv.cc: VNNI GEMM,
-// XNNPACK, reference; qdwconv_vnni.cc: depthwise). Only the VNNI GEMM and
-// the reference take a residual (inputs 9-11).
+// XNNPACK, reference; qdwconv_vnni.cc: depthwise). The VNNI GEMM, the
+// reference and the depthwise kernel for <= 16 channels take a residual
+// (inputs 9-13).
 #pragma once
 #include <vector>
 
@@ -24,9 +25,11 @@ struct QConvSpec {
   int32_t lo = -128, hi = 127;
   DType xt, wt, yt;
   // Inputs 9-13 (an Add fused by fuse_qdq): residual r, its scale and zero
-  // point, the sum's scale and zero point. The conv's int8 output (y, full
-  // range) and r are added as QLinearAdd does (requantize_sum, qkernel.h);
-  // the fused activation clamps the sum (sum_lo, sum_hi).
+  // point, the sum's scale and zero point. The conv's int8 output (y, clamped
+  // to [lo, hi]) and r are added as QLinearAdd does (requantize_sum,
+  // qkernel.h), the sum clamped to [sum_lo, sum_hi]. The fused activation
+  // sets sum_lo / sum_hi, or with attribute residual_after_activation (an
+  // Add after the conv's own activation) lo / hi.
   bool residual = false;
   bool residual_pool = false;  // r is the 2x2 stride-2 max of input 9 (a MaxPool folded by fuse_qdq)
   QScalar r, sum;
@@ -36,5 +39,10 @@ struct QConvSpec {
 // Reads node c into s; false if the node is not an NHWC 4-D convolution
 // (then no QLinearConv kernel here applies). Throws ef::Error on bad operands.
 bool read_qconv_spec(const KernelContext& c, QConvSpec& s);
+
+// QLinearConv node n (NHWC, int8 weights) would run on the own depthwise
+// kernel for <= 16 channels, which also takes a residual (not pooled;
+// qdwconv_vnni.cc), with one fused in (fuse_qdq).
+bool qdwconv_takes_residual(const Graph& g, const Node& n);
 
 }  // namespace ef

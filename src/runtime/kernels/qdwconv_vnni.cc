@@ -192,7 +192,8 @@ void QDwConvVnni::run() {
 // (each column is loaded once per row of taps and reused by KW outputs), 8
 // outputs at once to hide its latency. The zero point is in the bias
 // (padding reads x_zp), as above; the same sums and requantization, so the
-// same results.
+// same results. A residual (inputs 9-13, all channels or fewer, not pooled)
+// is added to the requantized output as the VNNI GEMM does (requantize_sum).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) inline __m512i dpwssd(__m512i acc, __m512i a,
                                                                                    const __m512i& b) {
   asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "m"(b));  // as qgemm_vnni.h's dpbusd: no copies of acc
@@ -207,12 +208,35 @@ struct DwOut {
   const int32_t* wm;   // ... or in memory
   __m512i bias;
   __m512 mult, flo, fhi;
-  __m512i yzp, lo, hi;
+  __m512i yzp, lo, hi;      // of what is stored: the conv output, or with a residual the sum
   __m512i yzp16, lo8, hi8;  // the same as int16 / int8 lanes, for 16 channels
   __mmask16 cm;
   int8_t* y;  // output pixel 0 of the chunk
   int64_t c;  // channels (output pixel stride)
+  // A residual: r at output pixel 0 of the chunk (null: none), rc channels a
+  // pixel (rmask; the rest read r_zp, rfill) and the sum's terms (requantize_sum).
+  const int8_t* r;
+  int64_t rc;
+  __mmask16 rmask;
+  __m128i rfill;
+  __m512i rzp;
+  __m512 rm, cm_;
 };
+
+// The int32 to store (less its zero point) for accumulator acc of output o:
+// acc * mult clamped in float to [flo, fhi], rounded half to even. Without a
+// residual [flo, fhi] reaches one past the stored range (its integer clamp
+// follows); with one it is the conv output's range (integers: clamping
+// before rounding is clamping after), and the result is requantize_sum of
+// that and r.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) inline __m512i dw16_requant(
+    const DwOut& d, __m512i acc, int64_t o) {
+  const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), d.mult), d.flo), d.fhi);
+  if (!d.r) return _mm512_cvtps_epi32(v);
+  const __m512 c = _mm512_mul_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), d.cm_);
+  const __m512i r = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_mask_loadu_epi8(d.rfill, d.rmask, d.r + o * d.rc)), d.rzp);
+  return _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(r), d.rm, c));
+}
 
 // M outputs from o on, their accumulators in registers.
 template <int KH_, int KW_, int SW_, int M>
@@ -230,24 +254,23 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) i
   if (M % 4 == 0 && d.c == 16) {  // 4 outputs (64 contiguous bytes) packed with saturation, then clamped
     for (int j0 = 0; j0 < M; j0 += 4) {
       __m512i q[4];
-      for (int j = 0; j < 4; ++j)
-        q[j] = _mm512_cvtps_epi32(
-            _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[j0 + j]), d.mult), d.flo), d.fhi));
+      for (int j = 0; j < 4; ++j) q[j] = dw16_requant(d, acc[j0 + j], o + j0 + j);
       const __m512i b = _mm512_min_epi8(_mm512_max_epi8(pack4_i8(q, d.yzp16), d.lo8), d.hi8);
       _mm512_storeu_si512(d.y + (o + j0) * 16, pack4_in_order(b));  // 4 outputs' 16 channels each
     }
     return;
   }
   for (int j = 0; j < M; ++j) {
-    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), d.mult), d.flo), d.fhi);
-    const __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(v), d.yzp), d.lo), d.hi);
+    const __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(dw16_requant(d, acc[j], o + j), d.yzp), d.lo), d.hi);
     _mm_mask_storeu_epi8(d.y + (o + j) * d.c, d.cm, _mm512_cvtepi32_epi8(q));
   }
 }
 
 class QDwConv16 : public Kernel {
  public:
-  explicit QDwConv16(const QConvSpec& s) : g_(s.g), x_zp_(s.x.zp), y_zp_(s.y.zp), lo_(s.lo), hi_(s.hi) {
+  explicit QDwConv16(const QConvSpec& s)
+      : g_(s.g), x_zp_(s.x.zp), y_zp_(s.y.zp), lo_(s.lo), hi_(s.hi), residual_(s.residual),
+        res_{nullptr, 0, 0, s.r.zp, s.r.scale / s.sum.scale, s.y.scale / s.sum.scale, s.sum.zp, s.sum_lo, s.sum_hi} {
     const int64_t C = g_.cin, KH = g_.kh, KW = g_.kw;
     w_.assign(size_t(KH * KW * 16), 0);
     bias_.assign(16, 0);
@@ -283,6 +306,8 @@ class QDwConv16 : public Kernel {
   Row row_ = nullptr;
   QConvGeom g_;
   int32_t x_zp_, y_zp_, lo_, hi_;
+  bool residual_;
+  QResidual res_;  // its parameters (r: in_[9])
   std::vector<int32_t> w_;  // [kh][kw][channel]: (w, 0) as int16 pairs
   std::vector<int32_t> bias_;
   std::vector<float> mult_;
@@ -307,9 +332,14 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConv16::
   const __m512i zp = _mm512_set1_epi32(x_zp_);
   const __m512i bias = _mm512_loadu_si512(bias_.data());
   const __m512 mult = _mm512_loadu_ps(mult_.data());
-  const __m512 flo = _mm512_set1_ps(float(lo_ - y_zp_ - 1)), fhi = _mm512_set1_ps(float(hi_ - y_zp_ + 1));
-  const __m512i yzp = _mm512_set1_epi32(y_zp_), vlo = _mm512_set1_epi32(lo_), vhi = _mm512_set1_epi32(hi_);
-  const __m512i yzp16 = _mm512_set1_epi16(short(y_zp_)), lo8 = _mm512_set1_epi8(char(lo_)), hi8 = _mm512_set1_epi8(char(hi_));
+  const int32_t past = residual_ ? 0 : 1;  // see dw16_requant
+  const __m512 flo = _mm512_set1_ps(float(lo_ - y_zp_ - past)), fhi = _mm512_set1_ps(float(hi_ - y_zp_ + past));
+  // What is stored: the conv output, or the sum.
+  const int32_t ozp = residual_ ? res_.y_zp : y_zp_, olo = residual_ ? res_.lo : lo_, ohi = residual_ ? res_.hi : hi_;
+  const __m512i yzp = _mm512_set1_epi32(ozp), vlo = _mm512_set1_epi32(olo), vhi = _mm512_set1_epi32(ohi);
+  const __m512i yzp16 = _mm512_set1_epi16(short(ozp)), lo8 = _mm512_set1_epi8(char(olo)), hi8 = _mm512_set1_epi8(char(ohi));
+  const int64_t rc = residual_ ? in_[9].shape.back() : 0;
+  const int8_t* res = residual_ ? in_[9].as<int8_t>() + (n * g.oh + oy) * g.ow * rc : nullptr;
   int8_t* y = out_[0].as<int8_t>() + (n * g.oh + oy) * g.ow * C;
   constexpr int64_t kCols = 72;  // columns held at once
   const int64_t chunk = std::max<int64_t>(1, (kCols - KW) / g.sw + 1);
@@ -322,16 +352,32 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConv16::
       for (int64_t t = 0; t < KH; ++t)
         cols[i * KH + t] = inside && rows[t] ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(cm, rows[t] + ix * C)) : zp;
     }
-    const DwOut out{cols, g.sw, KH, KW, wr, w_.data(), bias, mult, flo, fhi, yzp, vlo, vhi, yzp16, lo8, hi8, cm, y + ox0 * C, C};
+    const DwOut out{cols, g.sw, KH, KW, wr, w_.data(), bias, mult, flo, fhi, yzp, vlo, vhi, yzp16, lo8, hi8, cm,
+                    y + ox0 * C, C, res ? res + ox0 * rc : nullptr, rc, __mmask16((1u << rc) - 1),
+                    _mm_set1_epi8(char(res_.zp)), _mm512_set1_epi32(res_.zp), _mm512_set1_ps(res_.mult),
+                    _mm512_set1_ps(res_.c_mult)};
     int64_t o = 0;
     for (; o + 8 <= cnt; o += 8) dw16_outputs<KH_, KW_, SW_, 8>(out, o);
     for (; o < cnt; ++o) dw16_outputs<KH_, KW_, SW_, 1>(out, o);
   }
 }
 
+}  // namespace
+
+bool qdwconv_takes_residual(const Graph& g, const Node& n) {
+  const Shape &x = g.in(n, 0).shape, &w = g.in(n, 3).shape;
+  const int64_t c = x.empty() ? 0 : x.back();
+  const std::vector<int64_t> one{1, 1};
+  return vnni_available() && n.attrs.s("layout", "") == "NHWC" && x.size() == 4 && w.size() == 4 && c <= 16 &&
+         n.attrs.i("group", 1) == c && w[0] == c && w[2] <= kMaxK && w[3] <= kMaxK &&
+         n.attrs.ints("dilations", one) == one && g.in(n, 3).dtype == DType::i8;
+}
+
+namespace {
+
 std::unique_ptr<Kernel> make_qdwconv_vnni(const KernelContext& c) {
   QConvSpec s;
-  if (!read_qconv_spec(c, s) || !vnni_available() || s.residual) return nullptr;
+  if (!read_qconv_spec(c, s) || !vnni_available() || s.residual_pool) return nullptr;
   const QConvGeom& g = s.g;
   if (g.group == 1 || g.group != g.cin || g.cout != g.cin || g.dh != 1 || g.dw != 1) return nullptr;
   if (g.kh > kMaxK || g.kw > kMaxK) return nullptr;
@@ -343,6 +389,7 @@ std::unique_ptr<Kernel> make_qdwconv_vnni(const KernelContext& c) {
     k->pool_ = c.pool;
     return k;
   }
+  if (s.residual) return nullptr;  // (the reference kernel)
   auto k = std::make_unique<QDwConvVnni>(s);
   k->pool_ = c.pool;
   return k;

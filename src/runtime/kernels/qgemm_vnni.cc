@@ -84,7 +84,7 @@ constexpr int kMR = 8;
 struct Requant {
   EF_AVX512 Requant(const QGemmVnni& g, const QResidual& res)
       : zp(_mm512_set1_epi32(g.y_zp)), lo(_mm512_set1_epi32(g.lo)), hi(_mm512_set1_epi32(g.hi)),
-        clo(_mm512_set1_epi32(-128 - g.y_zp)), chi(_mm512_set1_epi32(127 - g.y_zp)),
+        clo(_mm512_set1_epi32(g.lo - g.y_zp)), chi(_mm512_set1_epi32(g.hi - g.y_zp)),
         rzp(_mm512_set1_epi32(res.zp)), szp(_mm512_set1_epi32(res.y_zp)), slo(_mm512_set1_epi32(res.lo)),
         shi(_mm512_set1_epi32(res.hi)), rm(_mm512_set1_ps(res.mult)), cm(_mm512_set1_ps(res.c_mult)),
         clamp_lo(g.lo > -128), clamp_hi(g.hi < 127), sum_lo(res.lo > -128), sum_hi(res.hi < 127) {}
@@ -98,7 +98,7 @@ struct Requant {
       if (clamp_hi) q = _mm512_min_epi32(q, hi);
       return q;
     }
-    // The conv's int8 output minus its zero point: clamp(q + zp, -128, 127) - zp.
+    // The conv's int8 output minus its zero point: clamp(q + zp, lo, hi) - zp.
     const __m512 c = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_min_epi32(_mm512_max_epi32(q, clo), chi)), cm);
     q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(r8), rzp)), rm, c));
     q = _mm512_add_epi32(q, szp);

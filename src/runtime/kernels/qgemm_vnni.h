@@ -3,7 +3,7 @@
 // implicit GEMM on the padded input) and QGemm/QLinearMatMul when weights are symmetric int8:
 //   y[m, n] = clamp(round_half_even((sum_k (x[m,k] - x_zp) * w[n,k] + bias[n]) * mult[n]) + y_zp)
 // and, with a residual r (an Add fused into QLinearConv, fuse_qdq.cc), that
-// int8 y becomes requantize_sum(y - y_zp, c_mult, r - r_zp, r_mult, ...) (qkernel.h).
+// int8 y (clamped to [lo, hi]) becomes requantize_sum(y - y_zp, c_mult, r - r_zp, r_mult, ...) (qkernel.h).
 // Activations are int8; the kernel feeds vpdpbusd x + 128 (unsigned) and
 // removes 128 * sum_k w[n,k] through the bias, so results equal the integer
 // reference exactly.

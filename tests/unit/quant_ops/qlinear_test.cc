@@ -44,6 +44,7 @@ struct Residual {
   float sum_scale = 0.f;
   int sum_zp = 0;
   bool pooled = false;  // r is the input of a folded 2x2 stride-2 MaxPool (attribute residual_pool = 2)
+  bool after_act = false;  // residual_after_activation: the activation clamps the conv output, not the sum
 };
 
 // The 2x2 stride-2 max pool of an NHWC int8 tensor (floor: an odd last row or column is dropped).
@@ -91,7 +92,8 @@ std::vector<int32_t> ref_acc(const ConvCase& c, const Tensor& x, int xz, const T
 // Naive NHWC QLinearConv; with a residual, the int8 conv output c (full
 // range) plus r as QLinearAdd's float definition, both terms scaled to the
 // sum: round_half_even(fma(r - r_zp, r_scale / s, (c - y_zp) * (y_scale / s))),
-// clamped to [lo, hi] (the activation then applies to the sum).
+// clamped to [lo, hi] (the activation then applies to the sum; after_act:
+// to c, and the sum spans the int8 range).
 Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tensor& w, const std::vector<float>& ws,
                 const std::vector<int32_t>& bias, float ys, int yz, int64_t oh, int64_t ow, int lo = -128, int hi = 127,
                 const Residual* res = nullptr) {
@@ -100,15 +102,17 @@ Tensor ref_conv(const ConvCase& c, const Tensor& x, float xs, int xz, const Tens
   for (int64_t at = 0; at < y.numel(); ++at) {
     const int64_t o = at % c.cout;
     const float m = xs * ws[ws.size() > 1 ? size_t(o) : 0] / ys;
-    float v = std::nearbyint(float(acc[size_t(at)]) * m) + float(yz);
+    float v = std::nearbyint(float(acc[size_t(at)]) * m) + float(yz), out_lo = float(lo), out_hi = float(hi);
     if (res) {  // a residual with fewer channels reads the rest as its zero point
       const int64_t rc = res->r.dim(3);
       const int32_t rv = o < rc ? res->r.data_as<int8_t>()[at / c.cout * rc + o] : res->zp;
-      const float cq = std::clamp(v, -128.f, 127.f) - float(yz);
+      const bool after = res->after_act;
+      const float cq = std::clamp(v, after ? float(lo) : -128.f, after ? float(hi) : 127.f) - float(yz);
       const float s = res->sum_scale;
       v = std::nearbyint(std::fma(float(rv - res->zp), res->scale / s, cq * (ys / s))) + float(res->sum_zp);
+      if (after) out_lo = -128.f, out_hi = 127.f;
     }
-    y.data_as<int8_t>()[at] = int8_t(std::clamp(v, float(lo), float(hi)));
+    y.data_as<int8_t>()[at] = int8_t(std::clamp(v, out_lo, out_hi));
   }
   return y;
 }
@@ -126,6 +130,7 @@ std::vector<Tensor> run_qconv(const ConvCase& c, const Tensor& x, float xs, int 
   a.set("group", c.group);
   if (!act.empty()) a.set("activation", act);
   if (res && res->pooled) a.set("residual_pool", int64_t(2));
+  if (res && res->after_act) a.set("residual_after_activation", int64_t(1));
   Tensor wst = Tensor::from<float>({int64_t(ws.size())}, std::span<const float>(ws));
   Tensor wz(DType::i8, {int64_t(ws.size())});
   std::vector<In> ins = {In::rt(x), In::k(scalar_f32(xs)), In::k(i8({int8_t(xz)})), In::k(w),
@@ -204,7 +209,7 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
   unsetenv("EF_DISABLE_VNNI");
 }
 
-// Random int8 input and weights, per-channel weight scales and biases of an ungrouped case.
+// Random int8 input and weights, per-channel weight scales and biases.
 struct ConvOperands {
   Tensor x, w;
   std::vector<float> ws;
@@ -212,34 +217,45 @@ struct ConvOperands {
   int64_t oh, ow;
 };
 ConvOperands conv_operands(const ConvCase& c) {
-  ConvOperands p{rand_int<int8_t>({c.n, c.h, c.w, c.cin}, -128, 127), rand_int<int8_t>({c.cout, c.cin, c.k, c.k}, -127, 127),
+  ConvOperands p{rand_int<int8_t>({c.n, c.h, c.w, c.cin}, -128, 127), rand_int<int8_t>({c.cout, c.cin / c.group, c.k, c.k}, -127, 127),
                  {}, {}, c.out(c.h), c.out(c.w)};
   for (int64_t o = 0; o < c.cout; ++o) p.ws.push_back(0.002f + 0.001f * float(o % 7)), p.bias.push_back(int32_t(o * 37 - 300));
   return p;
 }
 
-// A residual (an Add fused by fuse_qdq, then relu; all channels or fewer) on the VNNI GEMM (1x1 direct, 3x3
-// and a 5x5 stem as implicit GEMMs, a partial 16-output block) and on the reference kernel
-// (EF_DISABLE_VNNI=1: XNNPACK declines residuals): exact.
+// A residual (an Add fused by fuse_qdq, then relu; all channels or fewer)
+// on the VNNI GEMM (1x1 direct, 3x3 and a 5x5 stem as implicit GEMMs, a
+// partial 16-output block), the depthwise kernel for <= 16 channels (16: 4
+// outputs a store, 13: one at a time; 3x3 stride 1 and 2, 5x5) and the
+// reference kernel (EF_DISABLE_VNNI=1: XNNPACK declines residuals). The relu
+// clamps the sum, or (residual_after_activation) the conv output before the
+// sum. Exact.
 TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
   for (const char* off : {"0", "1"}) {
     setenv("EF_DISABLE_VNNI", off, 1);
     const ConvCase cases[] = {{1, 9, 11, 16, 40, 1, 1, 0, 1, true}, {2, 10, 9, 8, 12, 3, 2, 1, 1, true},
                               {1, 11, 10, 3, 24, 5, 2, 1, 1, true, 1, 2},
-                              {1, 30, 41, 16, 24, 1, 1, 0, 1, true}};  // 1230 rows: runs of 8-row tiles in one call
+                              {1, 30, 41, 16, 24, 1, 1, 0, 1, true},  // 1230 rows: runs of 8-row tiles in one call
+                              {1, 12, 19, 16, 16, 3, 1, 1, 16, true},  // depthwise: 8 + 8 + 3 outputs a row
+                              {2, 9, 10, 13, 13, 3, 2, 1, 13, true},
+                              {1, 8, 11, 16, 16, 5, 1, 2, 16, false}};
     for (const auto& c : cases) {
       const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
       // The conv output (scale 0.4) saturates in places: its int8 clamp must stay.
       // And a residual of fewer channels (a channel Pad folded by fuse_qdq; 35 of 40: a partial 16-block).
-      for (const int64_t rc : {c.cout, c.cout - 5}) {
-        const Residual res{rand_int<int8_t>({c.n, oh, ow, rc}, -128, 127), 0.3f, -7, 0.5f, 4};
-        Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, 4, 127, &res);  // relu: the sum's Q(0)
-        for (const int threads : {1, 2}) {
-          auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res, threads)[0];
-          EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " residual channels " << rc << " EF_DISABLE_VNNI=" << off
-                                          << " threads " << threads;
+      for (const int64_t rc : {c.cout, c.cout - 5})
+        for (const bool after : {false, true}) {
+          Residual res{rand_int<int8_t>({c.n, oh, ow, rc}, -128, 127), 0.3f, -7, 0.5f, 4};
+          res.after_act = after;
+          // relu: Q(0) of the sum, or of the conv output
+          Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, after ? -5 : 4, 127, &res);
+          for (const int threads : {1, 2}) {
+            auto y = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res, threads)[0];
+            EXPECT_EQ(max_diff_i8(y, r), 0) << "k=" << c.k << " group " << c.group << " residual channels " << rc
+                                            << " after activation " << after << " EF_DISABLE_VNNI=" << off
+                                            << " threads " << threads;
+          }
         }
-      }
     }
   }
   unsetenv("EF_DISABLE_VNNI");

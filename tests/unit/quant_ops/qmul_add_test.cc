@@ -5,7 +5,7 @@
 // exactly. Per-channel b (the squeeze-excitation scale, odd and 16 channels),
 // full-shape b, r as the Add's first or second operand, a relu on the Add,
 // 1 and 2 threads.
-#include "unit/ops_tensor/helpers.h"
+#include "unit/quant_ops/fusion_run.h"
 
 namespace ef::test {
 namespace {
@@ -43,18 +43,8 @@ Graph mul_add(const MulAddCase& c, bool keep_product, DType t = DType::i8) {
   return g;
 }
 
-struct Ran {
-  Tensor y;
-  int adds = 0;
-};
-Ran run(const Graph& g, const std::vector<Tensor>& in, bool optimize, int threads) {
-  CompileOptions o;
-  o.optimize = optimize;
-  o.threads = threads;
-  Session s(Model::from_graph(g), o);
-  Ran r{s.run(in).at(0).clone()};
-  for (const Node& n : s.graph().nodes) r.adds += n.op == "QLinearAdd";
-  return r;
+FusionRun run(const Graph& g, const std::vector<Tensor>& in, bool optimize, int threads) {
+  return run_fusion(g, in, optimize, threads, "QLinearAdd");
 }
 
 TEST(QLinearMulAdd, FusedEqualsUnfusedPair) {
@@ -68,8 +58,8 @@ TEST(QLinearMulAdd, FusedEqualsUnfusedPair) {
       const std::vector<Tensor> in = {rand_int<int8_t>(c.a, -128, 127), rand_int<int8_t>(c.b, -128, 127),
                                       rand_int<int8_t>(c.a, -128, 127)};
       const Graph g = mul_add(c, false);
-      const Ran fused = run(g, in, true, threads);
-      EXPECT_EQ(fused.adds, 0) << "the QLinearAdd was not folded into the QLinearMul";
+      const FusionRun fused = run(g, in, true, threads);
+      EXPECT_EQ(fused.count, 0) << "the QLinearAdd was not folded into the QLinearMul";
       expect_equal<int8_t>(fused.y, run(g, in, false, threads).y, "fused vs unfused");
     }
 }
@@ -79,8 +69,8 @@ TEST(QLinearMulAdd, ProductReadElsewhereIsNotFused) {
   const std::vector<Tensor> in = {rand_int<int8_t>(c.a, -128, 127), rand_int<int8_t>(c.b, -128, 127),
                                   rand_int<int8_t>(c.a, -128, 127)};
   const Graph g = mul_add(c, true);
-  const Ran kept = run(g, in, true, 1);
-  EXPECT_EQ(kept.adds, 1);
+  const FusionRun kept = run(g, in, true, 1);
+  EXPECT_EQ(kept.count, 1);
   expect_equal<int8_t>(kept.y, run(g, in, false, 1).y, "kept vs unfused");
 }
 
