@@ -74,6 +74,7 @@ Session::Session(const Model& model, CompileOptions options) : impl_(std::make_u
   if (s.opts.optimize && !s.opts.delta.enabled) {
     fuse_dequantize_conv_transpose(s.g, s.report, s.opts.keep_values);
     fuse_qmul_add(s.g, s.report, s.opts.keep_values);
+    fuse_quantize_conv(s.g, s.report, s.opts.keep_values);
   }
   // Delta execution keeps float32 weights (its gates read them).
   if (fp16) weights_to_fp16(s.g, s.report);

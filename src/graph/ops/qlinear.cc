@@ -11,7 +11,9 @@
 //                 at y_scale/y_zp, r) at sum_scale/sum_zp, then the activation;
 //                 r may have fewer channels than the output (the rest read as r_zp);
 //                 attribute residual_after_activation = 1: the activation clamps the
-//                 conv output before the sum instead (an Add after the conv's own relu)
+//                 conv output before the sum instead (an Add after the conv's own relu);
+//                 x float32 (edgeflow's, fuse_quantize_conv.cc): x is quantized with
+//                 x_scale / x_zp (whose type is x's) as QuantizeLinear does
 //   QLinearMatMul a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
 //   QGemm         a, a_scale, a_zp, b, b_scale, b_zp[, C int32][, y_scale, y_zp]: float output
 //                 (acc + C) * a_scale * b_scale[n] without y_scale and y_zp
@@ -76,7 +78,14 @@ void with_float_inputs(Graph& g, Node& n, const std::string& op, const std::vect
 
 void qconv(Graph& g, Node& n) {
   need(n, 6);
-  activation(g, n, 0, "input");
+  if (g.in(n, 0).dtype == DType::f32) {  // quantized by the conv (fuse_quantize_conv.cc)
+    if (!Graph::has_input(n, 2)) throw Error("a float input needs its int8 or uint8 zero point (input 2)");
+    if (!is_q8(g.in(n, 2).dtype)) throw Error("input zero point must be int8 or uint8, not " + std::string(dtype_name(g.in(n, 2).dtype)));
+    check_qparams(g, n, 1, 2, -1, {}, g.in(n, 2).dtype, "input");
+    if (numel(g.in(n, 1).shape) != 1) throw Error("input scale must be a scalar (per-tensor)");
+  } else {
+    activation(g, n, 0, "input");
+  }
   const Value& w = g.in(n, 3);
   if (!is_q8(w.dtype)) throw Error("weights '" + w.name + "' must be int8 or uint8, not " + dtype_name(w.dtype));
   check_qparams(g, n, 4, 5, 0, w.shape, w.dtype, "weights");

@@ -8,25 +8,12 @@
 // shape and the Add reads the product with the Mul's output scale and zero
 // point. Run by the session after optimize(), not for delta execution nor
 // for export (inputs 8-12 are not ONNX Runtime's).
-#include <cstring>
 #include <string>
 
 #include "graph/passes/pass_util.h"
 #include "graph/passes/passes.h"
 
 namespace ef {
-namespace {
-
-// Constant scalar inputs i and j of nodes a and b hold the same bytes.
-bool same_const(const Graph& g, const Node& a, size_t i, const Node& b, size_t j) {
-  if (!Graph::has_input(a, i) || !Graph::has_input(b, j)) return false;
-  if (!passes::scalar_const(g, a.inputs[i]) || !passes::scalar_const(g, b.inputs[j])) return false;
-  const Value &x = g.in(a, i), &y = g.in(b, j);
-  return x.dtype == y.dtype && std::memcmp(x.data.data(), y.data.data(), x.data.nbytes()) == 0;
-}
-
-}  // namespace
-
 int fuse_qmul_add(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep) {
   g.relink();
   int fused = 0;
@@ -41,7 +28,7 @@ int fuse_qmul_add(Graph& g, OptimizeReport& report, const std::vector<std::strin
       if (g.values[pv].dtype != DType::i8 || g.values[rv].dtype != DType::i8) continue;
       const Shape& ys = g.out(add, 0).shape;
       if (g.values[pv].shape != ys || g.values[rv].shape != ys) continue;
-      if (!same_const(g, mul, 6, add, pi + 1) || !same_const(g, mul, 7, add, pi + 2)) continue;
+      if (!passes::same_const(g, mul, 6, add, pi + 1) || !passes::same_const(g, mul, 7, add, pi + 2)) continue;
       if (!passes::fusable_intermediate(g, pv, keep)) continue;
       const std::string what = g.describe(add) + " folded into " + g.describe(mul);
       Node merged = mul;

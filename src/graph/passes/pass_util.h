@@ -1,6 +1,7 @@
 // Small helpers shared by the graph passes (internal to src/graph/passes/).
 #pragma once
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,14 @@ inline bool fusable_intermediate(const Graph& g, int v, const std::vector<std::s
 // Value v is a constant with one element (a per-tensor scale or zero point).
 inline bool scalar_const(const Graph& g, int v) {
   return v >= 0 && g.values[v].is_const() && g.values[v].data.numel() == 1;
+}
+
+// Constant scalar inputs i of a and j of b hold the same bytes (same dtype).
+inline bool same_const(const Graph& g, const Node& a, size_t i, const Node& b, size_t j) {
+  if (!Graph::has_input(a, i) || !Graph::has_input(b, j)) return false;
+  if (!scalar_const(g, a.inputs[i]) || !scalar_const(g, b.inputs[j])) return false;
+  const Value &x = g.in(a, i), &y = g.in(b, j);
+  return x.dtype == y.dtype && std::memcmp(x.data.data(), y.data.data(), x.data.nbytes()) == 0;
 }
 
 // `to` takes `from`'s fused activation (fuse_activation's attributes),

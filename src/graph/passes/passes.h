@@ -47,6 +47,12 @@ int fuse_dequantize_conv_transpose(Graph& g, OptimizeReport& report, const std::
 // inputs 8-12 (see fuse_qmul_add.cc); run by the session after optimize()
 // (not for delta execution, not for export).
 int fuse_qmul_add(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
+// QuantizeLinear(x float, per-tensor int8) -> QLinearConv (ungrouped, NHWC,
+// VNNI CPU) reading it with the same scale and zero point: the conv reads x
+// and quantizes it while copying its padded input (see
+// fuse_quantize_conv.cc); run by the session after optimize() (not for
+// delta execution, not for export).
+int fuse_quantize_conv(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep);
 // Nodes whose outputs are not used by anything reaching a graph output.
 int eliminate_dead(Graph& g, OptimizeReport& report);
 

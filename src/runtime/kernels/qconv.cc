@@ -29,7 +29,8 @@ bool read_qconv_spec(const KernelContext& c, QConvSpec& s) {
   if (n.attrs.s("layout", "") != "NHWC" || c.input(0).shape.size() != 4) return false;
   s.weights = c.const_input(3);
   if (!s.weights) throw Error(c.graph.describe(n) + ": weights '" + c.input(3).name + "' must be a constant");
-  s.xt = c.input(0).dtype, s.wt = c.input(3).dtype, s.yt = c.output(0).dtype;
+  s.x_float = c.input(0).dtype == DType::f32;
+  s.xt = s.x_float ? c.input(2).dtype : c.input(0).dtype, s.wt = c.input(3).dtype, s.yt = c.output(0).dtype;
   s.x = qscalar(c, 1, s.xt, "input");
   const bool float_out = s.yt == DType::f32;  // no y_scale / y_zp (qlinear.cc): y = float(acc) * mult
   if (!float_out) s.y = qscalar(c, 6, s.yt, "output");
@@ -93,7 +94,7 @@ class QConvXnn : public Kernel {
 
 std::unique_ptr<Kernel> make_qconv_xnn(const KernelContext& c) {
   QConvSpec s;
-  if (!read_qconv_spec(c, s) || !xnn_available() || s.residual) return nullptr;
+  if (!read_qconv_spec(c, s) || !xnn_available() || s.residual || s.x_float) return nullptr;
   if (s.xt != DType::i8 || s.wt != DType::i8 || s.yt != DType::i8) return nullptr;
   for (int32_t z : s.w.zero_point)
     if (z != 0) return nullptr;  // XNNPACK takes symmetric weights only
@@ -148,11 +149,11 @@ struct KRuns {
 class QConvVnni : public Kernel {
  public:
   QConvVnni(const QConvSpec& s, const std::vector<int8_t>& w, const KRuns& k)
-      : g_(s.g), x_zp_(s.x.zp), residual_(s.residual), pooled_(s.residual_pool),
+      : g_(s.g), x_(s.x), x_float_(s.x_float), residual_(s.residual), pooled_(s.residual_pool),
         res_{nullptr, 0, 0, s.r.zp, s.r.scale / s.sum.scale, s.y.scale / s.sum.scale, s.sum.zp, s.sum_lo, s.sum_hi},
         gemm_(w.data(), s.g.cout, k.K(s.g), s.bias.data(), s.mult.data(), s.x.zp, s.y.zp, s.lo, s.hi) {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.pt == 0 && g_.pl == 0 && g_.pb == 0 &&
-              g_.pr == 0 && g_.cin % 4 == 0;
+              g_.pr == 0 && g_.cin % 4 == 0 && !x_float_;
     if (!direct_) {
       gemm_.x_flipped = true;
       gemm_.run_groups = k.lenp / 4;
@@ -165,7 +166,7 @@ class QConvVnni : public Kernel {
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
     // x ^ 0x80 (gemm_.x_flipped); 64: the last run's rounding up
-    if (!direct_) padded_.assign(size_t(g_.n * hp_ * row_ + 64), int8_t(x_zp_ ^ 0x80));
+    if (!direct_) padded_.assign(size_t(g_.n * hp_ * row_ + 64), int8_t(x_.zp ^ 0x80));
     if (pooled_) pooled_res_.resize(size_t(g_.n * g_.oh * g_.ow * in[9].shape.back()));
   }
   void run() override {
@@ -177,12 +178,14 @@ class QConvVnni : public Kernel {
       return;
     }
     const QConvGeom g = g_;
-    if (!direct_) {
+    if (!direct_) {  // the input rows into the padded copy, flipped (a float input quantized on the way)
       const int64_t in_row = g.iw * g.cin;
       parallel_rows(pool_, g.n * g.ih, in_row, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r)
-          copy_flipped(padded_.data() + ((r / g.ih) * hp_ + g.pt + r % g.ih) * row_ + g.pl * g.cin, x + r * in_row,
-                       in_row);
+        for (int64_t r = r0; r < r1; ++r) {
+          int8_t* dst = padded_.data() + ((r / g.ih) * hp_ + g.pt + r % g.ih) * row_ + g.pl * g.cin;
+          if (x_float_) quantize_i8(in_[0].as<float>() + r * in_row, dst, in_row, x_.scale, x_.zp, 0x80);
+          else copy_flipped(dst, x + r * in_row, in_row);
+        }
       });
     }
     // One GEMM an output row: of the padded input's rows, or (a pooled residual) of x's pixels.
@@ -216,8 +219,8 @@ class QConvVnni : public Kernel {
     return res;
   }
   QConvGeom g_;
-  int32_t x_zp_;
-  bool residual_, pooled_;
+  QScalar x_;
+  bool x_float_, residual_, pooled_;
   QResidual res_;
   QGemmVnni gemm_;
   bool direct_ = false;
@@ -266,10 +269,19 @@ class QConvRef : public Kernel {
             w_[size_t(((o * g.kh + kh) * g.kw + kw) * I + i)] = int16_t(src[((o * I + i) * g.kh + kh) * g.kw + kw] - z);
     }
   }
+  void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    Kernel::setup(in, out);
+    if (s_.x_float) xq_.resize(size_t(in[0].numel()));
+  }
   void run() override {
     const QConvGeom g = s_.g;
     const int64_t O = g.cout, I = g.cin / g.group, Og = O / g.group;
-    const X* x = in_[0].as<X>();
+    if (s_.x_float) {  // QuantizeLinear's arithmetic (quantize_value)
+      int32_t lo, hi;
+      qrange(s_.xt, lo, hi);
+      for (size_t i = 0; i < xq_.size(); ++i) xq_[i] = X(quantize_value(in_[0].as<float>()[i], s_.x.scale, s_.x.zp, lo, hi));
+    }
+    const X* x = s_.x_float ? xq_.data() : in_[0].as<X>();
     Y* y = out_[0].as<Y>();
     const int32_t xz = s_.x.zp;
     const Y* res = s_.residual ? in_[9].as<Y>() : nullptr;
@@ -327,6 +339,7 @@ class QConvRef : public Kernel {
   QConvSpec s_;
   pthreadpool_t pool_;
   std::vector<int16_t> w_;
+  std::vector<X> xq_;  // a float input quantized (x_float)
 };
 
 template <class X, class W>

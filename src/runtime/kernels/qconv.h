@@ -1,7 +1,7 @@
 // QLinearConv's operands as its kernels read them (qconv.cc: VNNI GEMM,
 // XNNPACK, reference; qdwconv_vnni.cc: depthwise). The VNNI GEMM, the
 // reference and the depthwise kernel for <= 16 channels take a residual
-// (inputs 9-13).
+// (inputs 9-13); only the VNNI GEMM and the reference a float input.
 #pragma once
 #include <vector>
 
@@ -23,7 +23,10 @@ struct QConvSpec {
   std::vector<int32_t> bias;
   std::vector<float> mult;  // per output channel: x_scale * w_scale[o] / y_scale
   int32_t lo = -128, hi = 127;
-  DType xt, wt, yt;
+  DType xt, wt, yt;  // xt: of x's zero point when x is float (x_float)
+  // x is float32 (fuse_quantize_conv.cc: a QuantizeLinear folded in): the
+  // kernel quantizes it with x's scale and zero point as QuantizeLinear does.
+  bool x_float = false;
   // Inputs 9-13 (an Add fused by fuse_qdq): residual r, its scale and zero
   // point, the sum's scale and zero point. The conv's int8 output (y, clamped
   // to [lo, hi]) and r are added as QLinearAdd does (requantize_sum,

@@ -377,7 +377,7 @@ namespace {
 
 std::unique_ptr<Kernel> make_qdwconv_vnni(const KernelContext& c) {
   QConvSpec s;
-  if (!read_qconv_spec(c, s) || !vnni_available() || s.residual_pool) return nullptr;
+  if (!read_qconv_spec(c, s) || !vnni_available() || s.residual_pool || s.x_float) return nullptr;
   const QConvGeom& g = s.g;
   if (g.group == 1 || g.group != g.cin || g.cout != g.cin || g.dh != 1 || g.dw != 1) return nullptr;
   if (g.kh > kMaxK || g.kw > kMaxK) return nullptr;

@@ -53,4 +53,10 @@ inline int32_t requantize_sum(int32_t c, float c_mult, int32_t r, float r_mult, 
   return int32_t(v);
 }
 
+// QuantizeLinear to int8, per tensor (quantize.cc; quantize_value's x / scale
+// rounded half to even, + zp, saturated), each byte XOR flip:
+// y[i] = quantize_value(x[i], scale, zp, -128, 127) ^ flip, i < n. flip 0x80
+// writes x + 128 as unsigned bytes, the VNNI GEMM's padded input (qconv.cc).
+void quantize_i8(const float* x, int8_t* y, int64_t n, float scale, int32_t zp, uint8_t flip);
+
 }  // namespace ef

@@ -6,6 +6,7 @@
 
 #include "graph/ops/quant_util.h"
 #include "runtime/kernel.h"
+#include "runtime/kernels/qkernel.h"
 #include "runtime/kernels/parallel.h"
 
 namespace ef {
@@ -19,21 +20,32 @@ bool have_avx512() {
 }
 
 // Per-tensor loops, 16 lanes: the same IEEE division, round-to-nearest-even
-// and clamp as quantize_value(), so results are identical to the scalar path.
+// and clamp as quantize_value(), so results are identical to the scalar path;
+// each byte XOR flip. (Multiplying by 1 / scale, dividing only near rounding
+// ties, is exact too but was no faster: memory-bound, bench/quant/RESULTS.md.)
 template <class Q>
 __attribute__((target("avx512f,avx512bw"))) size_t quantize16(const float* x, Q* y, size_t n, float s, int32_t z,
-                                                             int32_t lo, int32_t hi) {
+                                                             int32_t lo, int32_t hi, uint8_t flip) {
   const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps(float(z)), vlo = _mm512_set1_ps(float(lo)),
                vhi = _mm512_set1_ps(float(hi));
+  const __m128i vflip = _mm_set1_epi8(char(flip));
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_roundscale_ps(_mm512_div_ps(_mm512_loadu_ps(x + i), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, vz), vlo), vhi);
     const __m128i b = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), b);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm_xor_si128(b, vflip));
   }
   return i;
 }
+
+// Per-tensor: y[i] = quantize_value(x[i]) ^ flip, i < n.
+template <class Q>
+void quantize_row(const float* x, Q* y, size_t n, float s, int32_t z, int32_t lo, int32_t hi, uint8_t flip) {
+  size_t i = have_avx512() ? quantize16(x, y, n, s, z, lo, hi, flip) : 0;
+  for (; i < n; ++i) y[i] = Q(quantize_value(x[i], s, z, lo, hi) ^ flip);
+}
+
 template <class Q>
 __attribute__((target("avx512f,avx512bw"))) size_t dequantize16(const Q* x, float* y, size_t n, float s, int32_t z) {
   const __m512 vs = _mm512_set1_ps(s);
@@ -62,11 +74,7 @@ class QuantizeKernel : public Kernel {
     parallel_for(pool_, (n + kChunk - 1) / kChunk, [&](size_t t) {
       const size_t b = t * kChunk, e = std::min(n, b + kChunk);
       if (walk_.channels == 1) {
-        const float s = p_.scale[0];
-        const int32_t z = p_.zero_point[0];
-        size_t i = b;
-        if (have_avx512()) i += quantize16(x + b, y + b, e - b, s, z, lo_, hi_);
-        for (; i < e; ++i) y[i] = Q(quantize_value(x[i], s, z, lo_, hi_));
+        quantize_row(x + b, y + b, e - b, p_.scale[0], p_.zero_point[0], lo_, hi_, 0);
       } else {
         for (size_t i = b; i < e; ++i) {
           const int64_t c = walk_.channel(int64_t(i));
@@ -139,6 +147,10 @@ std::unique_ptr<Kernel> make_dequantize(const KernelContext& c) {
 }
 
 }  // namespace
+
+void quantize_i8(const float* x, int8_t* y, int64_t n, float scale, int32_t zp, uint8_t flip) {
+  quantize_row(x, y, size_t(n), scale, zp, -128, 127, flip);
+}
 
 EF_REGISTER_KERNEL("QuantizeLinear", 0, make_quantize, "ref");
 EF_REGISTER_KERNEL("DequantizeLinear", 0, make_dequantize, "ref");

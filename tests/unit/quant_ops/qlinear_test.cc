@@ -308,6 +308,42 @@ TEST(QLinearConv, FloatOutputMatchesNaiveReferenceExactly) {
   unsetenv("EF_DISABLE_VNNI");
 }
 
+// A float input (fuse_quantize_conv: QuantizeLinear folded into the conv)
+// is quantized as QuantizeLinear does (quantize_value: x / x_scale rounded
+// half to even, + x_zp, saturated), then convolved: the naive reference on
+// the quantized input. Inputs hit exact ties ((k + 0.5) * x_scale, x_scale a
+// power of 2), saturate both ways and are random in between. On the VNNI
+// GEMM (the stems' 3-channel 3x3 and 5x5, odd sizes, a 1x1 that is no
+// longer direct, a residual) and the reference kernel (EF_DISABLE_VNNI=1:
+// XNNPACK declines a float input), 1 and 2 threads. Exact.
+TEST(QLinearConv, FloatInputQuantizedAsQuantizeLinear) {
+  for (const char* off : {"0", "1"}) {
+    setenv("EF_DISABLE_VNNI", off, 1);
+    const ConvCase cases[] = {{2, 13, 12, 3, 16, 3, 2, 1, 1, true}, {1, 17, 15, 3, 24, 5, 2, 1, 1, false, 1, 2},
+                              {1, 9, 11, 16, 24, 1, 1, 0, 1, true}, {1, 7, 9, 5, 20, 3, 1, 1, 1, true}};
+    for (const auto& c : cases) {
+      auto [xq, w, ws, bias, oh, ow] = conv_operands(c);
+      const float xs = 0.0625f;
+      const int xz = 3;
+      Tensor x = rand_f32({c.n, c.h, c.w, c.cin}, -10.f, 10.f);
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        float& v = x.data_as<float>()[i];
+        if (i % 3 == 0) v = (float(rand_between(-140, 140)) + 0.5f) * xs;  // a tie, some out of range
+        xq.data_as<int8_t>()[i] = int8_t(quantize_value(v, xs, xz, -128, 127));
+      }
+      const Residual res{rand_int<int8_t>({c.n, oh, ow, c.cout}, -128, 127), 0.3f, -7, 0.5f, 4};
+      for (const Residual* r : {static_cast<const Residual*>(nullptr), &res}) {
+        const Tensor want = ref_conv(c, xq, xs, xz, w, ws, bias, 0.4f, -5, oh, ow, -128, 127, r);
+        for (const int threads : {1, 2})
+          EXPECT_EQ(max_diff_i8(run_qconv(c, x, xs, xz, w, ws, bias, 0.4f, -5, "", r, threads)[0], want), 0)
+              << "k=" << c.k << " cin=" << c.cin << " residual " << bool(r) << " EF_DISABLE_VNNI=" << off
+              << " threads " << threads;
+      }
+    }
+  }
+  unsetenv("EF_DISABLE_VNNI");
+}
+
 // K = 52 takes the VNNI GEMM (where the CPU has it), K = 50 the own kernel;
 // without y_scale/y_zp the output is float: float(acc) * a_scale * b_scale[n]
 // (a classifier's logits; M = 1 as there). Exact.
@@ -521,11 +557,19 @@ TEST(QLinearConv, BadInputsAreNamed) {
                                     In::k(f32s({3}, {1, 1, 1})), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
                     a);
   EXPECT_NE(e.find("has 3 values but axis 0"), std::string::npos) << e;
-  // float activation
-  e = compile_error("QLinearConv", {In::rt(rand_f32({1, 4, 4, 3})), In::k(scalar_f32(1)), In::k(i8({0})), In::k(w),
-                                    In::k(scalar_f32(1)), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
+  // an int32 activation; a float one (quantized by the conv) without its zero point, or with an int32 one
+  e = compile_error("QLinearConv", {In::rt(Tensor(DType::i32, {1, 4, 4, 3})), In::k(scalar_f32(1)), In::k(i8({0})),
+                                    In::k(w), In::k(scalar_f32(1)), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
                     a);
   EXPECT_NE(e.find("must be int8 or uint8"), std::string::npos) << e;
+  e = compile_error("QLinearConv", {In::rt(rand_f32({1, 4, 4, 3})), In::k(scalar_f32(1)), In::none(), In::k(w),
+                                    In::k(scalar_f32(1)), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
+                    a);
+  EXPECT_NE(e.find("a float input needs its int8 or uint8 zero point"), std::string::npos) << e;
+  e = compile_error("QLinearConv", {In::rt(rand_f32({1, 4, 4, 3})), In::k(scalar_f32(1)), In::k(i32({0}, {})), In::k(w),
+                                    In::k(scalar_f32(1)), In::k(i8({0})), In::k(scalar_f32(1)), In::k(i8({0}))},
+                    a);
+  EXPECT_NE(e.find("input zero point must be int8 or uint8, not int32"), std::string::npos) << e;
   // a residual (inputs 9-13) whose shape does not fit, plain and pooled, and a pool other than 2
   const Tensor xs = rand_int<int8_t>({1, 4, 4, 3}, -128, 127), w1 = rand_int<int8_t>({5, 3, 1, 1}, -127, 127);
   Attrs one;
