@@ -1,8 +1,12 @@
 // Data-rearranging kernels, all dtypes (moved by element size): Transpose
-// (blocked batched 2-D fast path, covers NCHW<->NHWC; general strided path),
+// (blocked batched 2-D fast path, covers NCHW<->NHWC, with AVX-512 permutes
+// for 2-4 channels; general strided path),
 // Concat, Split, Slice (negative steps), Pad (constant/reflect/edge/wrap,
 // negative pads; XNNPACK constant_pad_nd_x32 for 4-byte constant padding),
 // Gather (any axis, negative int32/int64 indices), Tile.
+#include <immintrin.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/kernel.h"
@@ -80,8 +84,71 @@ struct StridedView {
 };
 
 // ---- Transpose
+// 2 to 4 rows interleaved (an image's planes to NHWC pixels: NCHW -> NHWC of
+// 3 channels): y[c][r] = x[r][c] for the columns [c0, c1) in whole blocks of
+// 16, one permute an output vector (4-byte elements: two, blended; 1-byte
+// elements: with AVX512-VBMI). Return the columns done (a multiple of 16).
+bool interleave_rows_fits(size_t es, int64_t rows) {
+  static const bool f = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"),
+                    vbmi = f && __builtin_cpu_supports("avx512vbmi");
+  return rows >= 2 && rows <= 4 && ((es == 4 && f) || (es == 1 && vbmi));
+}
+__attribute__((target("avx512f"))) int64_t interleave_rows(const uint32_t* x, uint32_t* y, int64_t R, int64_t cols,
+                                                           int64_t c0, int64_t c1) {
+  alignas(64) int32_t idx[4][16];  // output element m: row m % R of column m / R, from (row 0 | 1) or (row 2 | 3)
+  __mmask16 hi[4] = {};
+  for (int64_t m = 0; m < 16 * R; ++m) {
+    idx[m / 16][m % 16] = int32_t((m % R & 1) * 16 + m / R);
+    if (m % R >= 2) hi[m / 16] = __mmask16(hi[m / 16] | (1u << (m % 16)));
+  }
+  const int64_t end = c0 + (c1 - c0) / 16 * 16;
+  for (int64_t c = c0; c < end; c += 16) {
+    __m512i v[4];
+    for (int64_t r = 0; r < 4; ++r) v[r] = _mm512_loadu_si512(x + std::min(r, R - 1) * cols + c);
+    for (int64_t k = 0; k < R; ++k) {
+      const __m512i ik = _mm512_load_si512(idx[k]), lo = _mm512_permutex2var_epi32(v[0], ik, v[1]);
+      _mm512_storeu_si512(y + c * R + 16 * k,
+                          R > 2 ? _mm512_mask_blend_epi32(hi[k], lo, _mm512_permutex2var_epi32(v[2], ik, v[3])) : lo);
+    }
+  }
+  return end - c0;
+}
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) int64_t interleave_rows(const uint8_t* x, uint8_t* y, int64_t R,
+                                                                              int64_t cols, int64_t c0, int64_t c1) {
+  alignas(64) uint8_t idx[64] = {};
+  for (int64_t m = 0; m < 16 * R; ++m) idx[m] = uint8_t(m % R * 16 + m / R);
+  const __m512i vi = _mm512_load_si512(idx);
+  const __mmask64 out = ~0ull >> (64 - 16 * R);
+  const int64_t end = c0 + (c1 - c0) / 16 * 16;
+  for (int64_t c = c0; c < end; c += 16) {
+    auto row = [&](int64_t r) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + r * cols + c)); };
+    __m512i v = _mm512_inserti32x4(_mm512_castsi128_si512(row(0)), row(1), 1);
+    if (R > 2) v = _mm512_inserti32x4(v, row(2), 2);
+    if (R > 3) v = _mm512_inserti32x4(v, row(3), 3);
+    _mm512_mask_storeu_epi8(y + c * R, out, _mm512_permutexvar_epi8(vi, v));
+  }
+  return end - c0;
+}
+template <class T>
+int64_t interleave_rows(const T*, T*, int64_t, int64_t, int64_t, int64_t) {
+  return 0;
+}
+
 template <class T>
 void transpose_2d(const T* x, T* y, int64_t batch, int64_t rows, int64_t cols, pthreadpool_t pool) {
+  if (interleave_rows_fits(sizeof(T), rows)) {  // column ranges of about 16K values
+    const int64_t per = std::max<int64_t>(16, 16384 / rows / 16 * 16), tasks = (cols + per - 1) / per;
+    bcast::parallel_for(pool, batch * tasks, 1, [&](int64_t w0, int64_t w1) {
+      for (int64_t w = w0; w < w1; ++w) {
+        const int64_t b = w / tasks, c0 = (w % tasks) * per, c1 = std::min(cols, c0 + per);
+        const T* xb = x + b * rows * cols;
+        T* yb = y + b * rows * cols;
+        for (int64_t c = c0 + interleave_rows(xb, yb, rows, cols, c0, c1); c < c1; ++c)
+          for (int64_t r = 0; r < rows; ++r) yb[c * rows + r] = xb[r * cols + c];
+      }
+    });
+    return;
+  }
   // y[b][c][r] = x[b][r][c], 32x32 blocks; work items are (batch, block of rows of y).
   constexpr int64_t B = 32;
   const int64_t cblocks = (cols + B - 1) / B;
@@ -188,7 +255,10 @@ class TransposeKernel : public Kernel {
         }
     }
   }
-  const char* impl() const override { return mode_ == blocked ? "blocked" : (mode_ == copy ? "copy" : "ref"); }
+  const char* impl() const override {
+    if (mode_ == blocked) return interleave_rows_fits(es_, rows_) ? "interleave" : "blocked";
+    return mode_ == copy ? "copy" : "ref";
+  }
 
  private:
   enum Mode { copy, blocked, general } mode_ = general;

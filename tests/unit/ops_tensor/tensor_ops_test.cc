@@ -44,6 +44,9 @@ TEST(TensorOps, TransposeAnyPermAndLayoutFastPaths) {
   std::vector<C> cases = {{{2, 3, 37, 29}, {0, 2, 3, 1}},   // NCHW -> NHWC
                           {{2, 37, 29, 3}, {0, 3, 1, 2}},   // NHWC -> NCHW
                           {{1, 65, 33, 17}, {0, 2, 3, 1}},  // batch 1, odd
+                          {{2, 2, 9, 13}, {0, 2, 3, 1}},    // 2 to 4 planes interleaved: 16 columns a permute, a tail
+                          {{1, 4, 8, 8}, {0, 2, 3, 1}},
+                          {{1, 3, 50, 41}, {0, 2, 3, 1}},   // 2050 columns: column ranges on 2 threads
                           {{7, 5}, {1, 0}},
                           {{3, 1, 4, 1, 2}, {4, 2, 0, 3, 1}},
                           {{5}, {0}},
