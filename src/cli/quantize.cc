@@ -18,13 +18,16 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/frames.h"
 #include "cli/util.h"
+#include "edgeflow/analysis.h"
 #include "edgeflow/npy.h"
 #include "exporters/onnx/onnx_exporter.h"
+#include "quant/mixed.h"
 #include "quant/quantize.h"
 #include "quant/report.h"
 
@@ -32,7 +35,7 @@ namespace ef::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, calib, out, method = "minmax", correct = "none", evaluate, save_frames;
+  std::string model, calib, out, method = "minmax", correct = "none", evaluate, save_frames, target;
   int frames = 100, eval_frames = 20, threads = 1, worst = 5;
   double percentile = 99.99;
   bool per_channel = false, per_tensor = false, no_equalize = false;
@@ -131,6 +134,29 @@ Tensor stack_frames(const std::vector<cv::Mat>& set, const ImageOptions& image, 
   return all;
 }
 
+// Float, every layer int8 and the written file, interleaved in one process:
+// what keeping layers float for accuracy costs.
+void print_latency(const Model& fp, const Graph& all_int8, const Graph& mixed, int threads, const quant::FillFn& fill) {
+  CompileOptions co;
+  co.threads = threads;
+  Session f(fp, co), i(Model::from_graph(all_int8), co), m(Model::from_graph(mixed), co);
+  Session* s[] = {&f, &i, &m};
+  for (Session* x : s) fill(0, *x);
+  const int rounds = 7, runs = 20;
+  std::vector<double> ms[3];
+  for (int r = 0; r < rounds; ++r)
+    for (int k = 0; k < 3; ++k) {
+      s[k]->run();  // warm
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int j = 0; j < runs; ++j) s[k]->run();
+      ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / runs);
+    }
+  const double tf = median_of(ms[0]), ti = median_of(ms[1]), tm = median_of(ms[2]);
+  std::printf("latency (%d thread(s), median of %d interleaved rounds of %d runs, load %.2f): float %.3f ms; every "
+              "layer int8 %.3f ms (%.2fx float); this file %.3f ms (%.2fx float)\n",
+              threads, rounds, runs, load_average(), tf, ti, tf / ti, tm, tf / tm);
+}
+
 // --evaluate FILE: the final outputs of FILE run by edgeflow against the float model.
 int evaluate_file(const QuantizeArgs& a, const Graph& g, const std::vector<cv::Mat>& eval,
                   const quant::FillFn& fill) {
@@ -163,13 +189,13 @@ int quantize(const QuantizeArgs& a) {
   o.per_channel = !a.per_tensor;
   o.equalize = !a.no_equalize;
   o.correct = quant::parse_correct(a.correct);
-  int auto_n = 0;  // --keep-float auto[:N]
+  int auto_n = 0;  // --keep-float auto[:N]: N, or -1 for auto without N
   for (const auto& k : a.keep_float) {
     std::stringstream ss(k);
     std::string tok;
     while (std::getline(ss, tok, ',')) {
       if (tok == "auto") {
-        auto_n = 5;
+        auto_n = -1;
       } else if (tok.rfind("auto:", 0) == 0) {
         const std::string n = tok.substr(5);
         if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos || std::stoi(n) < 1)
@@ -180,8 +206,11 @@ int quantize(const QuantizeArgs& a) {
       }
     }
   }
-  if (auto_n && a.eval_frames == 0)
-    throw Error("--keep-float auto ranks layers on the held-out frames: it needs --eval-frames > 0");
+  std::optional<quant::Target> target;
+  if (!a.target.empty()) target = quant::parse_target(a.target);
+  // At most this many layers kept float for accuracy: auto:N, all for a
+  // --target alone, 5 for auto alone.
+  const size_t max_auto = auto_n > 0 ? size_t(auto_n) : target ? SIZE_MAX : auto_n ? 5 : 0;
   std::map<std::string, Shape> shapes;
   for (auto& [name, dims] : parse_pairs(a.shapes, "--shape")) shapes[name] = parse_shape(dims, "--shape " + name);
 
@@ -190,6 +219,7 @@ int quantize(const QuantizeArgs& a) {
   if (g.inputs.size() != 1)
     throw Error(a.model + ": quantize calibrates on images and needs a model with one input (this one has " +
                 std::to_string(g.inputs.size()) + ")");
+  if (target) quant::check_applies(*target, g);
   const Value& in = g.values[g.inputs[0]];
   const cv::Size size = image_size(a.image, in);
   quant::Plan plan = quant::plan(g, o);
@@ -227,38 +257,53 @@ int quantize(const QuantizeArgs& a) {
   };
   Graph q = build();
 
+  // --keep-float auto / --target: rank the layers and choose on the calibration frames.
+  std::optional<Graph> all_int8;  // the QDQ graph before layers were kept float for accuracy
+  std::map<std::string, std::string> auto_kept;  // layer -> why
+  std::string mixed_line;
+  if (max_auto) {
+    quant::Reference ref(g, calib.size(), filler(calib), a.threads);
+    Progress rp("ranking");
+    auto step = [&](const char* phase, size_t k, const quant::TargetCheck& c) {
+      std::fprintf(stderr, "%-12s %3zu layer(s) float: %s\n", phase, k, quant::describe(*target, c.value).c_str());
+    };
+    const quant::Choice c = quant::choose_float_layers(g, corrected.graph, plan, cal.stats, o, ref, target, max_auto,
+                                                        a.threads, std::ref(rp), step);
+    for (size_t i = 0; i < c.keep.size(); ++i) {
+      auto_kept[c.keep[i]] = c.reasons[i];
+      o.keep_float.push_back(c.keep[i]);
+    }
+    if (target) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "--target %s: %zu layer(s) kept float, chosen on the %zu calibration frame(s) (%d tries; every layer int8: ",
+                    a.target.c_str(), c.keep.size(), calib.size(), c.search.evaluations);
+      mixed_line = buf + quant::describe(*target, c.search.all_int8) + ")";
+    }
+    if (!c.keep.empty()) {
+      all_int8 = std::move(q);
+      plan = quant::plan(g, o);
+      q = build();  // corrected again for the layers that stay int8
+    }
+    if (target) {
+      const auto t = quant::check_target(*target, quant::compare(q, ref, a.threads));
+      mixed_line += "\n  as written: " + quant::describe(*target, t.value) + (t.met ? ": met" : ": NOT MET");
+    }
+  }
+
   // Written beside the target and renamed only when everything succeeded.
   const std::string tmp = a.out + ".partial";
   try {
     export_onnx(q, tmp);
     Model written = Model::load(tmp);
     quant::Report r;
+    std::vector<quant::OutputAgreement> before;  // held-out outputs of every layer int8
     if (ne) {
       Progress ep("evaluating");
       r = quant::evaluate(g, q, written, plan, eval.size(), filler(eval), a.threads, std::ref(ep));
+      if (all_int8) before = quant::evaluate(g, g, Model::from_graph(*all_int8), {}, eval.size(), filler(eval), a.threads).outputs;
     }
-    std::vector<quant::OutputAgreement> all_int8;  // outputs before --keep-float auto
-    std::map<std::string, double> auto_kept;
-    if (auto_n) {
-      for (const auto& d : quant::snr_drops(g, plan, r))
-        if (int(auto_kept.size()) < auto_n && d.db > 0) {
-          auto_kept[d.name] = d.db;
-          o.keep_float.push_back(d.name);
-        }
-      all_int8 = r.outputs;
-      plan = quant::plan(g, o);
-      q = build();
-      export_onnx(q, tmp);
-      written = Model::load(tmp);
-      Progress ep("re-evaluating");
-      r = quant::evaluate(g, q, written, plan, eval.size(), filler(eval), a.threads, std::ref(ep));
-      for (auto& k : plan.kept_float)
-        if (auto it = auto_kept.find(k.name); it != auto_kept.end()) {
-          char buf[96];
-          std::snprintf(buf, sizeof buf, "--keep-float auto: its quantization cost %.1f dB SNR", it->second);
-          k.reason = buf;
-        }
-    }
+    for (auto& k : plan.kept_float)
+      if (auto it = auto_kept.find(k.name); it != auto_kept.end()) k.reason = it->second;
     std::filesystem::rename(tmp, a.out);
     std::printf("%s -> %s (%s calibration on %zu frame(s) of %s, %s weights)\n", a.model.c_str(), a.out.c_str(),
                 quant::method_name(o.method), calib.size(), a.calib.c_str(),
@@ -267,11 +312,13 @@ int quantize(const QuantizeArgs& a) {
     if (corrected.layers)
       std::printf("--correct %s: %d Conv layer(s) refitted in %d pass(es) over the calibration frames, %.1f s\n",
                   quant::correct_name(o.correct), corrected.layers, corrected.levels, correct_s);
+    if (!mixed_line.empty()) std::printf("%s\n", mixed_line.c_str());
     print_report(plan, r, g, a.out, a.worst);
-    if (!all_int8.empty()) {
-      std::printf("with every layer int8 (before --keep-float auto kept %zu float):\n", auto_kept.size());
-      print_outputs(all_int8);
+    if (!before.empty()) {
+      std::printf("with every layer int8 (before %zu kept float for accuracy):\n", auto_kept.size());
+      print_outputs(before);
     }
+    if (all_int8) print_latency(model, *all_int8, q, a.threads, filler(calib));
   } catch (...) {
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
@@ -303,7 +350,12 @@ void add_quantize(CLI::App& app, Action& action) {
   cmd->add_option("--correct", a->correct,
                   "Sequential correction after calibration: none (default), bias, or weights (least squares)");
   cmd->add_flag("--no-equalize", a->no_equalize, "No cross-layer equalization of Conv -> Conv pairs");
-  cmd->add_option("--keep-float", a->keep_float, "Layers kept in float: first, last, or node names (comma-separated)");
+  cmd->add_option("--keep-float", a->keep_float,
+                  "Layers kept in float: first, last, auto[:N] (the N most harmful, default 5; with --target at most "
+                  "N), or node names (comma-separated)");
+  cmd->add_option("--target", a->target,
+                  "Accuracy target, met by keeping the most harmful layers float (chosen on the calibration "
+                  "frames): iou=0.98, score=0.02, top1=0.99 or snr=30 (dB)");
   cmd->add_option("--worst", a->worst, "How many worst layers the report marks (default 5)");
   cmd->add_option("--threads", a->threads, "Worker threads")->check(CLI::Range(1, 256));
   cmd->add_option("--shape", a->shapes, "Input shape for dynamic dimensions, NAME=1x3x224x224 (repeatable)");

@@ -56,12 +56,4 @@ std::string output_kind(const Shape& s);
 Report evaluate(const Graph& fp, const Graph& qdq, const Model& int8, const Plan& p, size_t frames,
                 const FillFn& fill, int threads = 1, const ProgressFn& progress = {});
 
-// --keep-float auto: per quantized layer, the SNR (dB) it loses against the
-// worst of its inputs (report SNRs are cumulative), largest first.
-struct SnrDrop {
-  std::string name, op;
-  double db = 0;
-};
-std::vector<SnrDrop> snr_drops(const Graph& g, const Plan& p, const Report& r);
-
 }  // namespace ef::quant

@@ -160,7 +160,9 @@ if [ -f "$VIDEO" ] && [ -f "$SRC/data/messi5.jpg" ]; then
   expect_fail "quantize: bad --method" "unknown calibration method 'fast'" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --method fast "${QF[@]}"
   expect_fail "quantize: unknown --keep-float layer" "no layer named 'nope'" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --keep-float first,nope "${QF[@]}"
   expect_fail "quantize: bad --keep-float auto:N" "auto:0: expected auto or auto:N" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --keep-float auto:0 "${QF[@]}"
-  expect_fail "quantize: --keep-float auto without eval frames" "auto.*needs --eval-frames > 0" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --keep-float auto --frames 8 --eval-frames 0 --out "$Q/m.int8.onnx"
+  expect_fail "quantize: --target without a value" "--target iou: no '='" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --target iou "${QF[@]}"
+  expect_fail "quantize: --target out of range" "--target iou=2: iou is a fraction" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --target iou=2 "${QF[@]}"
+  expect_fail "quantize: --target for an output the model lacks" "--target top1: the model has no classifier output" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --target top1=0.9 "${QF[@]}"
   expect_fail "quantize: output not .onnx" "must end in \.onnx" "$Q" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --out "$Q/m.int8"
   expect_ok "quantize segnet" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --eval-frames 2 --out "$T/seg.int8.onnx"
   if [ -f "$T/seg.int8.onnx" ] && grep -q "final outputs" "$T/out" && grep -q "SNR" "$T/out"; then
@@ -168,6 +170,16 @@ if [ -f "$VIDEO" ] && [ -f "$SRC/data/messi5.jpg" ]; then
   else
     bad "quantize output" "$(head -c 300 "$T/out")"
   fi
+  # --target: layers kept float until the calibration frames meet it (segnet: SNR 42 dB with every layer int8)
+  expect_ok "quantize --target snr=50" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --eval-frames 2 --target snr=50 --out "$T/segt.int8.onnx"
+  if grep -q "as written: output SNR .* (target >= 50 dB): met" "$T/out" && grep -q "^  .*--target: rank 1," "$T/out" &&
+     grep -q "^latency .*every layer int8 .*this file" "$T/out"; then
+    ok "quantize --target kept the most harmful layers float, met the target and timed the files"
+  else
+    bad "quantize --target output" "$(grep -A3 -- '--target' "$T/out" | head -c 400)"
+  fi
+  expect_ok "quantize --keep-float auto:2" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --eval-frames 2 --keep-float auto:2 --out "$T/sega.int8.onnx"
+  if [ "$(grep -c -- "--keep-float auto: rank" "$T/out")" = 2 ]; then ok "quantize --keep-float auto:2 kept 2 layers float"; else bad "quantize --keep-float auto:2" "$(grep -A4 'kept float' "$T/out" | head -c 400)"; fi
   expect_fail "quantize: already quantized model" "already quantized" "$Q" -- "$EF" quantize "$T/seg.int8.onnx" --calib "$VIDEO" "${QF[@]}"
   # --evaluate: a given QDQ file on the same held-out frames (report only); --save-frames: the model inputs
   expect_ok "quantize --evaluate" -- "$EF" quantize "$M" --calib "$VIDEO" --frames 8 --eval-frames 2 --evaluate "$T/seg.int8.onnx" --save-frames "$T/qframes"

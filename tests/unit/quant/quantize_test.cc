@@ -20,6 +20,7 @@
 #include "edgeflow/npy.h"
 #include "edgeflow/vision.h"
 #include "exporters/onnx/onnx_exporter.h"
+#include "quant/mixed.h"
 #include "quant/quantize.h"
 #include "quant/report.h"
 #include "support/assets.h"
@@ -222,6 +223,10 @@ TEST(Quantize, SelfieSegmentationMaskAgreesWithFloat) {
   EXPECT_EQ(o.kind, "segmentation");
   const double iou = o.iou_sum / o.frames;
   EXPECT_GE(iou, 0.90) << "mask IoU mean vs float";
+  // --target's tries run the graph in memory: exactly as the written file runs.
+  const auto m = compare(q.qdq, Reference(q.fp, eval.size(), filler(eval, Prep{}), 1), 1);
+  EXPECT_EQ(m.at(0).err.err2, o.err.err2);
+  EXPECT_EQ(m.at(0).iou_sum, o.iou_sum);
   fs::remove(q.file);
 }
 
@@ -385,42 +390,6 @@ TEST(Quantize, AlreadyQuantizedModelIsRefused) {
     EXPECT_NE(std::string(e.what()).find(q.file), std::string::npos) << e.what();
   }
   fs::remove(q.file);
-}
-
-// --keep-float auto ranks layers by the SNR their own quantization loses:
-// cumulative SNR of the worst input (through unquantized ops; a graph input
-// counts as the best layer) minus the layer's output SNR. Hand-computed.
-TEST(Quantize, SnrDropsRankLayersByTheirOwnLoss) {
-  Graph g;
-  const int x = g.add_value("x", DType::f32, {1, 4}, true);
-  g.inputs = {x};
-  auto node = [&](const std::string& op, std::vector<int> ins) {
-    const int y = g.add_value(op + std::to_string(g.nodes.size()), DType::f32, {1, 4}, true);
-    g.add_node(op, "n" + std::to_string(g.nodes.size()), std::move(ins), {y});
-    return y;
-  };
-  const int a = node("Gemm", {x});
-  const int r = node("Relu", {a});   // not quantized: passes a's SNR on
-  const int b = node("Gemm", {r});
-  const int s = node("Add", {b, a});
-  g.outputs = {s};
-  g.relink();
-  Plan p;
-  p.layers = {0, 2, 3};
-  Report rep;
-  for (double db : {30.0, 20.0, 25.0}) {  // a, b, add
-    LayerError e;
-    e.err.ref2 = std::pow(10.0, db / 10), e.err.err2 = 1, e.err.n = 1;
-    rep.layers.push_back(e);
-  }
-  auto d = snr_drops(g, p, rep);
-  ASSERT_EQ(d.size(), 3u);
-  EXPECT_EQ(d[0].name, "n2");  // b: 30 -> 20
-  EXPECT_NEAR(d[0].db, 10.0, 1e-9);
-  EXPECT_EQ(d[1].name, "n0");  // a: graph input (best, 30) -> 30
-  EXPECT_NEAR(d[1].db, 0.0, 1e-9);
-  EXPECT_EQ(d[2].name, "n3");  // add: worst input 20 -> 25
-  EXPECT_NEAR(d[2].db, -5.0, 1e-9);
 }
 
 }  // namespace
