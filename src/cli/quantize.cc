@@ -1,6 +1,7 @@
 // edgeflow quantize MODEL --calib DIR_OR_VIDEO [--frames N] [--eval-frames M]
 //                  [--method minmax|percentile|mse] [--per-channel|--per-tensor]
-//                  [--keep-float first,last,LAYER...] [--correct none|bias|weights]
+//                  [--keep-float first,last,auto[:N],LAYER...] [--correct none|bias|weights]
+//                  [--target iou=0.98|score=0.02|top1=0.99|snr=DB]
 //                  [image options] [--save-frames DIR] --out model.int8.onnx
 //        edgeflow quantize MODEL --calib DIR_OR_VIDEO ... --evaluate model.int8.onnx
 //
@@ -9,7 +10,9 @@
 // frames, write a QDQ ONNX file, then measure it on M further frames: per-layer
 // SNR/cosine against float (QDQ simulated in float) and final-output
 // agreement with the written file run by edgeflow. Nothing is written unless
-// every step succeeds. --evaluate measures a given QDQ file (e.g. one
+// every step succeeds. --target / --keep-float auto keep the layers that harm
+// the outputs most float, chosen on the calibration frames (quant/mixed.h),
+// and time the result against float and every layer int8. --evaluate measures a given QDQ file (e.g. one
 // fine-tuned by train/qat) on the same held-out frames, with the same metrics.
 #include <unistd.h>
 
@@ -300,7 +303,8 @@ int quantize(const QuantizeArgs& a) {
     if (ne) {
       Progress ep("evaluating");
       r = quant::evaluate(g, q, written, plan, eval.size(), filler(eval), a.threads, std::ref(ep));
-      if (all_int8) before = quant::evaluate(g, g, Model::from_graph(*all_int8), {}, eval.size(), filler(eval), a.threads).outputs;
+      if (all_int8)
+        before = quant::evaluate(g, g, Model::from_graph(*all_int8), {}, eval.size(), filler(eval), a.threads).outputs;
     }
     for (auto& k : plan.kept_float)
       if (auto it = auto_kept.find(k.name); it != auto_kept.end()) k.reason = it->second;
