@@ -12,8 +12,9 @@
 // agreement with the written file run by edgeflow. Nothing is written unless
 // every step succeeds. --target / --keep-float auto keep the layers that harm
 // the outputs most float, chosen on the calibration frames (quant/mixed.h),
-// and time the result against float and every layer int8. --evaluate measures a given QDQ file (e.g. one
-// fine-tuned by train/qat) on the same held-out frames, with the same metrics.
+// and time the result against float and every layer int8. --evaluate
+// measures a given QDQ file (e.g. one fine-tuned by train/qat) on the same
+// held-out frames, with the same metrics.
 #include <unistd.h>
 
 #include <algorithm>
