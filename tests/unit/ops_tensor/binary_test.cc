@@ -24,7 +24,10 @@ std::vector<std::pair<Shape, Shape>> shape_pairs() {
       {{}, {}}, {{}, {3, 5}}, {{4, 1, 3}, {}}, {{2, 3, 4, 5}, {1, 3, 1, 1}}, {{1, 5, 7, 9}, {1, 1, 1, 9}},
       {{2, 1, 7}, {1, 6, 1}}, {{1, 1, 1, 1, 1, 1}, {3, 1, 2, 1, 5, 1}}, {{40001}, {40001}}, {{3, 1}, {1, 4099}},
       // per-channel vectors (own kernel): vector first; several tasks at 2 threads
-      {{1, 1, 1, 16}, {1, 33, 40, 16}}, {{2, 70, 130, 16}, {16}}};
+      {{1, 1, 1, 16}, {1, 33, 40, 16}}, {{2, 70, 130, 16}, {16}},
+      // per-channel vectors of other widths, a few pixels to many
+      {{1, 7, 9, 3}, {3}}, {{1, 5, 11, 24}, {1, 1, 1, 24}}, {{1, 1, 1, 40}, {1, 9, 13, 40}},
+      {{1, 3, 5, 100}, {100}}, {{1, 2, 3, 1000}, {1000}}, {{1, 4, 4, 257}, {257}}};
   for (int k = 0; k < 12; ++k) {
     Shape o = rand_shape(int(rand_between(0, 6)), 5);
     Shape a = rand_bcast_of(o), b = rand_bcast_of(o);
