@@ -3,7 +3,10 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "runtime/kernels/qgemm_vnni.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -17,6 +20,16 @@ bool vnni_available() {
                           __builtin_cpu_supports("avx512vl");
   const char* off = std::getenv("EF_DISABLE_VNNI");  // tests and benchmarks of the XNNPACK path
   return cpu && !(off && *off && *off != '0');
+}
+
+bool amx_available() {
+  static const bool ok = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25))) return false;
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+  }();
+  const char* off = std::getenv("EF_DISABLE_AMX");
+  return ok && vnni_available() && !(off && *off && *off != '0');
 }
 
 __attribute__((target("avx512f,avx512bw"))) void copy_flipped(int8_t* dst, const int8_t* src, int64_t n) {
@@ -45,6 +58,7 @@ QGemmVnni::QGemmVnni(const int8_t* w_nk, int64_t n, int64_t k, const int32_t* b,
     : K(k), Kp((k + 3) / 4 * 4), N(n), Np((n + 15) / 16 * 16), y_zp(yz), lo(l), hi(h) {
   w.assign(size_t(Np * Kp), 0);
   bias.assign(size_t(Np), 0);
+  bias_signed.assign(size_t(Np), 0);
   mult.assign(size_t(Np), 0.f);
   const int64_t K4 = Kp / 4;
   for (int64_t o = 0; o < N; ++o) {
@@ -55,6 +69,7 @@ QGemmVnni::QGemmVnni(const int8_t* w_nk, int64_t n, int64_t k, const int32_t* b,
       w[size_t(((o / 16) * K4 + i / 4) * 64 + (o % 16) * 4 + i % 4)] = v;
     }
     bias[size_t(o)] = (b ? b[o] : 0) - (128 + x_zp) * colsum;
+    bias_signed[size_t(o)] = (b ? b[o] : 0) - x_zp * colsum;
     mult[size_t(o)] = m[o];
   }
 }
@@ -76,6 +91,9 @@ void QGemmVnni::use_group_pairs() {
 namespace {
 
 constexpr int kMR = 8;
+// AMX takes K >= 64 bytes (a whole tile row; below, storing C and reading it
+// back costs more than the vpdpbusd it saves: selfie's 16-channel layers).
+constexpr int64_t kAmxMinK = 64;
 
 #define EF_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
@@ -229,6 +247,14 @@ EF_AVX512 __attribute__((always_inline)) inline void tile(const QGemmVnni& g, co
 // store in the last vector; res.r (if set) points at the residual of y's
 // first element. Y: int8_t (requantized) or float (acc * mult). Flipped:
 // g.x_flipped. The epilogue's constants are set up once for all the tiles.
+// The residual channels present in 16-output vectors nb .. nb + nv - 1.
+void residual_masks(const QResidual& res, int64_t nb, int nv, __mmask16* rmask) {
+  for (int v = 0; v < nv; ++v) {
+    const int64_t have = res.nr - (nb + v) * 16;
+    rmask[v] = have >= 16 ? __mmask16(0xFFFF) : have <= 0 ? __mmask16(0) : __mmask16((1u << have) - 1);
+  }
+}
+
 template <int MR, int NV, bool Flipped, class Y>
 EF_AVX512 void tiles(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, Y* y, int64_t ldc, int nvalid,
                      const QResidual& res, int64_t count) {
@@ -237,10 +263,7 @@ EF_AVX512 void tiles(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t n
   const int8_t* rbase = res.r;  // locals: the int8 stores may alias res
   const int64_t ldr = res.ldr;
   __mmask16 rmask[NV];  // residual channels present
-  for (int v = 0; v < NV; ++v) {
-    const int64_t have = res.nr - (nb + v) * 16;
-    rmask[v] = have >= 16 ? __mmask16(0xFFFF) : have <= 0 ? __mmask16(0) : __mmask16((1u << have) - 1);
-  }
+  residual_masks(res, nb, NV, rmask);
   for (int64_t t = 0; t < count; ++t, x += MR * lda, y += MR * ldc, rbase += rbase ? MR * ldr : 0)
     tile<MR, NV, Flipped>(g, x, lda, nb, y, ldc, nvalid, requant, rfill, rbase, ldr, rmask);
 }
@@ -278,6 +301,115 @@ struct Blocks {
   int64_t vecs, count, base, rem;
 };
 
+// AMX: `count` tiles of 16 rows x nv 16-output vectors (from vector nb on),
+// one below the other, as tiles() but the sums by the tile unit, four row
+// tiles at a time (C: tiles 4-7): each C starts as the bias (a 64-byte row
+// read with stride 0), then TDPBUSD (x flipped: unsigned, the same sums as
+// vpdpbusd) or TDPBSSD (x as stored: signed, bias_signed) over K in chunks
+// of 64 bytes (A: tile 0, B: tile 1) and a last shorter one (tiles 2, 3).
+// g.w's [K/4][16][4] blocks are already AMX's B layout. C goes through
+// memory into tiles()' epilogue. The caller has loaded amx_config(g).
+#define EF_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,amx-tile,amx-int8")))
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+TileConfig amx_config(const QGemmVnni& g) {
+  TileConfig c;
+  const int rem = int(g.Kp % 64);
+  c.colsb[0] = 64, c.rows[0] = 16, c.colsb[1] = 64, c.rows[1] = 16;
+  c.colsb[2] = uint16_t(rem), c.rows[2] = uint8_t(rem ? 16 : 0), c.colsb[3] = uint16_t(rem ? 64 : 0), c.rows[3] = uint8_t(rem / 4);
+  for (int t = 4; t < 8; ++t) c.colsb[t] = 64, c.rows[t] = 16;
+  return c;
+}
+// (The tile intrinsics paste their tile numbers into the asm: literals only.)
+#define EF_AMX_DP(C, A, B)          \
+  if constexpr (Flipped) {          \
+    _tile_dpbusd(C, A, B);          \
+  } else {                          \
+    _tile_dpbssd(C, A, B);          \
+  }
+// C tile 4 + i += A . B for row tile i: A (its 16 rows of x) into tile 0
+// against B in tile 1, or for the last, shorter chunk tile 2 against 3.
+template <bool Flipped>
+EF_AMX inline void amx_dot(int i, const int8_t* x, int64_t lda, bool last) {
+  x += i * 16 * lda;
+  if (last) _tile_loadd(2, x, lda);
+  else _tile_loadd(0, x, lda);
+  switch (i * 2 + last) {
+    case 0: EF_AMX_DP(4, 0, 1) break;
+    case 1: EF_AMX_DP(4, 2, 3) break;
+    case 2: EF_AMX_DP(5, 0, 1) break;
+    case 3: EF_AMX_DP(5, 2, 3) break;
+    case 4: EF_AMX_DP(6, 0, 1) break;
+    case 5: EF_AMX_DP(6, 2, 3) break;
+    case 6: EF_AMX_DP(7, 0, 1) break;
+    default: EF_AMX_DP(7, 2, 3) break;
+  }
+}
+template <bool Flipped>
+EF_AMX inline void amx_group(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t vec, int tiles, int32_t (*c)[16][16]) {
+  const int32_t* bias = (Flipped ? g.bias : g.bias_signed).data() + vec * 16;
+  _tile_loadd(4, bias, 0);
+  if (tiles > 1) _tile_loadd(5, bias, 0);
+  if (tiles > 2) _tile_loadd(6, bias, 0);
+  if (tiles > 3) _tile_loadd(7, bias, 0);
+  const int64_t K4 = g.Kp / 4, full = g.Kp / 64;
+  const int8_t* w = g.w.data() + vec * K4 * 64;
+  for (int64_t k = 0; k <= full; ++k) {
+    const bool last = k == full;
+    if (last && g.Kp % 64 == 0) break;
+    if (last) _tile_loadd(3, w + k * 16 * 64, 64);
+    else _tile_loadd(1, w + k * 16 * 64, 64);
+    for (int i = 0; i < tiles; ++i) amx_dot<Flipped>(i, x + k * 64, lda, last);
+  }
+  _tile_stored(4, c[0], 64);
+  if (tiles > 1) _tile_stored(5, c[1], 64);
+  if (tiles > 2) _tile_stored(6, c[2], 64);
+  if (tiles > 3) _tile_stored(7, c[3], 64);
+}
+template <bool Flipped, class Y>
+EF_AMX void amx_tiles(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, int nv, Y* y, int64_t ldc,
+                      int nvalid, const QResidual& res, int64_t count) {
+  const Requant requant(g, res);
+  const __m128i rfill = _mm_set1_epi8(int8_t(res.zp));
+  const int64_t ldr = res.ldr;
+  __mmask16 rmask[3];
+  residual_masks(res, nb, nv, rmask);
+  alignas(64) int32_t c[4][16][16];
+  for (int64_t t0 = 0; t0 < count; t0 += 4) {
+    const int tiles = int(std::min<int64_t>(4, count - t0));
+    for (int v = 0; v < nv; ++v) {
+      amx_group<Flipped>(g, x + t0 * 16 * lda, lda, nb + v, tiles, c);
+      for (int i = 0; i < tiles; ++i) {
+        __m512i acc[16][1];
+        for (int r = 0; r < 16; ++r) acc[r][0] = _mm512_load_si512(c[i][r]);
+        const int64_t row = (t0 + i) * 16;
+        epilogue<16, 1>(g, acc, nb + v, y + row * ldc + v * 16, ldc, v == nv - 1 ? nvalid : 16, requant, rfill,
+                        res.r ? res.r + row * ldr + v * 16 : nullptr, ldr, rmask + v);
+      }
+    }
+  }
+}
+// AMX applies: K >= 64 in one run (a matrix or a 1x1 conv); not for 17-24
+// outputs, whose paired groups (w8) the VNNI tiles run well.
+bool amx_fits(const QGemmVnni& g) {
+  return g.Kp >= kAmxMinK && g.w8.empty() && g.runs.size() == 1 && g.run_groups == g.Kp / 4 && amx_available();
+}
+// The whole 16-row tiles of `rows` rows on AMX where it applies; returns the rows done.
+template <class Y>
+EF_AMX int64_t amx_rows(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, int nv, Y* y, int64_t ldc,
+                        int nvalid, const QResidual& res, int64_t rows) {
+  if (rows < 16 || !amx_fits(g)) return 0;
+  const TileConfig cfg = amx_config(g);
+  _tile_loadconfig(&cfg);  // (per thread, so per call: pool tasks run anywhere)
+  if (g.x_flipped) amx_tiles<true>(g, x + g.runs[0], lda, nb, nv, y, ldc, nvalid, res, rows / 16);
+  else amx_tiles<false>(g, x + g.runs[0], lda, nb, nv, y, ldc, nvalid, res, rows / 16);
+  _tile_release();
+  return rows / 16 * 16;
+}
+
 template <class Y>
 struct Job {
   const QGemmVnni* g;
@@ -297,7 +429,14 @@ void tile_task(const Job<Y>& j, size_t t0, size_t t1, size_t ni) {
   const int64_t nb = j.blocks.first(int64_t(ni)), nv = j.blocks.vectors(int64_t(ni));  // first 16-block, and count
   const int64_t n0 = nb * 16;
   const int nvalid = int(std::min<int64_t>(16, g.N - n0 - (nv - 1) * 16));  // outputs of its last vector
-  for (int64_t m0 = int64_t(t0) * kMR, end = std::min(j.M, int64_t(t1) * kMR); m0 < end;) {
+  int64_t m0 = int64_t(t0) * kMR;
+  const int64_t end = std::min(j.M, int64_t(t1) * kMR);
+  {
+    QResidual res = j.res;
+    if (res.r) res.r += m0 * res.ldr + n0;
+    m0 += amx_rows(g, j.x + m0 * j.lda, j.lda, nb, int(nv), j.y + m0 * j.ldc + n0, j.ldc, nvalid, res, end - m0);
+  }
+  while (m0 < end) {
     const int64_t rows = std::min<int64_t>(kMR, end - m0), count = rows < kMR ? 1 : (end - m0) / kMR;
     QResidual res = j.res;
     if (res.r) res.r += m0 * res.ldr + n0;
@@ -334,6 +473,7 @@ void run_tasks(const QGemmVnni* g, const int8_t* x, int64_t lda, int64_t M, Y* y
   const size_t per_tile = size_t(kMR * std::max<int64_t>(32, 16 * blocks.base) * g->Kp);
   const size_t threads = pthreadpool_get_threads_count(pool);
   j.tiles = std::max<size_t>(1, std::min(32768 / per_tile, mt / (4 * threads)));
+  if (amx_fits(*g)) j.tiles = std::max<size_t>(4, j.tiles + j.tiles % 2);  // whole 16-row AMX tiles, 2 at least
   pthreadpool_parallelize_2d(pool, task<Y>, &j, (mt + j.tiles - 1) / j.tiles, nt, 0);
 }
 

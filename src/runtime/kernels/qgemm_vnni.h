@@ -17,6 +17,9 @@
 namespace ef {
 
 bool vnni_available();
+// AMX-INT8 tiles usable in this process (the CPU has them, Linux granted
+// their state; EF_DISABLE_AMX=1 turns them off for tests and benchmarks).
+bool amx_available();
 
 // acc + vpdpbusd(a unsigned, b signed), as _mm512_dpbusd_epi32, but in inline
 // asm: GCC 12 copies every accumulator of the intrinsic to a new register each
@@ -62,6 +65,7 @@ struct QGemmVnni {
   int64_t K = 0, Kp = 0, N = 0, Np = 0;  // Kp: K rounded up to 4, Np: N to 16
   std::vector<int8_t> w;                  // [Np/16][Kp/4][16][4]
   std::vector<int32_t> bias;              // [Np], zero-point corrections folded in
+  std::vector<int32_t> bias_signed;       // [Np], the same for x read as signed bytes (AMX TDPBSSD)
   std::vector<float> mult;                // [Np]
   int32_t y_zp = 0, lo = -128, hi = 127;
   // Where row m of x holds its k-th group of 4 bytes (k < Kp/4): at

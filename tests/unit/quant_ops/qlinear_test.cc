@@ -308,6 +308,42 @@ TEST(QLinearConv, FloatOutputMatchesNaiveReferenceExactly) {
   unsetenv("EF_DISABLE_VNNI");
 }
 
+// K >= 64 runs on AMX tiles where the CPU has them (TDPBSSD on the
+// activations as they are, TDPBUSD on the implicit GEMM's flipped copy):
+// K in whole 64-byte chunks and a shorter last one, row tiles in groups of 4
+// and a partial group, rows left over for the VNNI tiles, 1-3 output vectors
+// a block (a partial last one); requantized with relu6, with a residual, and
+// float. Each also with EF_DISABLE_AMX=1 (the VNNI tiles alone); 1 and 2
+// threads. Exact.
+TEST(QLinearConv, AmxTilesMatchNaiveReferenceExactly) {
+  const ConvCase cases[] = {{1, 9, 11, 96, 40, 1, 1, 0, 1, true},    // K 64 + 32, 99 rows, 40 outputs
+                            {1, 10, 13, 128, 16, 1, 1, 0, 1, false}, // K 2 x 64, 130 rows: 2 groups of 4 tiles + 2 rows
+                            {2, 5, 40, 64, 48, 1, 2, 0, 1, true},    // 1x1 stride 2: the flipped copy, K = 64, 20-pixel rows
+                            {1, 4, 37, 70, 30, 1, 1, 0, 1, true},    // 70 channels: the flipped copy, K 64 + 8
+                            {1, 20, 20, 160, 72, 1, 1, 0, 1, true}}; // K 2 x 64 + 32, 400 rows, 72 outputs
+  for (const char* off : {"0", "1"}) {
+    setenv("EF_DISABLE_AMX", off, 1);
+    for (const auto& c : cases) {
+      const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
+      const Residual res{rand_int<int8_t>({c.n, oh, ow, c.cout}, -128, 127), 0.3f, -7, 0.5f, 4};
+      const Tensor r6 = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, -5, int(std::nearbyint(6.f / 0.4f)) - 5);
+      const Tensor rr = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, 4, 127, &res);
+      const std::vector<int32_t> acc = ref_acc(c, x, 3, w, bias, oh, ow);
+      for (const int threads : {1, 2}) {
+        const std::string at = "cin " + std::to_string(c.cin) + " EF_DISABLE_AMX=" + off + " threads " + std::to_string(threads);
+        EXPECT_EQ(max_diff_i8(run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu6", nullptr, threads)[0], r6), 0) << at;
+        EXPECT_EQ(max_diff_i8(run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res, threads)[0], rr), 0) << at;
+        const Tensor yf = run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.f, 0, "", nullptr, threads)[0];
+        int bad = 0;
+        for (int64_t i = 0; i < yf.numel(); ++i)
+          bad += yf.data_as<float>()[i] != float(acc[size_t(i)]) * (0.05f * ws[size_t(i % c.cout)]);
+        EXPECT_EQ(bad, 0) << at << " (float output)";
+      }
+    }
+  }
+  unsetenv("EF_DISABLE_AMX");
+}
+
 // A float input (fuse_quantize_conv: QuantizeLinear folded into the conv)
 // is quantized as QuantizeLinear does (quantize_value: x / x_scale rounded
 // half to even, + x_zp, saturated), then convolved: the naive reference on
