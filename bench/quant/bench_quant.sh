@@ -2,7 +2,7 @@
 # FP32 vs INT8 in edgeflow, and ONNX Runtime (npm onnxruntime-node) on the
 # same INT8 QDQ file, in one run; plus INT8-vs-FP32 accuracy on the photos.
 #
-#   bench/quant/bench_quant.sh [--rounds N] [--runs R] [--warmup W] [--threads "1 2"] [--models "mobilenet_v2 selfie blazeface"]
+#   bench/quant/bench_quant.sh [--rounds N] [--runs R] [--warmup W] [--threads "1 2"] [--models "mobilenet_v2 selfie blazeface"] [--before BUILD_DIR]
 #
 # The INT8 files are the ones `edgeflow quantize` writes with
 # bench/quant_models.sh (out/quant/*.int8.onnx, calibrated on real video
@@ -12,14 +12,16 @@
 # each engine's CPU time per run, (CPU of a process with R runs - CPU of one
 # with 1 run) / (R - 1), which a busy machine disturbs far less than the wall
 # clock (BlazeFace, ~1 ms a run, gets 10 R runs). The tables show the median
-# over the rounds. ratio > 1: edgeflow INT8 is faster.
+# over the rounds. ratio > 1: edgeflow INT8 is faster. --before DIR also
+# runs DIR/edgeflow (another build) on the INT8 file in every round, right
+# before this build's INT8, and adds a table of the two.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 . "$ROOT/bench/lib.sh"
 BUILD="${EF_BUILD_DIR:-$ROOT/build}"
 EF="$BUILD/edgeflow"
 OUT="$ROOT/out/quant"
-rounds=3 runs=30 warmup=10 threads_list="1 2" models="mobilenet_v2 selfie blazeface"
+rounds=3 runs=30 warmup=10 threads_list="1 2" models="mobilenet_v2 selfie blazeface" before=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
@@ -27,11 +29,13 @@ while [ $# -gt 0 ]; do
     --warmup) warmup="$2"; shift 2 ;;
     --threads) threads_list="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --before) before="$2"; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench_quant.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 need_edgeflow "$EF"
+[ -z "$before" ] || need_edgeflow "$before/edgeflow"
 [ "$runs" -ge 2 ] || { echo "error: --runs must be at least 2" >&2; exit 2; }
 mkdir -p "$OUT"
 PY=/usr/bin/python3
@@ -73,7 +77,11 @@ cpu_s() { local TIMEFORMAT='%U %S'; { time "$@" >/dev/null 2>&1; } 2>&1 | awk '{
 # engine model threads runs -> "wall_median_ms cpu_ms_per_run"
 measure() {
   local eng=$1 model=$2 t=$3 runs=$4 cmd
-  if [ "$eng" = ort ]; then cmd=(node "$ROOT/bench/ort_runner.js" "$model"); else cmd=("$EF" bench "$model"); fi
+  case "$eng" in
+    ort) cmd=(node "$ROOT/bench/ort_runner.js" "$model") ;;
+    before) cmd=("$before/edgeflow" bench "$model") ;;
+    *) cmd=("$EF" bench "$model") ;;
+  esac
   local wall one many
   wall=$("${cmd[@]}" --threads "$t" --runs "$runs" --warmup "$warmup" --json | json_fields median_ms)
   one=$(cpu_s "${cmd[@]}" --threads "$t" --runs 1 --warmup "$warmup" --json)
@@ -83,7 +91,8 @@ measure() {
 
 results=$(mktemp)
 acc=$(mktemp)
-trap 'rm -f "$results" "$acc"' EXIT
+prior=$(mktemp)
+trap 'rm -f "$results" "$acc" "$prior"' EXIT
 for m in $models; do
   read -r fp32 iname size layout range kind qname <<<"$(spec "$m")"
   [ -f "$fp32" ] || { echo "error: $fp32 missing" >&2; exit 1; }
@@ -100,6 +109,10 @@ for m in $models; do
   for t in $threads_list; do
     for r in $(seq "$rounds"); do
       read -r fw fc <<<"$(measure ef "$fp32" "$t" "$n")"
+      if [ -n "$before" ]; then
+        read -r bw bc <<<"$(measure before "$int8" "$t" "$n")"
+        printf '%s %s %s %s\n' "$m" "$t" "$bw" "$bc" >>"$prior"
+      fi
       read -r qw qc <<<"$(measure ef "$int8" "$t" "$n")"
       read -r ow oc <<<"$(measure ort "$int8" "$t" "$n")"
       printf '%s %s %s %s %s %s %s %s\n' "$m" "$t" "$fw" "$qw" "$ow" "$fc" "$qc" "$oc" >>"$results"
@@ -122,6 +135,23 @@ for m in $models; do
       'BEGIN {printf "| %s | %s | %.2f | %.2f | %.2fx | %.2f | %.2f | %.2f / %.2f / %.2f | %.2fx, %.2f |\n", m, t, f, q, f/q, o, o/q, fc, qc, oc, fc/qc, oc/qc}'
   done
 done
+if [ -n "$before" ]; then
+  echo
+  echo "INT8, $before/edgeflow (before) vs this build, same rounds; ratio > 1: this build is faster"
+  echo
+  echo "| model | threads | before ms | INT8 ms | wall ratio | CPU ms/run before / INT8 | CPU ratio |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for m in $models; do
+    for t in $threads_list; do
+      bw=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $3}' "$prior" | median_of)
+      bc=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $4}' "$prior" | median_of)
+      qw=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $4}' "$results" | median_of)
+      qc=$(awk -v m="$m" -v t="$t" '$1==m && $2==t {print $7}' "$results" | median_of)
+      awk -v m="$m" -v t="$t" -v bw="$bw" -v bc="$bc" -v qw="$qw" -v qc="$qc" \
+        'BEGIN {printf "| %s | %s | %.3f | %.3f | %.3fx | %.3f / %.3f | %.3fx |\n", m, t, bw, qw, bw/qw, bc, qc, bc/qc}'
+    done
+  done
+fi
 echo
 echo "accuracy, INT8 vs FP32 (edgeflow), on the photos in data/ (bench/quant_models.sh logs: held-out video frames):"
 cat "$acc"
