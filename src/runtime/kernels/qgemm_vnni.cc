@@ -92,8 +92,11 @@ namespace {
 
 constexpr int kMR = 8;
 // AMX takes K >= 64 bytes (a whole tile row; below, storing C and reading it
-// back costs more than the vpdpbusd it saves: selfie's 16-channel layers).
-constexpr int64_t kAmxMinK = 64;
+// back costs more than the vpdpbusd it saves: selfie's 16-channel layers)
+// and GEMMs of at least 2M multiply-adds (M x Np x Kp): below, BlazeFace at
+// 2 threads ran 4 % slower with AMX, its other layers too (the tile unit's
+// lower clock), while mobilenet_v2 keeps its whole gain.
+constexpr int64_t kAmxMinK = 64, kAmxMinMacs = 2'000'000;
 
 #define EF_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
@@ -397,11 +400,11 @@ EF_AMX void amx_tiles(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t 
 bool amx_fits(const QGemmVnni& g) {
   return g.Kp >= kAmxMinK && g.w8.empty() && g.runs.size() == 1 && g.run_groups == g.Kp / 4 && amx_available();
 }
-// The whole 16-row tiles of `rows` rows on AMX where it applies; returns the rows done.
+// The whole 16-row tiles of `rows` rows on AMX (amx_fits(g)); returns the rows done.
 template <class Y>
 EF_AMX int64_t amx_rows(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t nb, int nv, Y* y, int64_t ldc,
                         int nvalid, const QResidual& res, int64_t rows) {
-  if (rows < 16 || !amx_fits(g)) return 0;
+  if (rows < 16) return 0;
   const TileConfig cfg = amx_config(g);
   _tile_loadconfig(&cfg);  // (per thread, so per call: pool tasks run anywhere)
   if (g.x_flipped) amx_tiles<true>(g, x + g.runs[0], lda, nb, nv, y, ldc, nvalid, res, rows / 16);
@@ -420,6 +423,7 @@ struct Job {
   QResidual res;
   Blocks blocks;
   size_t mt, tiles;  // row tiles, and per task
+  bool amx;          // whole 16-row tiles on AMX (amx_fits, big enough)
 };
 
 // Row tiles [t0, t1) of column block ni: the full ones in one call, then a partial last.
@@ -434,7 +438,7 @@ void tile_task(const Job<Y>& j, size_t t0, size_t t1, size_t ni) {
   {
     QResidual res = j.res;
     if (res.r) res.r += m0 * res.ldr + n0;
-    m0 += amx_rows(g, j.x + m0 * j.lda, j.lda, nb, int(nv), j.y + m0 * j.ldc + n0, j.ldc, nvalid, res, end - m0);
+    if (j.amx) m0 += amx_rows(g, j.x + m0 * j.lda, j.lda, nb, int(nv), j.y + m0 * j.ldc + n0, j.ldc, nvalid, res, end - m0);
   }
   while (m0 < end) {
     const int64_t rows = std::min<int64_t>(kMR, end - m0), count = rows < kMR ? 1 : (end - m0) / kMR;
@@ -461,7 +465,7 @@ void run_tasks(const QGemmVnni* g, const int8_t* x, int64_t lda, int64_t M, Y* y
                const QResidual& res) {
   const Blocks blocks(g->N);
   const size_t mt = size_t((M + kMR - 1) / kMR), nt = size_t(blocks.count);
-  Job<Y> j{g, x, lda, M, y, ldc, res, blocks, mt, 1};
+  Job<Y> j{g, x, lda, M, y, ldc, res, blocks, mt, 1, M * g->Np * g->Kp >= kAmxMinMacs && amx_fits(*g)};
   if (!pool) {  // 16 row tiles (their x rows stay in cache) for every column block, then the next 16
     for (size_t a = 0; a < mt; a += 16)
       for (size_t b = 0; b < nt; ++b) tile_task(j, a, std::min(mt, a + 16), b);
@@ -473,7 +477,7 @@ void run_tasks(const QGemmVnni* g, const int8_t* x, int64_t lda, int64_t M, Y* y
   const size_t per_tile = size_t(kMR * std::max<int64_t>(32, 16 * blocks.base) * g->Kp);
   const size_t threads = pthreadpool_get_threads_count(pool);
   j.tiles = std::max<size_t>(1, std::min(32768 / per_tile, mt / (4 * threads)));
-  if (amx_fits(*g)) j.tiles = std::max<size_t>(4, j.tiles + j.tiles % 2);  // whole 16-row AMX tiles, 2 at least
+  if (j.amx) j.tiles = std::max<size_t>(4, j.tiles + j.tiles % 2);  // whole 16-row AMX tiles, 2 at least
   pthreadpool_parallelize_2d(pool, task<Y>, &j, (mt + j.tiles - 1) / j.tiles, nt, 0);
 }
 

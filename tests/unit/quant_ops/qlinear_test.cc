@@ -308,19 +308,20 @@ TEST(QLinearConv, FloatOutputMatchesNaiveReferenceExactly) {
   unsetenv("EF_DISABLE_VNNI");
 }
 
-// K >= 64 runs on AMX tiles where the CPU has them (TDPBSSD on the
-// activations as they are, TDPBUSD on the implicit GEMM's flipped copy):
-// K in whole 64-byte chunks and a shorter last one, row tiles in groups of 4
-// and a partial group, rows left over for the VNNI tiles, 1-3 output vectors
-// a block (a partial last one); requantized with relu6, with a residual, and
+// K >= 64 runs on AMX tiles where the CPU has them and a GEMM call has at
+// least 2M multiply-adds (TDPBSSD on the activations as they are, TDPBUSD on
+// the implicit GEMM's flipped copy, one GEMM an output row): K in whole
+// 64-byte chunks and a shorter last one, row tiles in groups of 4 and a
+// partial group, rows left over for the VNNI tiles, 1-3 output vectors a
+// block (a partial last one); requantized with relu6, with a residual, and
 // float. Each also with EF_DISABLE_AMX=1 (the VNNI tiles alone); 1 and 2
 // threads. Exact.
 TEST(QLinearConv, AmxTilesMatchNaiveReferenceExactly) {
-  const ConvCase cases[] = {{1, 9, 11, 96, 40, 1, 1, 0, 1, true},    // K 64 + 32, 99 rows, 40 outputs
-                            {1, 10, 13, 128, 16, 1, 1, 0, 1, false}, // K 2 x 64, 130 rows: 2 groups of 4 tiles + 2 rows
-                            {2, 5, 40, 64, 48, 1, 2, 0, 1, true},    // 1x1 stride 2: the flipped copy, K = 64, 20-pixel rows
-                            {1, 4, 37, 70, 30, 1, 1, 0, 1, true},    // 70 channels: the flipped copy, K 64 + 8
-                            {1, 20, 20, 160, 72, 1, 1, 0, 1, true}}; // K 2 x 64 + 32, 400 rows, 72 outputs
+  const ConvCase cases[] = {{1, 24, 25, 96, 40, 1, 1, 0, 1, true},     // K 64 + 32, 600 rows, 40 outputs
+                            {1, 40, 33, 128, 16, 1, 1, 0, 1, false},   // K 2 x 64, 1320 rows: 20 groups of 4 tiles, 2 + 8 rows
+                            {1, 3, 512, 128, 64, 1, 2, 0, 1, true},    // 1x1 stride 2: the flipped copy, 256-pixel rows
+                            {1, 2, 1030, 70, 30, 1, 1, 0, 1, true},    // 70 channels: the flipped copy, K 64 + 8
+                            {1, 20, 20, 160, 72, 1, 1, 0, 1, true}};   // K 2 x 64 + 32, 400 rows, 72 outputs
   for (const char* off : {"0", "1"}) {
     setenv("EF_DISABLE_AMX", off, 1);
     for (const auto& c : cases) {
