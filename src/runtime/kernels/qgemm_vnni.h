@@ -6,7 +6,9 @@
 // int8 y (clamped to [lo, hi]) becomes requantize_sum(y - y_zp, c_mult, r - r_zp, r_mult, ...) (qkernel.h).
 // Activations are int8; the kernel feeds vpdpbusd x + 128 (unsigned) and
 // removes 128 * sum_k w[n,k] through the bias, so results equal the integer
-// reference exactly.
+// reference exactly. On CPUs with AMX-INT8, GEMMs with K >= 64 and at least
+// 2M multiply-adds run their whole 16-row tiles on the tile unit (the same
+// integer sums, the same epilogue; qgemm_vnni.cc).
 #pragma once
 #include <immintrin.h>
 #include <pthreadpool.h>
