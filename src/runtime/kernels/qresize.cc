@@ -118,6 +118,15 @@ class QResizeQuarters : public Kernel {
       const __m512i w0 = _mm512_inserti64x4(_mm512_set1_epi16(int16_t(4 - wx_[size_t(ox)])),
                                             _mm256_set1_epi16(int16_t(4 - wx_[size_t(o2)])), 1);
       const __m512i w1 = _mm512_inserti64x4(_mm512_set1_epi16(wx_[size_t(ox)]), _mm256_set1_epi16(wx_[size_t(o2)]), 1);
+      if (C == 16) {  // adjacent source pixels are one 64-byte load, the two output pixels one 32-byte store
+        const __m512i v0 = b0 == a0 + 16 ? _mm512_loadu_si512(b + a0) : load_pair(b, a0, b0, 0xFFFF);
+        const __m512i v1 = b1 == a1 + 16 ? _mm512_loadu_si512(b + a1) : load_pair(b, a1, b1, 0xFFFF);
+        const __m512i s = _mm512_add_epi16(_mm512_mullo_epi16(v0, w0), _mm512_mullo_epi16(v1, w1));
+        const __m256i q = _mm512_cvtepi16_epi8(_mm512_srai_epi16(_mm512_add_epi16(s, half), 4));
+        if (ox + 1 < t.ow) _mm256_storeu_si256(reinterpret_cast<__m256i*>(yr + ox * 16), q);
+        else _mm_storeu_si128(reinterpret_cast<__m128i*>(yr + ox * 16), _mm256_castsi256_si128(q));
+        continue;
+      }
       for (int64_t c = 0; c < C; c += 16) {
         const __mmask16 m = C - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (C - c)) - 1);
         const __m512i s = _mm512_add_epi16(_mm512_mullo_epi16(load_pair(b + c, a0, b0, m), w0),
