@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "runtime/kernels/qconv.h"
 #include "runtime/kernels/parallel.h"
@@ -185,29 +186,29 @@ void QDwConvVnni::run() {
 }
 
 // At most 16 channels (the selfie models' 128x128 layers): the 4-tap byte
-// interleave above fills a quarter of each vector there. Here one int32 lane
-// per channel: an input pixel's 16 channels sign-extended to int32 are, as
-// int16 pairs, (x, sign) and each weight vector holds (w, 0), so vpdpwssd
-// adds x * w: one instruction per tap for 16 channels, no interleaving
-// (each column is loaded once per row of taps and reused by KW outputs), 8
-// outputs at once to hide its latency. The zero point is in the bias
-// (padding reads x_zp), as above; the same sums and requantization, so the
-// same results. A residual (inputs 9-13, all channels or fewer, not pooled)
-// is added to the requantized output as the VNNI GEMM does (requantize_sum).
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) inline __m512i dpwssd(__m512i acc, __m512i a,
-                                                                                   const __m512i& b) {
-  asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "m"(b));  // as qgemm_vnni.h's dpbusd: no copies of acc
-  return acc;
-}
+// interleave above fills a quarter of each vector there. Here one float
+// lane per channel, and float FMAs on integer values, which are exact: the
+// input x (its zero point in the bias as above; the padding reads x_zp) and
+// the weights are int8 integers, so when a channel's bias (less x_zp *
+// sum w) + 128 * sum |w| is at most 2^24 in magnitude (exact_; short of a
+// bias near 2^24, always) every partial sum is an integer a float holds
+// exactly and the float sum is the int32 accumulator (else the kernel
+// above runs, or with a residual the reference). Each input row is
+// converted to float once (16 channels a column) into a ring of KH rows,
+// read by every output row whose window covers it; per output pixel KH * KW
+// FMAs on one zmm, 8 outputs at once to hide their latency. Then the
+// integer kernels' requantization, so the same results. A residual (inputs
+// 9-13, all channels or fewer, not pooled) is added to the requantized
+// output as the VNNI GEMM does (requantize_sum).
+constexpr int64_t kCols = 136;  // input columns a ring row holds: a 128-pixel row and its padding
 
-// What dw16_outputs reads: the widened columns, weights, bias and requantization.
+// What dw16_outputs reads: the input rows, weights, bias and requantization.
 struct DwOut {
-  const __m512i* cols;  // [column][kh]
+  const float* rows[kMaxK];  // the kh input rows from the chunk's first column on, [column][16]
   int64_t sw, kh, kw;
-  const __m512i* wr;   // weights in registers (KH, KW known) ...
-  const int32_t* wm;   // ... or in memory
-  __m512i bias;
-  __m512 mult, flo, fhi;
+  const __m512* wr;  // weights in registers (KH, KW known) ...
+  const float* wm;   // ... or in memory
+  __m512 bias, mult, flo, fhi;
   __m512i yzp, lo, hi;      // of what is stored: the conv output, or with a residual the sum
   __m512i yzp16, lo8, hi8;  // the same as int16 / int8 lanes, for 16 channels
   __mmask16 cm;
@@ -229,9 +230,9 @@ struct DwOut {
 // follows); with one it is the conv output's range (integers: clamping
 // before rounding is clamping after), and the result is requantize_sum of
 // that and r.
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) inline __m512i dw16_requant(
-    const DwOut& d, __m512i acc, int64_t o) {
-  const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), d.mult), d.flo), d.fhi);
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline __m512i dw16_requant(const DwOut& d, __m512 acc,
+                                                                                                int64_t o) {
+  const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(acc, d.mult), d.flo), d.fhi);
   if (!d.r) return _mm512_cvtps_epi32(v);
   const __m512 c = _mm512_mul_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), d.cm_);
   const __m512i r = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_mask_loadu_epi8(d.rfill, d.rmask, d.r + o * d.rc)), d.rzp);
@@ -240,16 +241,15 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) i
 
 // M outputs from o on, their accumulators in registers.
 template <int KH_, int KW_, int SW_, int M>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) inline void dw16_outputs(const DwOut& d,
-                                                                                                        int64_t o) {
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"), always_inline)) inline void dw16_outputs(const DwOut& d, int64_t o) {
   const int64_t KH = KH_ ? KH_ : d.kh, KW = KW_ ? KW_ : d.kw, SW = SW_ ? SW_ : d.sw;
-  __m512i acc[M];
+  __m512 acc[M];
   for (int j = 0; j < M; ++j) acc[j] = d.bias;
   for (int64_t t = 0; t < KH; ++t)
     for (int64_t kw = 0; kw < KW; ++kw) {
-      const __m512i wv = KW_ && KH_ ? d.wr[t * KW + kw] : _mm512_loadu_si512(d.wm + (t * KW + kw) * 16);
-      const __m512i* c = d.cols + (o * SW + kw) * KH + t;  // output o + j: c[j * SW * KH]
-      for (int j = 0; j < M; ++j) acc[j] = dpwssd(acc[j], wv, c[j * SW * KH]);
+      const __m512 wv = KW_ && KH_ ? d.wr[t * KW + kw] : _mm512_loadu_ps(d.wm + (t * KW + kw) * 16);
+      const float* x = d.rows[t] + (o * SW + kw) * 16;  // output o + j: x + j * SW * 16
+      for (int j = 0; j < M; ++j) acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(x + j * SW * 16), wv, acc[j]);
     }
   if (M % 4 == 0 && d.c == 16) {  // 4 outputs (64 contiguous bytes) packed with saturation, then clamped
     for (int j0 = 0; j0 < M; j0 += 4) {
@@ -266,99 +266,125 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) i
   }
 }
 
+// Columns [ix0, ix0 + n) of input row p (iw pixels of c <= 16 channels, cm
+// their lanes) as float, 16 a column; outside the row x_zp.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void row_to_float(const int8_t* p, int64_t iw, int64_t c, __mmask16 cm,
+                                                                      int64_t ix0, int64_t n, __m512 zp, float* dst) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t ix = ix0 + i;
+    const __m512 v = ix >= 0 && ix < iw ? _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(cm, p + ix * c))) : zp;
+    _mm512_store_ps(dst + i * 16, v);
+  }
+}
+
 class QDwConv16 : public Kernel {
  public:
   explicit QDwConv16(const QConvSpec& s)
       : g_(s.g), x_zp_(s.x.zp), y_zp_(s.y.zp), lo_(s.lo), hi_(s.hi), residual_(s.residual),
         res_{nullptr, 0, 0, s.r.zp, s.r.scale / s.sum.scale, s.y.scale / s.sum.scale, s.sum.zp, s.sum_lo, s.sum_hi} {
     const int64_t C = g_.cin, KH = g_.kh, KW = g_.kw;
-    w_.assign(size_t(KH * KW * 16), 0);
-    bias_.assign(16, 0);
+    w_.assign(size_t(KH * KW * 16), 0.f);
+    bias_.assign(16, 0.f);
     mult_.assign(16, 0.f);
     const int8_t* w = s.weights->data_as<int8_t>();  // [C][1][KH][KW]
     for (int64_t c = 0; c < C; ++c) {
-      int32_t sum = 0;
+      int64_t sum = 0, abs_sum = 0;
       for (int64_t k = 0; k < KH * KW; ++k) {
-        w_[size_t(k * 16 + c)] = int32_t(uint16_t(int16_t(w[c * KH * KW + k])));  // (w, 0)
-        sum += w[c * KH * KW + k];
+        const int8_t v = w[c * KH * KW + k];
+        w_[size_t(k * 16 + c)] = float(v);
+        sum += v, abs_sum += std::abs(v);
       }
-      bias_[size_t(c)] = s.bias[size_t(c)] - x_zp_ * sum;
+      const int64_t bias = s.bias[size_t(c)] - x_zp_ * sum;  // |x| <= 128
+      exact_ = exact_ && std::abs(bias) + 128 * abs_sum <= (int64_t(1) << 24);
+      bias_[size_t(c)] = float(bias);
       mult_[size_t(c)] = s.mult[size_t(c)];
     }
-    if (KH == 3 && KW == 3) row_ = by_stride<3, 3>(g_.sw);
-    else if (KH == 5 && KW == 5) row_ = by_stride<5, 5>(g_.sw);
-    else row_ = &QDwConv16::row<0, 0, 0>;
+    zrow_.assign(size_t(kCols * 16), float(x_zp_));  // the rows above and below the image
+    if (KH == 3 && KW == 3) band_ = by_stride<3, 3>(g_.sw);
+    else if (KH == 5 && KW == 5) band_ = by_stride<5, 5>(g_.sw);
+    else band_ = &QDwConv16::band<0, 0, 0>;
   }
+  // The float sums equal the int32 accumulators (else another kernel runs).
+  bool exact() const { return exact_; }
   void run() override {
-    parallel_for(pool_, size_t(g_.n * g_.oh), [&](size_t r) { (this->*row_)(int64_t(r)); });
+    // Bands of output rows, several a thread for balance on a busy machine
+    // (each converts KH - SH input rows more than one band would).
+    const int64_t rows = g_.n * g_.oh, threads = pool_ ? int64_t(pthreadpool_get_threads_count(pool_)) : 1;
+    const int64_t per = (rows + 4 * threads - 1) / (4 * threads);
+    const int64_t tasks = threads > 1 ? (rows + per - 1) / per : 1, len = threads > 1 ? per : rows;
+    parallel_for(pool_, size_t(tasks), [&](size_t t) {
+      (this->*band_)(int64_t(t) * len, std::min(rows, int64_t(t + 1) * len));
+    });
   }
   const char* impl() const override { return "vnni-dw16"; }
   pthreadpool_t pool_ = nullptr;
 
  private:
   template <int KH, int KW, int SW>
-  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void row(int64_t r) const;
-  using Row = void (QDwConv16::*)(int64_t) const;
+  __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void band(int64_t r0, int64_t r1) const;
+  using Band = void (QDwConv16::*)(int64_t, int64_t) const;
   template <int KH, int KW>
-  static Row by_stride(int64_t sw) {
-    return sw == 1 ? &QDwConv16::row<KH, KW, 1> : sw == 2 ? &QDwConv16::row<KH, KW, 2> : &QDwConv16::row<KH, KW, 0>;
+  static Band by_stride(int64_t sw) {
+    return sw == 1 ? &QDwConv16::band<KH, KW, 1> : sw == 2 ? &QDwConv16::band<KH, KW, 2> : &QDwConv16::band<KH, KW, 0>;
   }
-  Row row_ = nullptr;
+  Band band_ = nullptr;
   QConvGeom g_;
   int32_t x_zp_, y_zp_, lo_, hi_;
   bool residual_;
+  bool exact_ = true;
   QResidual res_;  // its parameters (r: in_[9])
-  std::vector<int32_t> w_;  // [kh][kw][channel]: (w, 0) as int16 pairs
-  std::vector<int32_t> bias_;
+  std::vector<float> w_;  // [kh][kw][channel]
+  std::vector<float> bias_;  // less x_zp * sum(w)
   std::vector<float> mult_;
+  std::vector<float> zrow_;  // kCols columns of x_zp
 };
 
-// Output row r (n * oh + oy); KH, KW, SW: the kernel's size and stride (0: at run time).
+// Output rows [r0, r1) (n * oh + oy); KH, KW, SW: the kernel's size and stride (0: at run time).
 template <int KH_, int KW_, int SW_>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConv16::row(int64_t r) const {
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void QDwConv16::band(int64_t r0, int64_t r1) const {
   const QConvGeom& g = g_;
   const int64_t KH = KH_ ? KH_ : g.kh, KW = KW_ ? KW_ : g.kw, C = g.cin;
-  const int64_t n = r / g.oh, oy = r % g.oh;
   const __mmask16 cm = __mmask16((1u << C) - 1);
-  const int8_t* rows[kMaxK];  // nullptr: outside the image (reads as x_zp)
-  for (int64_t t = 0; t < KH; ++t) {
-    const int64_t iy = oy * g.sh - g.pt + t;
-    rows[t] = iy >= 0 && iy < g.ih ? in_[0].as<int8_t>() + (n * g.ih + iy) * g.iw * C : nullptr;
-  }
   constexpr int kRegs = KW_ && KH_ ? KW_ * KH_ : 1;
-  __m512i wr[kRegs];
+  __m512 wr[kRegs];
   if constexpr (KW_ && KH_)
-    for (int i = 0; i < kRegs; ++i) wr[i] = _mm512_loadu_si512(w_.data() + i * 16);
-  const __m512i zp = _mm512_set1_epi32(x_zp_);
-  const __m512i bias = _mm512_loadu_si512(bias_.data());
-  const __m512 mult = _mm512_loadu_ps(mult_.data());
+    for (int i = 0; i < kRegs; ++i) wr[i] = _mm512_loadu_ps(w_.data() + i * 16);
   const int32_t past = residual_ ? 0 : 1;  // see dw16_requant
-  const __m512 flo = _mm512_set1_ps(float(lo_ - y_zp_ - past)), fhi = _mm512_set1_ps(float(hi_ - y_zp_ + past));
   // What is stored: the conv output, or the sum.
   const int32_t ozp = residual_ ? res_.y_zp : y_zp_, olo = residual_ ? res_.lo : lo_, ohi = residual_ ? res_.hi : hi_;
-  const __m512i yzp = _mm512_set1_epi32(ozp), vlo = _mm512_set1_epi32(olo), vhi = _mm512_set1_epi32(ohi);
-  const __m512i yzp16 = _mm512_set1_epi16(short(ozp)), lo8 = _mm512_set1_epi8(char(olo)), hi8 = _mm512_set1_epi8(char(ohi));
   const int64_t rc = residual_ ? in_[9].shape.back() : 0;
-  const int8_t* res = residual_ ? in_[9].as<int8_t>() + (n * g.oh + oy) * g.ow * rc : nullptr;
-  int8_t* y = out_[0].as<int8_t>() + (n * g.oh + oy) * g.ow * C;
-  constexpr int64_t kCols = 72;  // columns held at once
+  DwOut out{{}, g.sw, KH, KW, wr, w_.data(), _mm512_loadu_ps(bias_.data()), _mm512_loadu_ps(mult_.data()),
+            _mm512_set1_ps(float(lo_ - y_zp_ - past)), _mm512_set1_ps(float(hi_ - y_zp_ + past)),
+            _mm512_set1_epi32(ozp), _mm512_set1_epi32(olo), _mm512_set1_epi32(ohi), _mm512_set1_epi16(short(ozp)),
+            _mm512_set1_epi8(char(olo)), _mm512_set1_epi8(char(ohi)), cm, nullptr, C, nullptr, rc,
+            __mmask16((1u << rc) - 1), _mm_set1_epi8(char(res_.zp)), _mm512_set1_epi32(res_.zp),
+            _mm512_set1_ps(res_.mult), _mm512_set1_ps(res_.c_mult)};
+  const __m512 zp = _mm512_set1_ps(float(x_zp_));
+  const int8_t* x = in_[0].as<int8_t>();
   const int64_t chunk = std::max<int64_t>(1, (kCols - KW) / g.sw + 1);
-  alignas(64) __m512i cols[kCols * kMaxK];  // [column][kh]
+  alignas(64) float ring[kMaxK * kCols * 16];  // input row iy at (iy % KH) * kCols * 16
   for (int64_t ox0 = 0; ox0 < g.ow; ox0 += chunk) {
     const int64_t cnt = std::min(chunk, g.ow - ox0), ix0 = ox0 * g.sw - g.pl, ncols = (cnt - 1) * g.sw + KW;
-    for (int64_t i = 0; i < ncols; ++i) {
-      const int64_t ix = ix0 + i;
-      const bool inside = ix >= 0 && ix < g.iw;
-      for (int64_t t = 0; t < KH; ++t)
-        cols[i * KH + t] = inside && rows[t] ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(cm, rows[t] + ix * C)) : zp;
+    int64_t img = -1, next = 0;  // the ring holds image img's rows below next
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / g.oh, oy = r % g.oh;
+      if (n != img) img = n, next = 0;
+      for (int64_t t = 0; t < KH; ++t) {
+        const int64_t iy = oy * g.sh - g.pt + t;
+        if (iy < 0 || iy >= g.ih) {
+          out.rows[t] = zrow_.data();
+          continue;
+        }
+        float* slot = ring + (iy % KH) * kCols * 16;
+        if (iy >= next) row_to_float(x + (n * g.ih + iy) * g.iw * C, g.iw, C, cm, ix0, ncols, zp, slot), next = iy + 1;
+        out.rows[t] = slot;
+      }
+      out.y = out_[0].as<int8_t>() + (r * g.ow + ox0) * C;
+      out.r = residual_ ? in_[9].as<int8_t>() + (r * g.ow + ox0) * rc : nullptr;
+      int64_t o = 0;
+      for (; o + 8 <= cnt; o += 8) dw16_outputs<KH_, KW_, SW_, 8>(out, o);
+      for (; o < cnt; ++o) dw16_outputs<KH_, KW_, SW_, 1>(out, o);
     }
-    const DwOut out{cols, g.sw, KH, KW, wr, w_.data(), bias, mult, flo, fhi, yzp, vlo, vhi, yzp16, lo8, hi8, cm,
-                    y + ox0 * C, C, res ? res + ox0 * rc : nullptr, rc, __mmask16((1u << rc) - 1),
-                    _mm_set1_epi8(char(res_.zp)), _mm512_set1_epi32(res_.zp), _mm512_set1_ps(res_.mult),
-                    _mm512_set1_ps(res_.c_mult)};
-    int64_t o = 0;
-    for (; o + 8 <= cnt; o += 8) dw16_outputs<KH_, KW_, SW_, 8>(out, o);
-    for (; o < cnt; ++o) dw16_outputs<KH_, KW_, SW_, 1>(out, o);
   }
 }
 
@@ -387,7 +413,7 @@ std::unique_ptr<Kernel> make_qdwconv_vnni(const KernelContext& c) {
   if (g.cin <= 16) {
     auto k = std::make_unique<QDwConv16>(s);
     k->pool_ = c.pool;
-    return k;
+    if (k->exact()) return k;
   }
   if (s.residual) return nullptr;  // (the reference kernel)
   auto k = std::make_unique<QDwConvVnni>(s);

@@ -261,6 +261,59 @@ TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
   unsetenv("EF_DISABLE_VNNI");
 }
 
+// The depthwise kernel for <= 16 channels (float FMAs on integer values):
+// 3, 5, 13 and 16 channels (masked lanes), 3x3 at stride 1 and 2 with the
+// selfie models' stride-2 padding (0 before, 1 after), 5x5 at stride 2,
+// 7x7 (sizes known only at run time), 2 images (at 2 threads bands of rows
+// cross from one to the next), 300 outputs a row (3 column chunks); with
+// relu, with a residual of all channels and of fewer (after the activation
+// or not), 1 and 2 threads. Exact.
+TEST(QLinearConv, DepthwiseUpTo16ChannelsMatchesNaiveReferenceExactly) {
+  const ConvCase cases[] = {{2, 9, 11, 5, 5, 3, 1, 1, 5, true},         {2, 10, 13, 13, 13, 3, 2, 0, 13, true, 1, 1},
+                            {1, 4, 300, 16, 16, 3, 1, 1, 16, true},     {1, 17, 9, 16, 16, 3, 2, 0, 16, true, 1, 1},
+                            {2, 11, 12, 3, 3, 5, 2, 2, 3, false},       {1, 9, 10, 16, 16, 7, 1, 3, 16, true}};
+  for (const auto& c : cases) {
+    const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
+    for (const int threads : {1, 2}) {
+      const std::string what = "k=" + std::to_string(c.k) + " c=" + std::to_string(c.cin) + " stride " +
+                               std::to_string(c.stride) + " threads " + std::to_string(threads);
+      const Tensor r = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, -5, 127);
+      EXPECT_EQ(max_diff_i8(run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", nullptr, threads)[0], r), 0) << what;
+      for (const int64_t rc : {c.cout, c.cout - 2})
+        for (const bool after : {false, true}) {
+          Residual res{rand_int<int8_t>({c.n, oh, ow, rc}, -128, 127), 0.3f, -7, 0.5f, 4};
+          res.after_act = after;
+          const Tensor rr = ref_conv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, oh, ow, after ? -5 : 4, 127, &res);
+          EXPECT_EQ(max_diff_i8(run_qconv(c, x, 0.05f, 3, w, ws, bias, 0.4f, -5, "relu", &res, threads)[0], rr), 0)
+              << what << " residual channels " << rc << " after activation " << after;
+        }
+    }
+  }
+}
+
+// A bias past the integers float sums hold exactly: the <= 16-channel
+// depthwise kernel must leave it to another kernel. Every interior output's
+// accumulator is bias - x_zp * sum(w) (a multiple of 8 past 2^26, where
+// floats step by 8) plus 8 products of 1: exactly 2^-20 * acc = 100.5 + c
+// + 8 / 2^20, which rounds up; summed in float, each +1 is lost and 100.5
+// + c rounds to even. With and without a residual; exact.
+TEST(QLinearConv, DepthwiseBiasPastExactFloatSumsMatchesNaiveReference) {
+  const ConvCase c{1, 6, 7, 16, 16, 3, 1, 1, 16, true};
+  Tensor x(DType::i8, {1, 6, 7, 16}), w(DType::i8, {16, 1, 3, 3});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data_as<int8_t>()[i] = 4;  // x_zp + 1
+  for (int64_t i = 0; i < w.numel(); ++i) w.data_as<int8_t>()[i] = i % 9 == 8 ? 0 : 1;
+  std::vector<int32_t> bias;
+  for (int32_t o = 0; o < 16; ++o) bias.push_back((100 << 20) + (1 << 19) + (o << 20) + 3 * 8);
+  const std::vector<float> ws(16, 1.f / 1024.f);
+  const Tensor r = ref_conv(c, x, 1.f, 3, w, ws, bias, 1024.f, 0, 6, 7);
+  ASSERT_EQ(r.data_as<int8_t>()[(1 * 7 + 1) * 16], 101) << "the case no longer tells the two sums apart";
+  EXPECT_EQ(max_diff_i8(run_qconv(c, x, 1.f, 3, w, ws, bias, 1024.f, 0)[0], r), 0);
+  const Residual res{rand_int<int8_t>({1, 6, 7, 16}, -128, 127), 0.3f, -7, 1024.f, 0};  // the sum: the conv output + 0.0003 r
+  EXPECT_EQ(max_diff_i8(run_qconv(c, x, 1.f, 3, w, ws, bias, 1024.f, 0, "", &res)[0],
+                        ref_conv(c, x, 1.f, 3, w, ws, bias, 1024.f, 0, 6, 7, -128, 127, &res)),
+            0);
+}
+
 // A residual read through a folded 2x2 stride-2 MaxPool (BlazeFace's
 // stride-2 blocks: MaxPool, channel Pad, Add): the kernel maxes each window
 // of input 9 (even and odd sizes; all channels or fewer) as the naive pool
