@@ -7,7 +7,7 @@
 // output: kw * ceil(kh/4) * 4 vpdpbusd, then the requantization of
 // qgemm_vnni.h (round_half_even(acc * mult[c]) + y_zp, clamped), results
 // packed back to channel order. Exactly the integer reference's results.
-// At most 16 channels: QDwConv16 below (one int32 lane per channel).
+// At most 16 channels: QDwConv16 below (one float lane per channel).
 // (XNNPACK's 2022 qc8 depthwise kernels, which this replaces on VNNI CPUs,
 // ran at about half the speed of its f32 ones here.)
 
@@ -43,11 +43,11 @@ class QDwConvVnni : public Kernel {
     bias_.assign(size_t(blocks_ * kBlock), 0);
     mult_.assign(size_t(blocks_ * kBlock), 0.f);
     const int8_t* w = s.weights->data_as<int8_t>();  // [C][1][KH][KW]
-    pair_ = C <= 32;
+    pair_ = C - (blocks_ - 1) * kBlock <= 32;
     for (int64_t b = 0; b < blocks_; ++b)
       for (int64_t j = 0; j < 4; ++j)
         for (int64_t k = 0; k < 16; ++k) {
-          const int64_t c = b * kBlock + lane_channel(j, k) % (pair_ ? 32 : 64);
+          const int64_t c = b * kBlock + lane_channel(j, k) % (pair_ && b == blocks_ - 1 ? 32 : 64);
           if (c >= C) continue;
           int32_t sum = 0;
           for (int64_t kh = 0; kh < KH; ++kh)
@@ -60,8 +60,8 @@ class QDwConvVnni : public Kernel {
           bias_[size_t(b * kBlock + j * 16 + k)] = s.bias[size_t(c)] - (128 + x_zp_) * sum;
           mult_[size_t(b * kBlock + j * 16 + k)] = s.mult[size_t(c)];
         }
-    if (pair_) row_ = KH <= 4 && KW == 3 ? &QDwConvVnni::row<3, 1, true> : &QDwConvVnni::row<0, 0, true>;
-    else row_ = KH <= 4 && KW == 3 ? &QDwConvVnni::row<3, 1, false> : &QDwConvVnni::row<0, 0, false>;
+    row_ = by_shape<false>(KH, KW);
+    last_ = pair_ ? by_shape<true>(KH, KW) : row_;
   }
   void setup(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     Kernel::setup(in, out);
@@ -75,13 +75,25 @@ class QDwConvVnni : public Kernel {
   // KW, G: the kernel width and groups (0: at run time); PAIR: see pair_.
   template <int KW, int G, bool PAIR>
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void row(int64_t r, int64_t b) const;
-  void (QDwConvVnni::*row_)(int64_t, int64_t) const = nullptr;
+  using Row = void (QDwConvVnni::*)(int64_t, int64_t) const;
+  // 3x3 and 5x5 (the models' depthwise kernels) with the shape known at compile time.
+  template <bool PAIR>
+  static Row by_shape(int64_t kh, int64_t kw) {
+    if (kh <= 4 && kw == 3) return &QDwConvVnni::row<3, 1, PAIR>;
+    if (kh > 4 && kh <= 8 && kw == 5) return &QDwConvVnni::row<5, 2, PAIR>;
+    return &QDwConvVnni::row<0, 0, PAIR>;
+  }
+  Row row_ = nullptr, last_ = nullptr;  // the last block's
+  // Output row r's channel block b.
+  void block(int64_t r, int64_t b) const { (this->*(b == blocks_ - 1 ? last_ : row_))(r, b); }
   QConvGeom g_;
   int32_t x_zp_, y_zp_, lo_, hi_;
   int64_t groups_ = 1, blocks_ = 1;
-  // At most 32 channels: each vector holds 32 channels of two inputs sw
-  // apart (its 256-bit halves), so one vpdpbusd serves two outputs; weights,
-  // bias and multipliers repeat in both halves.
+  // The last block has at most 32 channels (all of them, or the 8 to 32 past
+  // 64 or 128 of BlazeFace's and selfie's 72 to 160-channel layers): each
+  // vector holds 32 channels of two inputs sw apart (its 256-bit halves), so
+  // one vpdpbusd serves two outputs; weights, bias and multipliers repeat in
+  // both halves.
   bool pair_ = false;
   std::vector<int8_t> w_;  // [block][group][kw][4 vectors][64 bytes]
   std::vector<int32_t> bias_;
@@ -95,7 +107,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
   const QConvGeom& g = g_;
   const int64_t KW = KW_ ? KW_ : g.kw, G = G_ ? G_ : groups_;
   const int64_t n = r / g.oh, oy = r % g.oh, c0 = b * kBlock, C = g.cin;
-  const __mmask64 cmask = C - c0 >= 64 ? ~__mmask64(0) : (__mmask64(1) << (C - c0)) - 1;  // PAIR: C <= 32
+  const __mmask64 cmask = C - c0 >= 64 ? ~__mmask64(0) : (__mmask64(1) << (C - c0)) - 1;  // PAIR: C - c0 <= 32
   const int8_t* rows[4 * 2];
   for (int64_t t = 0; t < 4 * G; ++t) {
     const int64_t iy = oy * g.sh - g.pt + t;
@@ -104,9 +116,11 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
   const __m512i flip = _mm512_set1_epi8(char(0x80)), zp = _mm512_set1_epi8(char(x_zp_));
   const __m512i yzp = _mm512_set1_epi16(short(y_zp_)), vlo = _mm512_set1_epi8(char(lo_)), vhi = _mm512_set1_epi8(char(hi_));
   const int8_t* wv = w_.data() + b * G * KW * 4 * 64;
-  constexpr int kRegs = KW_ && G_ ? KW_ * G_ * 4 : 1;  // weights held in registers when the shape is known
+  // Weights held in registers when the shape is known and they fit (3x3: 12 vectors).
+  constexpr bool kInRegs = KW_ && G_ && KW_ * G_ * 4 <= 16;
+  constexpr int kRegs = kInRegs ? KW_ * G_ * 4 : 1;
   __m512i wr[kRegs];
-  if constexpr (KW_ && G_)
+  if constexpr (kInRegs)
     for (int i = 0; i < kRegs; ++i) wr[i] = _mm512_loadu_si512(wv + i * 64);
   const int32_t* bias = bias_.data() + c0;
   const float* mult = mult_.data() + c0;
@@ -125,8 +139,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
           if (!p) {
             v[t] = flip;
           } else if constexpr (PAIR) {  // [x at ix | x at ix + sw]
-            const __m256i a = inside ? _mm256_maskz_loadu_epi8(__mmask32(cmask), p + ix * C) : _mm512_castsi512_si256(zp);
-            const __m256i b = inside2 ? _mm256_maskz_loadu_epi8(__mmask32(cmask), p + (ix + g.sw) * C)
+            const __m256i a = inside ? _mm256_maskz_loadu_epi8(__mmask32(cmask), p + ix * C + c0) : _mm512_castsi512_si256(zp);
+            const __m256i b = inside2 ? _mm256_maskz_loadu_epi8(__mmask32(cmask), p + (ix + g.sw) * C + c0)
                                       : _mm512_castsi512_si256(zp);
             v[t] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1), flip);
           } else {
@@ -150,7 +164,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void QDwConvVnni
         for (int64_t gi = 0; gi < G; ++gi)
           for (int j = 0; j < 4; ++j) {
             const int64_t k = (gi * KW + kw) * 4 + j;
-            acc[j] = dpbusd(acc[j], col[gi * 4 + j], KW_ && G_ ? wr[k] : _mm512_loadu_si512(wv + k * 64));
+            acc[j] = dpbusd(acc[j], col[gi * 4 + j], kInRegs ? wr[k] : _mm512_loadu_si512(wv + k * 64));
           }
       }
       __m512i q[4];
@@ -173,14 +187,13 @@ void QDwConvVnni::run() {
   const size_t rows = size_t(g_.n * g_.oh), blocks = size_t(blocks_);
   if (!pool_) {
     for (size_t r = 0; r < rows; ++r)
-      for (size_t b = 0; b < blocks; ++b) (this->*row_)(int64_t(r), int64_t(b));
+      for (size_t b = 0; b < blocks; ++b) block(int64_t(r), int64_t(b));
     return;
   }
   pthreadpool_parallelize_2d(
       pool_,
       [](void* p, size_t r, size_t b) {
-        const auto* self = static_cast<const QDwConvVnni*>(p);
-        (self->*(self->row_))(int64_t(r), int64_t(b));
+        static_cast<const QDwConvVnni*>(p)->block(int64_t(r), int64_t(b));
       },
       this, rows, blocks, 0);
 }

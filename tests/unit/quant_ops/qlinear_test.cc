@@ -183,6 +183,10 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
       {1, 9, 80, 100, 100, 3, 1, 1, 100, true}, // depthwise: a full and a partial 64-channel block, 80 columns (2 chunks)
       {1, 6, 7, 8, 8, 1, 1, 0, 8, true},      // depthwise 1x1
       {1, 20, 19, 16, 16, 7, 2, 3, 16, true}, // depthwise 7x7 stride 2 (two groups of 4 rows)
+      {1, 9, 11, 72, 72, 3, 2, 0, 72, true, 1, 1},  // depthwise 64 + 8 channels: the last block two outputs a vector
+      {1, 13, 12, 96, 96, 5, 2, 1, 96, true, 1, 2},  // depthwise 5x5 s2, 64 + 32 channels (selfie's), padding 1 / 2
+      {2, 7, 10, 160, 160, 5, 1, 2, 160, false}, // depthwise 5x5, 2 x 64 + 32 channels
+      {1, 8, 9, 88, 88, 3, 1, 1, 88, true},   // depthwise 64 + 24 channels
       {1, 7, 7, 6, 10, 3, 1, 1, 2, false},    // grouped, per-tensor weights (qs8)
   };
   for (const auto& c : cases) {
