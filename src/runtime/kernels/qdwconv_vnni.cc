@@ -202,14 +202,14 @@ void QDwConvVnni::run() {
 // interleave above fills a quarter of each vector there. Here one float
 // lane per channel, and float FMAs on integer values, which are exact: the
 // input x (its zero point in the bias as above; the padding reads x_zp) and
-// the weights are int8 integers, so when a channel's bias (less x_zp *
-// sum w) + 128 * sum |w| is at most 2^24 in magnitude (exact_; short of a
-// bias near 2^24, always) every partial sum is an integer a float holds
+// the weights are int8 integers, so when |bias - x_zp * sum w| + 128 *
+// sum |w| <= 2^24 for every channel (exact_; short of a bias near 2^24,
+// always) every partial sum is an integer a float holds
 // exactly and the float sum is the int32 accumulator (else the kernel
 // above runs, or with a residual the reference). Each input row is
 // converted to float once (16 channels a column) into a ring of KH rows,
 // read by every output row whose window covers it; per output pixel KH * KW
-// FMAs on one zmm, 8 outputs at once to hide their latency. Then the
+// FMAs on one zmm, 4 outputs at once (8 or 12 ran slower). Then the
 // integer kernels' requantization, so the same results. A residual (inputs
 // 9-13, all channels or fewer, not pooled) is added to the requantized
 // output as the VNNI GEMM does (requantize_sum).
@@ -395,7 +395,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void QDwConv16::band(in
       out.y = out_[0].as<int8_t>() + (r * g.ow + ox0) * C;
       out.r = residual_ ? in_[9].as<int8_t>() + (r * g.ow + ox0) * rc : nullptr;
       int64_t o = 0;
-      for (; o + 8 <= cnt; o += 8) dw16_outputs<KH_, KW_, SW_, 8>(out, o);
+      for (; o + 4 <= cnt; o += 4) dw16_outputs<KH_, KW_, SW_, 4>(out, o);
       for (; o < cnt; ++o) dw16_outputs<KH_, KW_, SW_, 1>(out, o);
     }
   }

@@ -173,11 +173,11 @@ TEST(QLinearConv, MatchesNaiveReferenceExactly) {
       {1, 70, 9, 3, 16, 3, 2, 1, 1, true},    // 35 output rows: several rows a thread
       {1, 9, 8, 8, 20, 3, 1, 1, 1, true},     // 20 outputs, 24-byte kernel rows: 8 outputs x 2 groups a vector
       {2, 7, 9, 8, 17, 3, 2, 1, 1, false},    // 17 outputs, the same
-      {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise (16 channels: one int32 lane each, 8 outputs at once)
-      {1, 5, 150, 16, 16, 3, 1, 1, 16, true}, // depthwise 16 channels, 150 outputs a row: 3 column chunks, a partial group
+      {1, 12, 12, 16, 16, 3, 1, 1, 16, true}, // depthwise (16 channels: one float lane each, 4 outputs at once)
+      {1, 5, 150, 16, 16, 3, 1, 1, 16, true}, // depthwise 16 channels, 150 outputs a row: 2 column chunks, a partial group
       {2, 7, 9, 13, 13, 5, 1, 2, 13, false},  // depthwise 5x5, 13 channels, per-tensor weights
-      {1, 11, 13, 16, 16, 3, 2, 1, 16, true}, // depthwise stride 2, 7 outputs a row (a group of 3)
-      {2, 9, 10, 12, 12, 3, 1, 1, 12, true},  // depthwise, 12 channels (masked quarters), 10 outputs a row
+      {1, 11, 13, 16, 16, 3, 2, 1, 16, true}, // depthwise stride 2, 7 outputs a row (4 + 3)
+      {2, 9, 10, 12, 12, 3, 1, 1, 12, true},  // depthwise, 12 channels (masked lanes), 10 outputs a row
       {2, 11, 9, 24, 24, 3, 2, 1, 24, true},  // depthwise stride 2, 24 channels (a partial 16-block)
       {1, 8, 10, 40, 40, 5, 1, 2, 40, false}, // depthwise 5x5, per-tensor weights
       {1, 9, 80, 100, 100, 3, 1, 1, 100, true}, // depthwise: a full and a partial 64-channel block, 80 columns (2 chunks)
@@ -240,7 +240,7 @@ TEST(QLinearConv, ResidualMatchesNaiveReferenceExactly) {
     const ConvCase cases[] = {{1, 9, 11, 16, 40, 1, 1, 0, 1, true}, {2, 10, 9, 8, 12, 3, 2, 1, 1, true},
                               {1, 11, 10, 3, 24, 5, 2, 1, 1, true, 1, 2},
                               {1, 30, 41, 16, 24, 1, 1, 0, 1, true},  // 1230 rows: runs of 8-row tiles in one call
-                              {1, 12, 19, 16, 16, 3, 1, 1, 16, true},  // depthwise: 8 + 8 + 3 outputs a row
+                              {1, 12, 19, 16, 16, 3, 1, 1, 16, true},  // depthwise: 4 x 4 + 3 outputs a row
                               {2, 9, 10, 13, 13, 3, 2, 1, 13, true},
                               {1, 8, 11, 16, 16, 5, 1, 2, 16, false}};
     for (const auto& c : cases) {
