@@ -83,14 +83,14 @@ class QDwConvVnni : public Kernel {
     if (kh > 4 && kh <= 8 && kw == 5) return &QDwConvVnni::row<5, 2, PAIR>;
     return &QDwConvVnni::row<0, 0, PAIR>;
   }
-  Row row_ = nullptr, last_ = nullptr;  // the last block's
+  Row row_ = nullptr, last_ = nullptr;  // a whole 64-channel block; the last block
   // Output row r's channel block b.
   void block(int64_t r, int64_t b) const { (this->*(b == blocks_ - 1 ? last_ : row_))(r, b); }
   QConvGeom g_;
   int32_t x_zp_, y_zp_, lo_, hi_;
   int64_t groups_ = 1, blocks_ = 1;
-  // The last block has at most 32 channels (all of them, or the 8 to 32 past
-  // 64 or 128 of BlazeFace's and selfie's 72 to 160-channel layers): each
+  // The last block has at most 32 channels (all of them, or e.g. the last 8
+  // to 32 of selfie's 72 to 96-channel layers): each
   // vector holds 32 channels of two inputs sw apart (its 256-bit halves), so
   // one vpdpbusd serves two outputs; weights, bias and multipliers repeat in
   // both halves.
