@@ -305,7 +305,7 @@ int quantize(const QuantizeArgs& a) {
       Progress ep("evaluating");
       r = quant::evaluate(g, q, written, plan, eval.size(), filler(eval), a.threads, std::ref(ep));
       if (all_int8)
-        before = quant::evaluate(g, g, Model::from_graph(*all_int8), {}, eval.size(), filler(eval), a.threads).outputs;
+        before = quant::compare(*all_int8, quant::Reference(g, eval.size(), filler(eval), a.threads), a.threads);
     }
     for (auto& k : plan.kept_float)
       if (auto it = auto_kept.find(k.name); it != auto_kept.end()) k.reason = it->second;

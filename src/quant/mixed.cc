@@ -80,7 +80,7 @@ TargetCheck check_target(const Target& t, const std::vector<OutputAgreement>& ou
 }
 
 std::string describe(const Target& t, double value) {
-  char buf[96];
+  char buf[96] = "";
   if (t.metric == "iou") std::snprintf(buf, sizeof buf, "mask IoU mean %.4f (target >= %g)", value, t.value);
   if (t.metric == "score")
     std::snprintf(buf, sizeof buf, "best-detection score max|diff| %.4f (target <= %g)", value, t.value);
@@ -218,7 +218,12 @@ Mixed search_mixed(const std::vector<LayerHarm>& ranking, const Target& t, size_
   m.met = cheap(m.kept);
   if (refine && m.met && m.kept > 1) {
     auto better = tries(refine, "refine");
-    m.kept = bisect_meeting(0, m.kept, std::ref(better));
+    const size_t max = std::min(max_keep, ranking.size()), lo = m.kept;
+    if (better(lo))
+      m.kept = bisect_meeting(0, lo, std::ref(better));
+    else  // the refit missed where the plain build met: upwards from there
+      m.kept = lo + smallest_meeting(max - lo, [&](size_t k) { return better(lo + k); });
+    m.met = better(m.kept);
   }
   return m;
 }
@@ -262,7 +267,7 @@ Choice choose_float_layers(const Graph& g, const Graph& fitted, const Plan& p, c
   }
   double total = 0;
   for (const auto& h : ranking) total += h.harm;
-  for (size_t i = 0; i < n && ranking[i].harm > 0; ++i) {
+  for (size_t i = 0; i < n; ++i) {
     char buf[128];
     std::snprintf(buf, sizeof buf, "%s: rank %zu, %.1f%% of the summed harm of the layers quantized alone",
                   t ? "--target" : "--keep-float auto", i + 1, 100 * ranking[i].harm / total);

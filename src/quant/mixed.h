@@ -93,14 +93,15 @@ size_t bisect_meeting(size_t lo, size_t hi, const std::function<bool(size_t)>& m
 using BuildFn = std::function<Graph(const std::vector<std::string>& keep)>;
 struct Mixed {
   size_t kept = 0;       // the first `kept` layers of the ranking stay float
-  bool met = false;      // the target was met with them (by `build`)
+  bool met = false;      // the target was met with them (by `refine` if given, else `build`)
   double all_int8 = 0;   // the target metric with none kept (choose_float_layers)
   int evaluations = 0;
 };
 // The fewest most-harmful layers (1 to max_keep) to keep float for t, which
-// every layer int8 misses; each try built by `build`; then, if `refine` is given (a slower, better
-// build: --correct for the layers that stay int8), bisection below that
-// count with it. step(phase, k, check) after each try.
+// every layer int8 misses, each try built by `build`. Then, if `refine` is
+// given (a slower, better build: --correct for the layers that stay int8),
+// the count is searched again with it: bisection below the first count if
+// it meets t there, else upwards from it. step(phase, k, check) after each try.
 using StepFn = std::function<void(const char* phase, size_t kept, const TargetCheck& check)>;
 Mixed search_mixed(const std::vector<LayerHarm>& ranking, const Target& t, size_t max_keep, const BuildFn& build,
                    const Reference& ref, int threads, const StepFn& step = {}, const BuildFn& refine = {});

@@ -198,6 +198,18 @@ void QDwConvVnni::run() {
       this, rows, blocks, 0);
 }
 
+// Float sums of integer values equal the int32 accumulators: each partial
+// sum stays within |bias - x_zp sum w| + 128 sum |w| (|x| <= 128), exact
+// in float up to 2^24, for every channel.
+bool dw16_exact(const int8_t* w, const int32_t* bias, int32_t x_zp, int64_t channels, int64_t taps) {
+  for (int64_t c = 0; c < channels; ++c) {
+    int64_t sum = 0, abs_sum = 0;
+    for (int64_t k = 0; k < taps; ++k) sum += w[c * taps + k], abs_sum += std::abs(int(w[c * taps + k]));
+    if (std::abs(bias[c] - x_zp * sum) + 128 * abs_sum > (int64_t(1) << 24)) return false;
+  }
+  return true;
+}
+
 // At most 16 channels (the selfie models' 128x128 layers): the 4-tap byte
 // interleave above fills a quarter of each vector there. Here one float
 // lane per channel, and float FMAs on integer values, which are exact: the
@@ -300,16 +312,15 @@ class QDwConv16 : public Kernel {
     bias_.assign(16, 0.f);
     mult_.assign(16, 0.f);
     const int8_t* w = s.weights->data_as<int8_t>();  // [C][1][KH][KW]
+    exact_ = dw16_exact(w, s.bias.data(), x_zp_, C, KH * KW);
     for (int64_t c = 0; c < C; ++c) {
-      int64_t sum = 0, abs_sum = 0;
+      int64_t sum = 0;
       for (int64_t k = 0; k < KH * KW; ++k) {
         const int8_t v = w[c * KH * KW + k];
         w_[size_t(k * 16 + c)] = float(v);
-        sum += v, abs_sum += std::abs(v);
+        sum += v;
       }
-      const int64_t bias = s.bias[size_t(c)] - x_zp_ * sum;  // |x| <= 128
-      exact_ = exact_ && std::abs(bias) + 128 * abs_sum <= (int64_t(1) << 24);
-      bias_[size_t(c)] = float(bias);
+      bias_[size_t(c)] = float(s.bias[size_t(c)] - x_zp_ * sum);
       mult_[size_t(c)] = s.mult[size_t(c)];
     }
     zrow_.assign(size_t(kCols * 16), float(x_zp_));  // the rows above and below the image
@@ -407,9 +418,22 @@ bool qdwconv_takes_residual(const Graph& g, const Node& n) {
   const Shape &x = g.in(n, 0).shape, &w = g.in(n, 3).shape;
   const int64_t c = x.empty() ? 0 : x.back();
   const std::vector<int64_t> one{1, 1};
-  return vnni_available() && n.attrs.s("layout", "") == "NHWC" && x.size() == 4 && w.size() == 4 && c <= 16 &&
-         n.attrs.i("group", 1) == c && w[0] == c && w[2] <= kMaxK && w[3] <= kMaxK &&
-         n.attrs.ints("dilations", one) == one && g.in(n, 3).dtype == DType::i8;
+  if (!(vnni_available() && n.attrs.s("layout", "") == "NHWC" && x.size() == 4 && w.size() == 4 && c <= 16 &&
+        n.attrs.i("group", 1) == c && w[0] == c && w[2] <= kMaxK && w[3] <= kMaxK &&
+        n.attrs.ints("dilations", one) == one && g.in(n, 3).dtype == DType::i8 && g.in(n, 3).is_const()))
+    return false;
+  // Only where the float-FMA kernel is exact (else a residual conv would fall
+  // back to the reference kernel: slower than this kernel's 64-channel
+  // sibling and a separate QLinearAdd).
+  const Value& zp = g.in(n, 2);
+  if (!zp.is_const() || zp.dtype != DType::i8 || zp.data.numel() != 1) return false;
+  std::vector<int32_t> bias(size_t(c), 0);
+  if (Graph::has_input(n, 8)) {
+    const Value& b = g.in(n, 8);
+    if (!b.is_const() || b.dtype != DType::i32 || b.data.numel() != c) return false;
+    std::copy_n(b.data.data_as<int32_t>(), c, bias.begin());
+  }
+  return dw16_exact(g.in(n, 3).data.data_as<int8_t>(), bias.data(), *zp.data.data_as<int8_t>(), c, w[2] * w[3]);
 }
 
 namespace {

@@ -7,7 +7,9 @@
 // another value; a 1x1 conv on the VNNI GEMM; 1 and 2 threads. Not folded:
 // the conv as the Add's first operand (QLinearAdd would round the two terms'
 // sum the other way round), an Add with its own relu (two clamps), a
-// depthwise conv of 24 channels (no own kernel takes its residual).
+// depthwise conv of 24 channels (no own kernel takes its residual), one of
+// 16 channels whose bias leaves the float-FMA kernel's exact range (the
+// residual would put it on the reference kernel).
 #include "runtime/kernels/qgemm_vnni.h"
 #include "unit/quant_ops/fusion_run.h"
 
@@ -20,6 +22,7 @@ struct Case {
   bool r_is_x = true;  // r: the conv's input, else a second graph input of the output's shape
   bool conv_first = false;
   const char* add_act = "";
+  bool huge_bias = false;  // channel 0's bias beyond 2^24: the float-FMA kernel would not be exact
 };
 
 Graph conv_add(const Case& c) {
@@ -39,6 +42,7 @@ Graph conv_add(const Case& c) {
   std::vector<float> ws;
   std::vector<int32_t> bias;
   for (int64_t o = 0; o < cout; ++o) ws.push_back(0.002f + 0.001f * float(o % 5)), bias.push_back(int32_t(o * 41 - 300));
+  if (c.huge_bias) bias[0] = 20'000'000;
   Attrs a;
   a.set("layout", std::string("NHWC"));
   a.set("kernel_shape", std::vector<int64_t>{c.k, c.k});
@@ -92,7 +96,7 @@ TEST(ResidualAfterActivation, FusedEqualsUnfusedPair) {
 TEST(ResidualAfterActivation, NotFoldedWhereTheKernelCouldNotMatchThePair) {
   int k = 0;
   for (const Case& c : {Case{{1, 5, 6, 16}, 3, 16, 0, true, true}, Case{{1, 5, 6, 16}, 3, 16, 0, true, false, "relu"},
-                        Case{{1, 5, 6, 24}, 3, 24}}) {
+                        Case{{1, 5, 6, 24}, 3, 24}, Case{{1, 5, 6, 16}, 3, 16, 0, true, false, "", true}}) {
     SCOPED_TRACE("case " + std::to_string(k++));
     const Graph g = conv_add(c);
     const std::vector<Tensor> in = inputs(g);
