@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -23,14 +24,21 @@ bool vnni_available() {
 }
 
 bool amx_available() {
+  const char* off = std::getenv("EF_DISABLE_AMX");  // first: off means no permission request either
+  if ((off && *off && *off != '0') || !vnni_available()) return false;
   static const bool ok = [] {
     unsigned a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25))) return false;
     return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
   }();
-  const char* off = std::getenv("EF_DISABLE_AMX");
-  return ok && vnni_available() && !(off && *off && *off != '0');
+  return ok;
 }
+
+namespace {
+std::atomic<int64_t> amx_tile_rows{0};
+}  // namespace
+
+int64_t amx_rows_run() { return amx_tile_rows.load(std::memory_order_relaxed); }
 
 __attribute__((target("avx512f,avx512bw"))) void copy_flipped(int8_t* dst, const int8_t* src, int64_t n) {
   const __m512i flip = _mm512_set1_epi8(int8_t(0x80));
@@ -398,7 +406,7 @@ EF_AMX void amx_tiles(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_t 
 // AMX applies: K >= 64 in one run (a matrix or a 1x1 conv); not for 17-24
 // outputs, whose paired groups (w8) the VNNI tiles run well.
 bool amx_fits(const QGemmVnni& g) {
-  return g.Kp >= kAmxMinK && g.w8.empty() && g.runs.size() == 1 && g.run_groups == g.Kp / 4 && amx_available();
+  return g.amx && g.Kp >= kAmxMinK && g.w8.empty() && g.runs.size() == 1 && g.run_groups == g.Kp / 4;
 }
 // The whole 16-row tiles of `rows` rows on AMX (amx_fits(g)); returns the rows done.
 template <class Y>
@@ -410,6 +418,7 @@ EF_AMX int64_t amx_rows(const QGemmVnni& g, const int8_t* x, int64_t lda, int64_
   if (g.x_flipped) amx_tiles<true>(g, x + g.runs[0], lda, nb, nv, y, ldc, nvalid, res, rows / 16);
   else amx_tiles<false>(g, x + g.runs[0], lda, nb, nv, y, ldc, nvalid, res, rows / 16);
   _tile_release();
+  amx_tile_rows.fetch_add(rows / 16 * 16, std::memory_order_relaxed);
   return rows / 16 * 16;
 }
 

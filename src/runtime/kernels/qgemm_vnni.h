@@ -20,8 +20,13 @@ namespace ef {
 
 bool vnni_available();
 // AMX-INT8 tiles usable in this process (the CPU has them, Linux granted
-// their state; EF_DISABLE_AMX=1 turns them off for tests and benchmarks).
+// their state; EF_DISABLE_AMX=1 turns them off for tests and benchmarks,
+// and then the permission is not requested). The first call with AMX on
+// asks Linux for the tile state (arch_prctl ARCH_REQ_XCOMP_PERM), which
+// enlarges the process's signal frames.
 bool amx_available();
+// Rows the AMX tiles have computed in this process (for tests).
+int64_t amx_rows_run();
 
 // acc + vpdpbusd(a unsigned, b signed), as _mm512_dpbusd_epi32, but in inline
 // asm: GCC 12 copies every accumulator of the intrinsic to a new register each
@@ -79,6 +84,7 @@ struct QGemmVnni {
   // x holds x ^ 0x80 (x + 128: the unsigned bytes vpdpbusd reads), as the
   // implicit-GEMM convolution's padded copy does: no flip in the inner loop.
   bool x_flipped = false;
+  bool amx = amx_available();  // decided when the kernel is built (the environment is read once)
   // 17-24 outputs (one column block of 2 vectors, the second half empty):
   // the weights again as 3 vectors of 8 outputs x 2 groups of 4
   // ([K4/2][3][8][2][4]), read against one broadcast of 8 x bytes (two

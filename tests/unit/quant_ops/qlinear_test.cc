@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "graph/ops/quant_util.h"
+#include "runtime/kernels/qgemm_vnni.h"
 #include "runtime/kernels/qkernel.h"
 #include "unit/ops_tensor/helpers.h"
 
@@ -381,6 +382,8 @@ TEST(QLinearConv, AmxTilesMatchNaiveReferenceExactly) {
                             {1, 20, 20, 160, 72, 1, 1, 0, 1, true}};   // K 2 x 64 + 32, 400 rows, 72 outputs
   for (const char* off : {"0", "1"}) {
     setenv("EF_DISABLE_AMX", off, 1);
+    const bool amx = amx_available();
+    const int64_t rows_before = amx_rows_run();
     for (const auto& c : cases) {
       const auto [x, w, ws, bias, oh, ow] = conv_operands(c);
       const Residual res{rand_int<int8_t>({c.n, oh, ow, c.cout}, -128, 127), 0.3f, -7, 0.5f, 4};
@@ -398,8 +401,11 @@ TEST(QLinearConv, AmxTilesMatchNaiveReferenceExactly) {
         EXPECT_EQ(bad, 0) << at << " (float output)";
       }
     }
+    if (amx) EXPECT_GT(amx_rows_run(), rows_before) << "the AMX tiles never ran";
+    else EXPECT_EQ(amx_rows_run(), rows_before) << "EF_DISABLE_AMX=" << off;
   }
   unsetenv("EF_DISABLE_AMX");
+  if (!amx_available()) GTEST_SKIP() << "no AMX here: only the VNNI tiles were tested";
 }
 
 // A float input (fuse_quantize_conv: QuantizeLinear folded into the conv)
