@@ -74,7 +74,7 @@ class BinaryChannel : public Kernel {
   }
   void run() override {
     // The vector may change every run (squeeze-excitation scales).
-    for (size_t k = 0; k < tiled_.size(); ++k) tiled_[k] = vector_[int64_t(k) % c_];
+    for (size_t k = 0; k < tiled_.size(); k += size_t(c_)) std::copy_n(vector_, c_, tiled_.data() + k);
     const int64_t n_chunks = (plan_.n + plan_.span - 1) / plan_.span;
     parallel_rows(pool_, n_chunks, plan_.span, [&](int64_t c0, int64_t c1) {
       switch (op_) {

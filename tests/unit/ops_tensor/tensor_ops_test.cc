@@ -46,7 +46,7 @@ TEST(TensorOps, TransposeAnyPermAndLayoutFastPaths) {
                           {{1, 65, 33, 17}, {0, 2, 3, 1}},  // batch 1, odd
                           {{2, 2, 9, 13}, {0, 2, 3, 1}},    // 2 to 4 planes interleaved: 16 columns a permute, a tail
                           {{1, 4, 8, 8}, {0, 2, 3, 1}},
-                          {{1, 3, 50, 41}, {0, 2, 3, 1}},   // 2050 columns: column ranges on 2 threads
+                          {{1, 3, 80, 81}, {0, 2, 3, 1}},   // 6480 columns: two column ranges of <= 5456 (3 rows)
                           {{7, 5}, {1, 0}},
                           {{3, 1, 4, 1, 2}, {4, 2, 0, 3, 1}},
                           {{5}, {0}},
