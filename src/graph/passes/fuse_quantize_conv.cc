@@ -12,17 +12,15 @@
 
 #include "graph/passes/pass_util.h"
 #include "graph/passes/passes.h"
-#include "runtime/kernels/qgemm_vnni.h"
+#include "runtime/kernels/qconv.h"
 
 namespace ef {
 
 int fuse_quantize_conv(Graph& g, OptimizeReport& report, const std::vector<std::string>& keep) {
-  if (!vnni_available()) return 0;
   g.relink();
   int fused = 0;
   for (Node& conv : g.nodes) {
-    if (conv.dead || conv.op != "QLinearConv" || conv.attrs.i("group", 1) != 1) continue;
-    if (conv.attrs.s("layout", "") != "NHWC" || g.in(conv, 0).dtype != DType::i8) continue;
+    if (conv.dead || !qconv_vnni_takes(g, conv) || g.in(conv, 0).dtype != DType::i8) continue;
     const int xv = conv.inputs[0], p = g.values[xv].producer;
     if (p < 0 || g.nodes[p].dead || g.nodes[p].op != "QuantizeLinear") continue;
     Node& q = g.nodes[p];

@@ -230,12 +230,26 @@ class QConvVnni : public Kernel {
   std::vector<int8_t> padded_, pooled_res_;
 };
 
+}  // namespace
+
+bool qconv_vnni_takes(const Graph& g, const Node& n) {
+  if (!vnni_available() || n.op != "QLinearConv" || n.attrs.i("group", 1) != 1 || n.attrs.s("layout", "") != "NHWC" ||
+      n.inputs.size() < 8)
+    return false;
+  const DType xt = g.in(n, 0).dtype == DType::f32 ? g.in(n, 2).dtype : g.in(n, 0).dtype;  // float x: its zero point's
+  const DType yt = g.values[n.outputs[0]].dtype;
+  const Value& wz = g.in(n, 5);
+  if (xt != DType::i8 || g.in(n, 3).dtype != DType::i8 || (yt != DType::i8 && yt != DType::f32) || !wz.is_const())
+    return false;
+  const int8_t* z = wz.data.data_as<int8_t>();
+  return std::all_of(z, z + wz.data.numel(), [](int8_t v) { return v == 0; });
+}
+
+namespace {
+
 std::unique_ptr<Kernel> make_qconv_vnni(const KernelContext& c) {
   QConvSpec s;
-  if (!read_qconv_spec(c, s) || !vnni_available() || s.g.group != 1) return nullptr;
-  if (s.xt != DType::i8 || s.wt != DType::i8 || (s.yt != DType::i8 && s.yt != DType::f32)) return nullptr;
-  for (int32_t z : s.w.zero_point)
-    if (z != 0) return nullptr;
+  if (!read_qconv_spec(c, s) || !qconv_vnni_takes(c.graph, c.node)) return nullptr;
   const QConvGeom& g = s.g;
   const KRuns runs{g};
   const int64_t I = g.cin, K = runs.K(g);

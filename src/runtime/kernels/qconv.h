@@ -43,6 +43,11 @@ struct QConvSpec {
 // (then no QLinearConv kernel here applies). Throws ef::Error on bad operands.
 bool read_qconv_spec(const KernelContext& c, QConvSpec& s);
 
+// QLinearConv node n runs on the VNNI GEMM (make_qconv_vnni): ungrouped,
+// NHWC, int8 input (or float with an int8 zero point: fuse_quantize_conv),
+// int8 weights with zero points 0, int8 or float output, a VNNI CPU.
+bool qconv_vnni_takes(const Graph& g, const Node& n);
+
 // QLinearConv node n (NHWC, int8 weights) would run on the own depthwise
 // kernel for <= 16 channels, which also takes a residual (not pooled;
 // qdwconv_vnni.cc), with one fused in (fuse_qdq).
