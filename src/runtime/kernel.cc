@@ -151,11 +151,6 @@ __attribute__((target("avx512f"))) size_t sigmoid_avx512(float* d, size_t n) {
   return i;
 }
 
-bool have_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-}
-
 // The simple activations, built for AVX-512 and the baseline (picked at load time).
 __attribute__((target_clones("avx512f", "default"))) void clamp_all(float* d, size_t n, float lo, float hi) {
   for (size_t i = 0; i < n; ++i) d[i] = std::min(std::max(d[i], lo), hi);
@@ -169,6 +164,12 @@ __attribute__((target_clones("avx512f", "default"))) void leaky_all(float* d, si
 
 }  // namespace
 
+bool cpu_has_avx512() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vl");
+  return ok;
+}
+
 void FusedActivation::apply(float* d, size_t n) const {
   switch (kind) {
     case none: return;
@@ -176,7 +177,7 @@ void FusedActivation::apply(float* d, size_t n) const {
     case clip: clamp_all(d, n, min, max); return;
     case hardswish: hardswish_all(d, n); return;
     case sigmoid: {
-      const size_t done = have_avx512() ? sigmoid_avx512(d, n) : 0;
+      const size_t done = cpu_has_avx512() ? sigmoid_avx512(d, n) : 0;
       for (size_t i = done; i < n; ++i) d[i] = 1.f / (1.f + std::exp(-d[i]));
       return;
     }

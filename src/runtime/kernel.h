@@ -71,6 +71,9 @@ bool has_kernel(const std::string& op);
 // (constant folding). Returns the outputs.
 std::vector<Tensor> evaluate_node(const Graph& g, const Node& n);
 
+// The CPU runs AVX-512 F, BW and VL (the set the own AVX-512 kernels target).
+bool cpu_has_avx512();
+
 // Apply a fused activation ("activation" attr) in place, elementwise.
 struct FusedActivation {
   enum Kind { none, relu, clip, hardswish, sigmoid, tanh, leaky_relu } kind = none;

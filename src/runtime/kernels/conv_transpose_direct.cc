@@ -29,12 +29,6 @@ namespace {
 
 constexpr int64_t kMaxM = 16;     // outputs per input pixel: one vector per pixel
 
-bool have_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512vl");
-  return ok;
-}
-
 // r[i][j] -> r[j][i] for a 16 x 16 float tile.
 __attribute__((target("avx512f"), always_inline)) inline void transpose16(__m512 r[16]) {
   __m512 t[16], u[16];
@@ -187,7 +181,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void DeconvDirect<T>::block
 }  // namespace
 
 bool deconv_direct_fits(const Graph& graph, const Node& n) {
-  if (!have_avx512() || n.attrs.s("layout", "") != "NHWC" || !Graph::has_input(n, 1)) return false;
+  if (!cpu_has_avx512() || n.attrs.s("layout", "") != "NHWC" || !Graph::has_input(n, 1)) return false;
   const Value& w = graph.in(n, 1);
   if (!w.is_const() || w.dtype != DType::f32 || w.shape.size() < 3) return false;
   if (Graph::has_input(n, 2) && (!graph.in(n, 2).is_const() || graph.in(n, 2).dtype != DType::f32)) return false;

@@ -274,9 +274,7 @@ class QBinAvx512 : public Kernel {
 };
 
 std::unique_ptr<Kernel> make_qbin_avx512(const KernelContext& c) {
-  static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl");
-  if (!cpu || c.input(0).dtype != DType::i8 || c.input(3).dtype != DType::i8 || c.output(0).dtype != DType::i8)
+  if (!cpu_has_avx512() || c.input(0).dtype != DType::i8 || c.input(3).dtype != DType::i8 || c.output(0).dtype != DType::i8)
     return nullptr;
   if (Graph::has_input(c.node, 8) && c.input(8).dtype != DType::i8) return nullptr;
   const bcast::Plan p = bcast::make_plan(c.output(0).shape, c.input(0).shape, c.input(3).shape);

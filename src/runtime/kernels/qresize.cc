@@ -154,9 +154,7 @@ bool quarters(const std::vector<float>& w, std::vector<int16_t>& q) {
 }
 
 std::unique_ptr<Kernel> make_qresize_quarters(const KernelContext& c) {
-  static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl");
-  if (!cpu || c.input(0).dtype != DType::i8 || c.node.attrs.has("activation")) return nullptr;
+  if (!cpu_has_avx512() || c.input(0).dtype != DType::i8 || c.node.attrs.has("activation")) return nullptr;
   ResizeTables t = resize_tables(c);
   std::vector<int16_t> wx, wy;
   if (!quarters(t.wx, wx) || !quarters(t.wy, wy)) return nullptr;

@@ -14,11 +14,6 @@ namespace {
 
 constexpr size_t kChunk = 16384;
 
-bool have_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  return ok;
-}
-
 // Per-tensor loops, 16 lanes: the same IEEE division, round-to-nearest-even
 // and clamp as quantize_value(), so results are identical to the scalar path;
 // each byte XOR flip. (Multiplying by 1 / scale, dividing only near rounding
@@ -42,7 +37,7 @@ __attribute__((target("avx512f,avx512bw"))) size_t quantize16(const float* x, Q*
 // Per-tensor: y[i] = quantize_value(x[i]) ^ flip, i < n.
 template <class Q>
 void quantize_row(const float* x, Q* y, size_t n, float s, int32_t z, int32_t lo, int32_t hi, uint8_t flip) {
-  size_t i = have_avx512() ? quantize16(x, y, n, s, z, lo, hi, flip) : 0;
+  size_t i = cpu_has_avx512() ? quantize16(x, y, n, s, z, lo, hi, flip) : 0;
   for (; i < n; ++i) y[i] = Q(quantize_value(x[i], s, z, lo, hi) ^ flip);
 }
 
@@ -110,7 +105,7 @@ class DequantizeKernel : public Kernel {
         const int64_t z = p_.zero_point[0];
         size_t i = b;
         if constexpr (sizeof(Q) == 1)
-          if (have_avx512()) i += dequantize16(x + b, y + b, e - b, s, int32_t(z));
+          if (cpu_has_avx512()) i += dequantize16(x + b, y + b, e - b, s, int32_t(z));
         for (; i < e; ++i) y[i] = float(int64_t(x[i]) - z) * s;
       } else {
         for (size_t i = b; i < e; ++i) {
