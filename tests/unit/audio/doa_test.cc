@@ -11,6 +11,7 @@
 
 #include "edgeflow/audio.h"
 #include "support/assets.h"
+#include "support/errors.h"
 
 namespace au = ef::audio;
 namespace fs = std::filesystem;
@@ -78,15 +79,7 @@ std::string tmp(const std::string& name) {
   return (d / name).string();
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ef::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using ef::test::error_of;
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 
 #include "edgeflow/graph.h"
 #include "importers/onnx/onnx_importer.h"
+#include "support/errors.h"
 
 namespace ef::test {
 
@@ -156,16 +157,6 @@ inline std::string temp_dir() {
   return dir.string();
 }
 
-// Runs f and returns the ef::Error message ("" if nothing was thrown).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 #define EXPECT_ERROR_HAS(msg, part) \
   EXPECT_NE(std::string(msg).find(part), std::string::npos) << "message: '" << (msg) << "' lacks '" << (part) << "'"

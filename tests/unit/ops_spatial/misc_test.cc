@@ -2,6 +2,7 @@
 // references; NCHW shape inference; error messages.
 // Tolerance: 1e-4 relative + 1e-5 absolute (spatial_util.h).
 #include "spatial_util.h"
+#include "support/errors.h"
 
 namespace ef::test {
 namespace {
@@ -251,15 +252,6 @@ TEST(ShapeInference, PoolsResizeLinearNchw) {
 }
 
 // ---- errors name the node and the field
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(SpatialErrors, ConvChannelMismatchNamesTheNode) {
   std::string e = error_of([] { infer_one("Conv", {{{1, 4, 8, 8}, false}, {{16, 3, 3, 3}, true}}, {}); });

@@ -8,18 +8,12 @@
 #include <random>
 
 #include "quant/mixed.h"
+#include "support/errors.h"
 
 namespace ef::quant {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Mixed, ParsesTargetsAndNamesWhatIsWrong) {
   const Target t = parse_target("iou=0.98");
