@@ -216,7 +216,7 @@ Mixed search_mixed(const std::vector<LayerHarm>& ranking, const Target& t, size_
   auto cheap = tries(build, "search");
   m.kept = smallest_meeting(std::min(max_keep, ranking.size()), std::ref(cheap));
   m.met = cheap(m.kept);
-  if (refine && m.met && m.kept > 1) {
+  if (refine && m.met) {
     auto better = tries(refine, "refine");
     const size_t max = std::min(max_keep, ranking.size()), lo = m.kept;
     if (better(lo))

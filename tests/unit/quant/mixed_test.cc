@@ -151,6 +151,23 @@ TEST(Mixed, RanksTheLayerWhoseQuantizationHurtsAndKeepsItFloatForATarget) {
   EXPECT_TRUE(choose_float_layers(g, g, p, cal.stats, o, ref, Target{"snr", all - 1}, 10, 1).keep.empty());
   // Without a target (--keep-float auto:1): the most harmful.
   EXPECT_EQ(choose_float_layers(g, g, p, cal.stats, o, ref, std::nullopt, 1, 1).keep, std::vector<std::string>{"b"});
+
+  // The search with a refinement (--correct): `keep_all` builds the layers
+  // asked for float, `late` only once both are (below, every layer int8).
+  auto keep_all = [&](const std::vector<std::string>& keep) {
+    Options ok = o;
+    ok.keep_float = keep;
+    return build_qdq(g, plan(g, ok), cal.stats, ok);
+  };
+  auto late = [&](const std::vector<std::string>& keep) {
+    return keep_all(keep.size() < 2 ? std::vector<std::string>{} : keep);
+  };
+  Mixed m = search_mixed(r, t, 2, late, ref, 1, {}, keep_all);  // 2 by the plain build, 1 by the refined one
+  EXPECT_EQ(m.kept, 1u);
+  EXPECT_TRUE(m.met);
+  m = search_mixed(r, t, 2, keep_all, ref, 1, {}, late);  // the refined build misses at 1: upwards, to 2
+  EXPECT_EQ(m.kept, 2u);
+  EXPECT_TRUE(m.met);
 }
 
 }  // namespace
