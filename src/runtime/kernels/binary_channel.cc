@@ -4,10 +4,10 @@
 // index decomposition each; here it is one pass, C lanes at a time, with a
 // clamp activation fused.
 #include <algorithm>
-#include <numeric>
 #include <vector>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/broadcast.h"
 #include "runtime/kernels/parallel.h"
 
 namespace ef {
@@ -15,17 +15,16 @@ namespace {
 
 enum class BinOp { add, sub, mul, div };
 
-// The vector tiled to a span of L = lcm(C, 16) floats (at least 64), so the
-// tensor is one flat stream of L-float chunks, each starting at channel 0:
+// The vector tiled over whole periods of lcm(C, 16), at least 64 floats
+// (bcast::channel_tile_len), so the tensor is one flat stream of such
+// chunks, each starting at channel 0:
 // no per-pixel loop for narrow C (16 channels: 4 vectors a step, not one
 // short row per pixel). Wide C whose lcm would exceed kMaxSpan: a pixel a chunk.
 constexpr int64_t kMaxSpan = 4096;
 
 int64_t span_of(int64_t c) {
-  int64_t l = c / std::gcd(c, int64_t(16)) * 16;
-  if (l > kMaxSpan) return c;
-  while (l < 64) l *= 2;
-  return l;
+  const int64_t l = bcast::channel_tile_len(c, 64);
+  return l > kMaxSpan ? c : l;
 }
 
 struct Plan {
@@ -74,7 +73,7 @@ class BinaryChannel : public Kernel {
   }
   void run() override {
     // The vector may change every run (squeeze-excitation scales).
-    for (size_t k = 0; k < tiled_.size(); k += size_t(c_)) std::copy_n(vector_, c_, tiled_.data() + k);
+    bcast::fill_channel_tile(vector_, c_, tiled_);
     const int64_t n_chunks = (plan_.n + plan_.span - 1) / plan_.span;
     parallel_rows(pool_, n_chunks, plan_.span, [&](int64_t c0, int64_t c1) {
       switch (op_) {

@@ -7,10 +7,25 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <numeric>
+#include <vector>
 
 #include "edgeflow/tensor.h"
 
 namespace ef::bcast {
+
+// A tensor [..., c] against a per-channel vector [c], streamed flat: the
+// vector repeated over whole periods of lcm(c, 16) values (so every chunk
+// of that length starts at channel 0), at least min_len long.
+inline int64_t channel_tile_len(int64_t c, int64_t min_len) {
+  const int64_t period = std::lcm<int64_t>(c, 16);
+  return (std::max<int64_t>(min_len, 1) + period - 1) / period * period;
+}
+// tile = v (c values) repeated to tile's length (a multiple of c).
+template <class T>
+void fill_channel_tile(const T* v, int64_t c, std::vector<T>& tile) {
+  for (size_t k = 0; k < tile.size(); k += size_t(c)) std::copy_n(v, c, tile.data() + k);
+}
 
 constexpr int kMaxDims = 16;
 constexpr int kMaxInputs = 4;

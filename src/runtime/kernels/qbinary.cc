@@ -213,10 +213,7 @@ class QBinAvx512 : public Kernel {
     const bcast::Plan& p = plan_;
     channel_b_ = p.rank == 2 && p.inner_stride(0) == 1 && p.inner_stride(1) == 1 && p.stride[0][0] == p.inner() &&
                  p.stride[1][0] == 0;
-    if (channel_b_) {
-      const int64_t period = std::lcm<int64_t>(p.inner(), 16);
-      tile_.assign(size_t((1023 / period + 1) * period), 0);
-    }
+    if (channel_b_) tile_.assign(size_t(bcast::channel_tile_len(p.inner(), 1024)), 0);
   }
   void run() override {
     const int8_t* a = in_[0].as<int8_t>();
@@ -239,7 +236,7 @@ class QBinAvx512 : public Kernel {
     };
     if (channel_b_) {
       const int64_t t = int64_t(tile_.size());
-      for (int64_t k = 0; k < t; k += inner) std::copy(b, b + inner, tile_.begin() + k);
+      bcast::fill_channel_tile(b, inner, tile_);
       bcast::parallel_for(pool_, (p.numel + t - 1) / t, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t k = c0 * t; k < std::min(p.numel, c1 * t); k += t)
           row(a + k, 1, tile_.data(), 1, y + k, std::min(t, p.numel - k));
